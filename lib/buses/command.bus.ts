@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import type { SendOptions } from '../message/envelope.factory';
+import { RequestDispatcher } from './request-dispatcher';
+import { HandlerRegistry } from '../discovery/handler.registry';
+import { MessageValidator } from '../message/message.validator';
+import { EnvelopeFactory } from '../message/envelope.factory';
+
+/**
+ * Sends a command to its one handler (in process) and returns the handler's result. The
+ * command gets metadata (id, correlation and causation) visible to the handler through
+ * `MessageContext`; class-validator rules on its class are checked first (`InvalidMessageError`).
+ */
+@Injectable()
+export class CommandBus {
+  /** @internal */
+  readonly dispatcher: RequestDispatcher;
+
+  constructor(registry: HandlerRegistry, validator: MessageValidator, envelopes: EnvelopeFactory) {
+    this.dispatcher = new RequestDispatcher('command', registry.commands, registry, validator, envelopes);
+  }
+
+  /**
+   * Executes `command` with its handler. Throws `HandlerNotFoundError` when none is registered,
+   * `InvalidMessageError` when it breaks its validation rules, or whatever the handler throws.
+   */
+  execute<R = any>(command: object, options?: SendOptions): Promise<R> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.dispatcher.dispatch<R>(command, options);
+  }
+}

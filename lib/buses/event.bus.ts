@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { encodeEnvelope } from '../message/cloudevents.codec';
+import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
+import { MessageTypeResolver } from '../message/message-type';
+import { MessageValidator } from '../message/message.validator';
+import type { OutboundMessage, MessageTransport } from '../transport/transport.interface';
+import { MESSAGING_TRANSPORT } from '../messaging.tokens';
+import type { EventPublisher } from './event-publisher.interface';
+
+/** Options of `EventBus.publish`. */
+export interface PublishOptions extends SendOptions {
+  /**
+   * TypeORM `EntityManager` of the caller's transaction: the event is written to the outbox in
+   * that transaction. Not needed inside a handler or `TransactionRunner.run`, where the open
+   * transaction is found in the message context.
+   */
+  manager?: unknown;
+}
+
+/** Publishes straight to the transport (no outbox). */
+class TransportPublisher implements EventPublisher {
+  constructor(private readonly transport: MessageTransport) {}
+
+  async publish(messages: OutboundMessage[]): Promise<void> {
+    if (messages.length === 1) return this.transport.publish(messages[0]);
+    await Promise.all(messages.map((m) => this.transport.publish(m)));
+  }
+}
+
+/**
+ * Publishes events to every subscriber. An event is a `@Message` class instance or a plain
+ * object with a `type`. With the outbox on, events are written in the caller's transaction and
+ * delivered by the relay; otherwise `publish` resolves once the transport confirmed them.
+ */
+@Injectable()
+export class EventBus {
+  /** Where encoded events go; swapped for the outbox when it is on. */
+  publisher: EventPublisher;
+
+  constructor(
+    private readonly resolver: MessageTypeResolver,
+    private readonly validator: MessageValidator,
+    private readonly envelopes: EnvelopeFactory,
+    @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
+  ) {
+    this.publisher = new TransportPublisher(transport);
+  }
+
+  /** Publishes one event. Throws `InvalidMessageError` when it breaks its validation rules. */
+  publish(event: object, options?: PublishOptions): Promise<void> {
+    return this.publishAll([event], options);
+  }
+
+  /** Publishes several events together (one outbox write, one transaction). */
+  async publishAll(events: readonly object[], options?: PublishOptions): Promise<void> {
+    const messages: OutboundMessage[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      messages[i] = await this.encode(events[i], options);
+    }
+    if (messages.length > 0) await this.publisher.publish(messages, { manager: options?.manager });
+  }
+
+  /** @internal envelope + body for one event. */
+  async encode(event: object, options?: SendOptions): Promise<OutboundMessage> {
+    const resolved = this.resolver.resolve(event);
+    if (resolved.cls !== undefined && this.validator.hasRules(resolved.cls)) {
+      await this.validator.validateInstance(resolved.type, event);
+    }
+    const envelope = this.envelopes.create(resolved.type, resolved.version, event, options);
+    return { envelope, body: encodeEnvelope(envelope) };
+  }
+}

@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
+import { RequestDispatcher } from './request-dispatcher';
+import { HandlerRegistry } from '../discovery/handler.registry';
+import { MessageValidator } from '../message/message.validator';
+
+/** Sends a query to its one handler (in process) and returns the answer. */
+@Injectable()
+export class QueryBus {
+  /** @internal */
+  readonly dispatcher: RequestDispatcher;
+
+  constructor(registry: HandlerRegistry, validator: MessageValidator, envelopes: EnvelopeFactory) {
+    this.dispatcher = new RequestDispatcher('query', registry.queries, registry, validator, envelopes);
+  }
+
+  /** Executes `query` with its handler and returns the answer (errors as for `CommandBus.execute`). */
+  execute<R = any>(query: object, options?: SendOptions): Promise<R> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.dispatcher.dispatch<R>(query, options);
+  }
+}

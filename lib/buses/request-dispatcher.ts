@@ -1,0 +1,47 @@
+import { HandlerNotFoundError } from '../errors/handler-not-found.error';
+import { runInMessageContext, type MessageKind } from '../context/message-context';
+import type { EnvelopeFactory, SendOptions } from '../message/envelope.factory';
+import type { MessageValidator } from '../message/message.validator';
+import type { HandlerRegistry, RequestHandlerEntry } from '../discovery/handler.registry';
+import type { TransactionRunner } from './transaction-runner.interface';
+
+function typeName(message: object): string {
+  const t = (message as { type?: unknown }).type;
+  if (typeof t === 'string') return t;
+  return message?.constructor?.name ?? typeof message;
+}
+
+/**
+ * The shared dispatch path of `CommandBus` and `QueryBus`: find the one handler, validate, give
+ * the message its metadata, run the handler in the message context (in a transaction if asked).
+ * @internal
+ */
+export class RequestDispatcher {
+  /** Set when the outbox is on: runs transactional handlers. */
+  transactions?: TransactionRunner;
+  /** Whether handlers without an explicit `transactional` option run in a transaction. */
+  transactionalByDefault = false;
+
+  constructor(
+    private readonly kind: Extract<MessageKind, 'command' | 'query'>,
+    private readonly handlers: Map<Function | string, RequestHandlerEntry>,
+    private readonly registry: HandlerRegistry,
+    private readonly validator: MessageValidator,
+    private readonly envelopes: EnvelopeFactory,
+  ) {}
+
+  async dispatch<R>(message: object, options?: SendOptions): Promise<R> {
+    if (message === null || typeof message !== 'object') {
+      throw new TypeError(`${this.kind} must be an object, got ${message === null ? 'null' : typeof message}`);
+    }
+    const entry = this.registry.find(this.handlers, message);
+    if (!entry) throw new HandlerNotFoundError(this.kind, typeName(message));
+    if (this.validator.hasRules(message.constructor)) await this.validator.validateInstance(entry.type, message);
+    const envelope = this.envelopes.create(entry.type, entry.version, message, options);
+    const state = { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+    const tx = this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
+    return runInMessageContext(state, () =>
+      tx ? tx.run(async () => (await entry.execute(message)) as R) : (entry.execute(message) as R | Promise<R>),
+    );
+  }
+}

@@ -1,0 +1,62 @@
+import type { DeadLetter } from '../dead-letter/dead-letter.interface';
+import type { ResolvedRetryPolicy, RetryPolicyOptions } from '../consumer/retry.policy';
+import type { MessageTransport } from '../transport/transport.interface';
+import type { UpcasterDefinition } from '../message/upcaster.registry';
+import type { InMemoryBroker } from '../transport/in-memory/in-memory.broker';
+import type { RabbitMqTransportOptions } from '../transport/rabbitmq/rabbitmq-options.interface';
+import type { OutboxOptions } from '../outbox/outbox-options.interface';
+
+/** Options of `MessagingModule.forRoot()` / `forRootAsync()`. Only `serviceName` is required. */
+export interface MessagingModuleOptions {
+  /** This service's name: CloudEvents `source`, default queue prefix. Letters, digits, `.`, `_`, `-`. */
+  serviceName: string;
+  /**
+   * `'memory'` (default: in-process, for development and tests), `'rabbitmq'`, or a
+   * `MessageTransport` instance of your own.
+   */
+  transport?: 'memory' | 'rabbitmq' | MessageTransport;
+  /** RabbitMQ settings, used when `transport` is `'rabbitmq'`. */
+  rabbitmq?: RabbitMqTransportOptions;
+  /** In-memory transport settings: share one `InMemoryBroker` between app instances in one process. */
+  inMemory?: { broker?: InMemoryBroker };
+  /** Transactional outbox and inbox (TypeORM). Default: off. */
+  outbox?: OutboxOptions;
+  /** Default retry policy of every subscriber (each may override it). Defaults: 3 retries, 1 s, ×2, ≤ 60 s, ±20 %. */
+  retry?: RetryPolicyOptions;
+  /** Deliveries one subscriber handles at once on this instance. Default 10. */
+  concurrency?: number;
+  /** Time a subscriber may take per message before it counts as a (transient) failure, ms. Default 30000. */
+  handlerTimeoutMs?: number;
+  /** Largest accepted message body, bytes; larger ones are dead-lettered. Default 1048576 (1 MiB). */
+  maxMessageBytes?: number;
+  /** How long shutdown waits for in-flight handlers, ms. Default 10000. */
+  shutdownTimeoutMs?: number;
+  /** Validate class-validator rules on send and receipt. Default true. */
+  validate?: boolean;
+  /** Upcasters for older payload versions (also declarable on `@Message`). */
+  upcasters?: UpcasterDefinition[];
+  /** Called after each message is dead-lettered (alerting). Errors it throws are logged, never rethrown. */
+  onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
+  /** Bridge `@nestjs/cqrs`'s `EventBus` so its `publish()` goes through this module. Default true when CqrsModule is present. */
+  bridgeCqrsEventBus?: boolean;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedMessagingOptions {
+  serviceName: string;
+  transport: 'memory' | 'rabbitmq' | MessageTransport;
+  rabbitmq?: RabbitMqTransportOptions;
+  inMemory: { broker?: InMemoryBroker };
+  outbox?: OutboxOptions;
+  retry: ResolvedRetryPolicy;
+  concurrency: number;
+  handlerTimeoutMs: number;
+  maxMessageBytes: number;
+  shutdownTimeoutMs: number;
+  validate: boolean;
+  upcasters: UpcasterDefinition[];
+  onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
+  bridgeCqrsEventBus: boolean;
+  /** Whether subscribers use the inbox unless they opt out. */
+  inboxByDefault: boolean;
+}

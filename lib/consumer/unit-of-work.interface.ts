@@ -1,0 +1,36 @@
+import type { MessageEnvelope } from '../message/envelope';
+
+/**
+ * Wraps a subscriber's handling of one message. The inbox implementation opens a transaction,
+ * inserts `(message id, subscriber)` into the processed-messages table first, runs the work with
+ * the transaction's `EntityManager` and commits; a message already processed is skipped.
+ */
+export interface SubscriberUnitOfWork {
+  /**
+   * Runs `work` once for this message and subscriber. Resolves `false` (without running `work`)
+   * when the message was already processed — a duplicate — and `true` after `work` committed.
+   * `work` receives the transaction's `EntityManager`, if any.
+   */
+  run(
+    envelope: MessageEnvelope,
+    subscriber: string,
+    work: (transaction: unknown | undefined) => Promise<void>,
+  ): Promise<boolean>;
+}
+
+/**
+ * Schedules a redelivery of a failed message to one subscriber. The outbox implementation writes a
+ * row with `available_at` in the future so the retry survives restarts; without it, the transport
+ * carries out the retry itself (TTL delay queues, timers).
+ */
+export interface RetryScheduler {
+  /** Stores the retry durably; resolves when it is safe to acknowledge the original delivery. */
+  scheduleRetry(
+    envelope: MessageEnvelope,
+    body: string,
+    subscriber: string,
+    delayMs: number,
+    nextAttempt: number,
+    firstFailureAt: string,
+  ): Promise<void>;
+}

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import type { MessageEnvelope } from '../message/envelope';
+import { currentMessageContext, runInMessageContext } from './message-context';
+import { isValidIdValue } from '../message/cloudevents.codec';
+import { uuidv7 } from '../message/uuid-v7';
+
+/**
+ * Read the message being handled from anywhere inside a handler (injectable; backed by
+ * AsyncLocalStorage, so it needs no request scope).
+ */
+@Injectable()
+export class MessageContext {
+  /** The envelope of the message being handled (id, type, version, time, correlation, headers). */
+  get message(): MessageEnvelope | undefined {
+    return currentMessageContext()?.message;
+  }
+
+  /** Message id being handled. */
+  get messageId(): string | undefined {
+    return currentMessageContext()?.message?.id;
+  }
+
+  /** Current correlation id (of the message being handled, or of the HTTP request). */
+  get correlationId(): string | undefined {
+    return currentMessageContext()?.correlationId;
+  }
+
+  /** Causation id of the message being handled. */
+  get causationId(): string | undefined {
+    return currentMessageContext()?.message?.causationId;
+  }
+
+  /** Extension headers of the message being handled. */
+  get headers(): Readonly<Record<string, string>> {
+    return currentMessageContext()?.message?.headers ?? {};
+  }
+
+  /** Delivery attempt (1 = first) of the event being handled. */
+  get attempt(): number | undefined {
+    return currentMessageContext()?.attempt;
+  }
+
+  /** Subscriber handling the current event. */
+  get subscriber(): string | undefined {
+    return currentMessageContext()?.subscriber;
+  }
+
+  /**
+   * The open transaction's TypeORM `EntityManager` (inbox subscribers, transactional commands,
+   * `TransactionRunner.run`); undefined when none is open.
+   */
+  get manager(): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return currentMessageContext()?.transaction;
+  }
+
+  /**
+   * Runs `fn` in a correlation scope: everything sent inside carries `correlationId` (a new
+   * one when absent or invalid).
+   */
+  withCorrelation<R>(correlationId: string | undefined, fn: () => R): R {
+    return runInMessageContext({ correlationId: isValidIdValue(correlationId) ? correlationId : uuidv7() }, fn);
+  }
+}

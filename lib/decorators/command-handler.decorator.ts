@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { CQRS_COMMAND_HANDLER_METADATA, CQRS_COMMAND_METADATA, COMMAND_HANDLER_OPTIONS } from './metadata.keys';
+import { assertTypeAndVersion, type MessageClass } from '../message/message-type';
+
+/** Options of `@CommandHandler` and `@QueryHandler`. */
+export interface RequestHandlerOptions {
+  /**
+   * Run the handler inside a database transaction (needs the outbox), so its writes and the
+   * events it publishes commit together. Default: the module's `outbox.transactionalCommands`.
+   */
+  transactional?: boolean;
+}
+
+/** What a command or query handler class implements (the same shape as `@nestjs/cqrs`'s). */
+export interface IRequestHandler<TMessage = any, TResult = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Handles the command or query. */
+  execute(message: TMessage): Promise<TResult> | TResult;
+}
+
+/** A command handler: `execute(command)` returns an optional result. */
+export type ICommandHandler<TCommand = any, TResult = any> = IRequestHandler<TCommand, TResult>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** @internal writes the cqrs-compatible metadata (or ours for string types). */
+export function defineRequestHandler(
+  target: Function,
+  message: MessageClass | string,
+  handlerKey: string,
+  messageKey: string,
+  optionsKey: string,
+  options: RequestHandlerOptions,
+): void {
+  if (typeof message === 'string') {
+    assertTypeAndVersion(message, 1, `@${handlerKey === CQRS_COMMAND_HANDLER_METADATA ? 'CommandHandler' : 'QueryHandler'} on ${target.name}`);
+  } else if (!Reflect.hasOwnMetadata(messageKey, message)) {
+    Reflect.defineMetadata(messageKey, { id: randomUUID() }, message);
+  }
+  Reflect.defineMetadata(handlerKey, message, target);
+  Reflect.defineMetadata(optionsKey, options, target);
+  Injectable()(target);
+}
+
+/**
+ * Marks a provider as the one handler of a command: a class (instances are dispatched by
+ * constructor) or a type name (plain objects with that `type`). Compatible with `@nestjs/cqrs`:
+ * classes decorated with either package's `@CommandHandler` are found by both.
+ */
+export function CommandHandler(command: MessageClass | string, options: RequestHandlerOptions = {}): ClassDecorator {
+  return (target) =>
+    defineRequestHandler(target, command, CQRS_COMMAND_HANDLER_METADATA, CQRS_COMMAND_METADATA, COMMAND_HANDLER_OPTIONS, options);
+}

@@ -1,0 +1,59 @@
+/**
+ * nestjs-messaging — the public API. Everything an application imports comes from here.
+ */
+export { MessagingModule } from './messaging.module';
+export { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
+export type { MessagingModuleOptions, ResolvedMessagingOptions } from './config/messaging-options.interface';
+export { resolveMessagingOptions } from './config/messaging-options.validator';
+export { messagingOptionsFromEnv, MESSAGING_ENV_VARIABLES } from './config/messaging-options.env';
+
+export { CommandBus } from './buses/command.bus';
+export { QueryBus } from './buses/query.bus';
+export { EventBus, type PublishOptions } from './buses/event.bus';
+export type { EventPublisher, PublishContext } from './buses/event-publisher.interface';
+export type { TransactionRunner } from './buses/transaction-runner.interface';
+
+export {
+  CommandHandler,
+  type ICommandHandler,
+  type IRequestHandler,
+  type RequestHandlerOptions,
+} from './decorators/command-handler.decorator';
+export { QueryHandler, type IQueryHandler } from './decorators/query-handler.decorator';
+export { Subscribe, type SubscribeOptions } from './decorators/subscribe.decorator';
+export { Message, getMessageInfo, type MessageOptions, type MessageInfo, type MessageClass, type UpcastFunction } from './message/message-type';
+
+export type { MessageEnvelope } from './message/envelope';
+export type { SendOptions } from './message/envelope.factory';
+export { encodeEnvelope, decodeEnvelope, CLOUDEVENTS_CONTENT_TYPE } from './message/cloudevents.codec';
+export { uuidv7, uuidv7Time } from './message/uuid-v7';
+export type { UpcasterDefinition } from './message/upcaster.registry';
+
+export { MessageContext } from './context/message-context.service';
+export { currentMessageContext, runInMessageContext, type MessageContextState, type MessageKind } from './context/message-context';
+export { CorrelationIdMiddleware, CORRELATION_ID_HEADER } from './context/correlation.middleware';
+
+export type { RetryPolicyOptions } from './consumer/retry.policy';
+export type { SubscriberUnitOfWork, RetryScheduler } from './consumer/unit-of-work.interface';
+
+export { DeadLetterService } from './dead-letter/dead-letter.service';
+export type { DeadLetter, DeadLetterFilter, DeadLetterStore } from './dead-letter/dead-letter.interface';
+
+export type {
+  MessageTransport,
+  OutboundMessage,
+  InboundMessage,
+  DeliveryOutcome,
+  DeliveryHandler,
+  ErrorInfo,
+  SubscriberDescriptor,
+  QueueStats,
+  TransportCapabilities,
+  TransportContext,
+} from './transport/transport.interface';
+export { InMemoryTransport } from './transport/in-memory/in-memory.transport';
+export { InMemoryBroker } from './transport/in-memory/in-memory.broker';
+
+export { SubscriberStats, type SubscriberStatsSnapshot } from './monitoring/subscriber-stats';
+
+export * from './errors';

@@ -1,0 +1,119 @@
+import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import { MESSAGE_METADATA } from '../decorators/metadata.keys';
+
+/** A function that turns a payload of version `n` into version `n + 1`. */
+export type UpcastFunction = (data: any) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Options of `@Message`. */
+export interface MessageOptions {
+  /** Schema version of this class's shape. Default: 1. */
+  version?: number;
+  /**
+   * Upcasters from older versions, keyed by the version they read: `{ 1: (v1) => v2 }`.
+   * Each turns version n into n + 1.
+   */
+  upcasters?: Record<number, UpcastFunction>;
+}
+
+/** What `@Message` records on a class. */
+export interface MessageInfo {
+  type: string;
+  version: number;
+  upcasters: Record<number, UpcastFunction>;
+}
+
+/** A message class: a constructor whose instances are messages. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type MessageClass<T = any> = new (...args: any[]) => T;
+
+const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+
+/** Whether `name` is a valid message type name (letters, digits, `. _ : -`, up to 200 chars). */
+export function isValidTypeName(name: string): boolean {
+  return TYPE_NAME.test(name);
+}
+
+/** Checks a type name and version; throws `InvalidConfigurationError` saying what is wrong. */
+export function assertTypeAndVersion(type: unknown, version: unknown, where: string): void {
+  if (typeof type !== 'string' || !isValidTypeName(type)) {
+    throw new InvalidConfigurationError(
+      `${where}: message type ${JSON.stringify(type)} is not valid; use 1-200 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
+    );
+  }
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new InvalidConfigurationError(`${where}: version ${String(version)} must be a positive integer`);
+  }
+}
+
+/**
+ * Declares a class as a message with an explicit type name (never derived from the class name,
+ * which minifiers change) and a schema version.
+ *
+ * @example
+ * ```ts
+ * @Message('OrderCreated', { version: 2, upcasters: { 1: (v1) => ({ ...v1, currency: 'EUR' }) } })
+ * export class OrderCreated { constructor(readonly orderId: string, readonly currency: string) {} }
+ * ```
+ */
+export function Message(type: string, options: MessageOptions = {}): ClassDecorator {
+  const version = options.version ?? 1;
+  assertTypeAndVersion(type, version, `@Message('${String(type)}')`);
+  return (target) => {
+    const info: MessageInfo = { type, version, upcasters: { ...(options.upcasters ?? {}) } };
+    Reflect.defineMetadata(MESSAGE_METADATA, info, target);
+  };
+}
+
+/** The `@Message` info of a class, or undefined. Own metadata only: subclasses declare their own. */
+export function getMessageInfo(cls: Function): MessageInfo | undefined {
+  return Reflect.getOwnMetadata(MESSAGE_METADATA, cls) as MessageInfo | undefined;
+}
+
+/** How a message object is identified: type, version and (for class instances) its class. */
+export interface ResolvedMessage {
+  type: string;
+  version: number;
+  cls?: Function;
+}
+
+/**
+ * Resolves type names and versions of message objects, caching per class.
+ * A class instance needs `@Message`; a plain object needs a string `type` field.
+ */
+export class MessageTypeResolver {
+  private readonly byClass = new WeakMap<Function, ResolvedMessage>();
+
+  /** Type and version of `message`; `fallbackToClassName` is for in-process commands/queries only. */
+  resolve(message: unknown, fallbackToClassName = false): ResolvedMessage {
+    if (message === null || typeof message !== 'object') {
+      throw new InvalidConfigurationError(`a message must be an object, got ${message === null ? 'null' : typeof message}`);
+    }
+    const ctor = (message as object).constructor;
+    if (ctor === Object || ctor === undefined) {
+      const type = (message as { type?: unknown }).type;
+      if (typeof type !== 'string' || !isValidTypeName(type)) {
+        throw new InvalidConfigurationError(
+          'a plain-object message needs a string "type" field (letters, digits, ".", "_", ":", "-")',
+        );
+      }
+      const v = (message as { version?: unknown }).version;
+      return { type, version: typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 1 };
+    }
+    let resolved = this.byClass.get(ctor);
+    if (resolved === undefined) {
+      const info = getMessageInfo(ctor);
+      if (info) {
+        resolved = { type: info.type, version: info.version, cls: ctor };
+      } else if (fallbackToClassName) {
+        resolved = { type: ctor.name, version: 1, cls: ctor };
+      } else {
+        throw new InvalidConfigurationError(
+          `class ${ctor.name} has no message type: decorate it with @Message('${ctor.name}') ` +
+            `(type names are explicit so minification or renaming cannot change them)`,
+        );
+      }
+      this.byClass.set(ctor, resolved);
+    }
+    return resolved;
+  }
+}

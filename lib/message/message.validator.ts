@@ -1,0 +1,78 @@
+import { InvalidMessageError, type ValidationFailure } from '../errors/invalid-message.error';
+import { MalformedMessageError } from '../errors/malformed-message.error';
+
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
+type ClassValidator = typeof import('class-validator');
+type ClassTransformer = typeof import('class-transformer');
+
+function optionalRequire<T>(name: string): T | undefined {
+  try {
+    return require(name) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ValidationErrorLike {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: ValidationErrorLike[];
+}
+
+function flatten(errors: ValidationErrorLike[], prefix = ''): ValidationFailure[] {
+  const out: ValidationFailure[] = [];
+  for (const e of errors) {
+    const path = prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints && Object.keys(e.constraints).length > 0) out.push({ property: path, constraints: e.constraints });
+    if (e.children?.length) out.push(...flatten(e.children, path));
+  }
+  return out;
+}
+
+/**
+ * Validates messages with class-validator (optional peer dependency) when their class declares
+ * rules, and rebuilds received payloads as class instances (class-transformer when installed).
+ * Classes without rules cost one cached lookup.
+ */
+export class MessageValidator {
+  private readonly validator = optionalRequire<ClassValidator>('class-validator');
+  private readonly transformer = optionalRequire<ClassTransformer>('class-transformer');
+  private readonly hasRulesCache = new WeakMap<Function, boolean>();
+
+  constructor(private readonly enabled = true) {}
+
+  /** Whether instances of `cls` are validated. */
+  hasRules(cls: Function): boolean {
+    let has = this.hasRulesCache.get(cls);
+    if (has === undefined) {
+      has =
+        this.enabled &&
+        this.validator !== undefined &&
+        this.validator.getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
+      this.hasRulesCache.set(cls, has);
+    }
+    return has;
+  }
+
+  /** Validates an instance about to be sent; throws `InvalidMessageError`. */
+  async validateInstance(type: string, instance: object): Promise<void> {
+    if (!this.hasRules(instance.constructor)) return;
+    const errors = await this.validator!.validate(instance, { forbidUnknownValues: false });
+    if (errors.length > 0) throw new InvalidMessageError(type, flatten(errors as ValidationErrorLike[]));
+  }
+
+  /**
+   * Turns a received payload into an instance of `cls` and validates it; throws
+   * `InvalidMessageError` (permanent) when it breaks the class's rules.
+   */
+  async materialize(type: string, cls: Function, data: unknown): Promise<object> {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new MalformedMessageError(`${type} payload must be a JSON object`);
+    }
+    const instance = this.transformer
+      ? (this.transformer.plainToInstance(cls as any, data) as object)
+      : Object.assign(Object.create(cls.prototype), data); // __proto__ keys were refused by the codec
+    await this.validateInstance(type, instance);
+    return instance;
+  }
+}

@@ -1,0 +1,106 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
+import type { ResolvedMessagingOptions } from './config/messaging-options.interface';
+import type { MessageTransport } from './transport/transport.interface';
+import type { DeadLetter } from './dead-letter/dead-letter.interface';
+import { HandlerExplorer } from './discovery/handler.explorer';
+import { HandlerRegistry } from './discovery/handler.registry';
+import { UpcasterRegistry } from './message/upcaster.registry';
+import { MessageValidator } from './message/message.validator';
+import { SubscriberStats } from './monitoring/subscriber-stats';
+import { ConsumerPipeline } from './consumer/consumer.pipeline';
+import { retryDelayLevels } from './consumer/retry.policy';
+import { CommandBus } from './buses/command.bus';
+import { QueryBus } from './buses/query.bus';
+import { EventBus } from './buses/event.bus';
+import { bridgeCqrsEventBus } from './buses/cqrs-bridge';
+import { OutboxIntegration } from './outbox-integration';
+
+/**
+ * Start-up and shutdown of the messaging runtime: discovers handlers and connects the transport
+ * (module init), starts consuming and the outbox relay (application bootstrap), then on shutdown
+ * stops the relay, stops consuming, drains in-flight handlers and closes the transport.
+ */
+@Injectable()
+export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Messaging');
+  private started = false;
+  private closed = false;
+
+  constructor(
+    @Inject(MESSAGING_OPTIONS) private readonly options: ResolvedMessagingOptions,
+    @Inject(MESSAGING_TRANSPORT) private readonly transport: MessageTransport,
+    private readonly explorer: HandlerExplorer,
+    private readonly registry: HandlerRegistry,
+    private readonly upcasters: UpcasterRegistry,
+    private readonly validator: MessageValidator,
+    private readonly stats: SubscriberStats,
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+    private readonly eventBus: EventBus,
+    private readonly outbox: OutboxIntegration,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.explorer.explore(this.registry, this.upcasters, this.options);
+    await this.transport.connect({
+      serviceName: this.options.serviceName,
+      onDeadLetter: (dl) => this.alert(dl),
+    });
+    await this.outbox.init(this.commandBus, this.queryBus, this.eventBus);
+    if (this.options.bridgeCqrsEventBus) bridgeCqrsEventBus(this.moduleRef, this.eventBus, this.logger);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const pipeline = new ConsumerPipeline({
+      maxMessageBytes: this.options.maxMessageBytes,
+      upcasters: this.upcasters,
+      validator: this.validator,
+      observer: this.stats,
+      unitOfWork: this.outbox.unitOfWork,
+      retryScheduler: this.outbox.retryScheduler,
+    });
+    for (const sub of this.registry.subscribers.values()) {
+      this.stats.register(sub.name);
+      await this.transport.subscribe(
+        {
+          name: sub.name,
+          types: [...sub.routes.keys()],
+          concurrency: sub.concurrency,
+          retryDelaysMs: retryDelayLevels(sub.retry),
+        },
+        pipeline.handlerFor(sub),
+      );
+    }
+    await this.outbox.start();
+    this.started = true;
+    this.logger.log(`service "${this.options.serviceName}" consuming on the ${this.transport.name} transport`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.outbox.stop();
+    await this.transport.close(this.options.shutdownTimeoutMs);
+    if (this.started) this.logger.log('stopped consuming and closed the transport');
+  }
+
+  private alert(deadLetter: DeadLetter): void {
+    const hook = this.options.onDeadLetter;
+    if (!hook) return;
+    try {
+      Promise.resolve(hook(deadLetter)).catch((err) => this.logger.error(`onDeadLetter hook failed: ${(err as Error)?.message}`));
+    } catch (err) {
+      this.logger.error(`onDeadLetter hook failed: ${(err as Error)?.message}`);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
+import type { DeliveryHandler } from '../transport.interface';
+
+/** A message waiting in an in-memory queue. */
+export interface QueuedMessage {
+  body: string;
+  attempt: number;
+  firstFailureAt?: string;
+}
+
+/** One consumer of a queue: an app instance's subscriber. */
+export interface QueueConsumer {
+  handler: DeliveryHandler;
+  concurrency: number;
+  inFlight: number;
+  /** Carries out the outcome of one delivery. */
+  settle: (message: QueuedMessage, outcome: Awaited<ReturnType<DeliveryHandler>>) => void;
+  /** Resolves waiters when `inFlight` reaches 0. */
+  idle: Array<() => void>;
+}
+
+/** A durable-for-the-process FIFO queue with competing consumers. */
+export class InMemoryQueue {
+  private items: QueuedMessage[] = [];
+  private head = 0;
+  private scheduled = false;
+  private rr = 0;
+  readonly consumers: QueueConsumer[] = [];
+
+  constructor(readonly name: string) {}
+
+  get depth(): number {
+    return this.items.length - this.head;
+  }
+
+  push(message: QueuedMessage): void {
+    this.items.push(message);
+    this.schedule();
+  }
+
+  /** Runs the dispatch loop soon (once per tick however many pushes). */
+  schedule(): void {
+    if (this.scheduled || this.consumers.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private take(): QueuedMessage | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const m = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return m;
+  }
+
+  private pump(): void {
+    const consumers = this.consumers;
+    while (this.depth > 0 && consumers.length > 0) {
+      let consumer: QueueConsumer | undefined;
+      for (let i = 0; i < consumers.length; i++) {
+        const c = consumers[(this.rr + i) % consumers.length];
+        if (c.inFlight < c.concurrency) {
+          consumer = c;
+          this.rr = (this.rr + i + 1) % consumers.length;
+          break;
+        }
+      }
+      if (!consumer) return;
+      this.deliver(consumer, this.take()!);
+    }
+  }
+
+  private deliver(consumer: QueueConsumer, message: QueuedMessage): void {
+    consumer.inFlight++;
+    consumer
+      .handler({ body: message.body, attempt: message.attempt, firstFailureAt: message.firstFailureAt, headers: {}, source: this.name })
+      .then(
+        (outcome) => consumer.settle(message, outcome),
+        // a handler must not reject; if one does, the message is not lost
+        () => this.items.push(message),
+      )
+      .finally(() => {
+        consumer.inFlight--;
+        if (consumer.inFlight === 0 && consumer.idle.length) consumer.idle.splice(0).forEach((r) => r());
+        this.schedule();
+      });
+  }
+}
+
+/**
+ * The in-memory "broker": topic bindings, subscriber queues and dead letters. One per module by
+ * default; pass the same instance to several app instances in one process (option
+ * `inMemory.broker`) to get competing consumers and cross-service delivery, as on RabbitMQ.
+ */
+export class InMemoryBroker {
+  /** Queues by name (`<service>.<subscriber>`). */
+  readonly queues = new Map<string, InMemoryQueue>();
+  /** Queue names bound to each message type. */
+  readonly bindings = new Map<string, Set<InMemoryQueue>>();
+  /** Dead letters of every service, oldest first. */
+  deadLetters: DeadLetter[] = [];
+  /** Messages published with no queue bound to their type. */
+  unroutable = 0;
+  private seq = 0;
+
+  /** Declares (or finds) a queue and binds it to `types`. */
+  queue(name: string, types: string[] = []): InMemoryQueue {
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = new InMemoryQueue(name)));
+    for (const t of types) {
+      let set = this.bindings.get(t);
+      if (!set) this.bindings.set(t, (set = new Set()));
+      set.add(q);
+    }
+    return q;
+  }
+
+  /** Routes a message to every queue bound to `type`. */
+  route(type: string, message: QueuedMessage): void {
+    const bound = this.bindings.get(type);
+    if (!bound || bound.size === 0) {
+      this.unroutable++;
+      return;
+    }
+    for (const q of bound) q.push(bound.size === 1 ? message : { ...message });
+  }
+
+  /** A new dead-letter id. */
+  nextDeadLetterId(): string {
+    return `dl-${++this.seq}`;
+  }
+}

@@ -1,0 +1,77 @@
+import { decodeEnvelope, encodeEnvelope } from './cloudevents.codec';
+import { MalformedMessageError } from '../errors/malformed-message.error';
+import type { MessageEnvelope } from './envelope';
+
+const envelope: MessageEnvelope = {
+  id: '0193a1b2-0000-7000-8000-000000000001',
+  type: 'OrderCreated',
+  version: 2,
+  time: '2026-11-27T10:00:00.000Z',
+  source: 'orders',
+  correlationId: 'corr-1',
+  causationId: 'cause-1',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  partitionKey: 'order-1',
+  headers: { tenant: 'acme' },
+  data: { orderId: 'o-1', totalAmount: 42 },
+};
+
+describe('CloudEvents codec', () => {
+  it('encodes the documented structured JSON and decodes it back', () => {
+    const body = encodeEnvelope(envelope);
+    expect(JSON.parse(body)).toEqual({
+      specversion: '1.0',
+      id: envelope.id,
+      type: 'OrderCreated',
+      source: 'orders',
+      time: '2026-11-27T10:00:00.000Z',
+      datacontenttype: 'application/json',
+      dataversion: 2,
+      correlationid: 'corr-1',
+      causationid: 'cause-1',
+      traceparent: envelope.traceparent,
+      partitionkey: 'order-1',
+      tenant: 'acme',
+      data: { orderId: 'o-1', totalAmount: 42 },
+    });
+    expect(decodeEnvelope(body)).toEqual(envelope);
+    expect(decodeEnvelope(Buffer.from(body))).toEqual(envelope);
+  });
+
+  it('accepts a minimal event from another producer, with defaults', () => {
+    const e = decodeEnvelope('{"specversion":"1.0","id":"abc","type":"X","source":"go-service","data":{"a":1}}');
+    expect(e).toMatchObject({ id: 'abc', type: 'X', version: 1, correlationId: 'abc', headers: {}, data: { a: 1 } });
+    expect(e.causationId).toBeUndefined();
+  });
+
+  it.each([
+    ['', /empty body/],
+    ['not json', /not JSON/],
+    ['[1,2]', /not a JSON object/],
+    ['null', /not a JSON object/],
+    ['{"specversion":"0.3","id":"a","type":"X","source":"s"}', /specversion/],
+    ['{"specversion":"1.0","type":"X","source":"s"}', /"id"/],
+    ['{"specversion":"1.0","id":"a","source":"s"}', /"type"/],
+    ['{"specversion":"1.0","id":"a","type":"has space","source":"s"}', /"type"/],
+    ['{"specversion":"1.0","id":"a","type":"X"}', /"source"/],
+    ['{"specversion":"1.0","id":"a","type":"X","source":"s","datacontenttype":"text/xml"}', /datacontenttype/],
+    ['{"specversion":"1.0","id":"a","type":"X","source":"s","dataversion":0}', /dataversion/],
+    ['{"specversion":"1.0","id":"a","type":"X","source":"s","time":"yesterday"}', /time/],
+    ['{"specversion":"1.0","id":"a","type":"X","source":"s","data":{"x":{"__proto__":{"p":1}}}}', /__proto__/],
+    ['{"specversion":"1.0","id":"a","type":"X","source":"s","data":{"\\u005f_proto__":{"p":1}}}', /__proto__/],
+    [`{"specversion":"1.0","id":"a","type":"X","source":"s","correlationid":"${'x'.repeat(10000)}\\r\\nInjected: 1"}`, /correlationid/],
+  ])('refuses %s', (body, reason) => {
+    let error: unknown;
+    try {
+      decodeEnvelope(body);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect((error as Error).message).toMatch(reason);
+  });
+
+  it('drops an invalid traceparent instead of failing', () => {
+    expect(decodeEnvelope('{"specversion":"1.0","id":"a","type":"X","source":"s","traceparent":"garbage"}').traceparent).toBeUndefined();
+  });
+});

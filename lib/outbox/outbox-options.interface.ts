@@ -1,0 +1,83 @@
+/** Exponential backoff of a row whose publish failed. */
+export interface OutboxBackoffOptions {
+  /** Delay before the second attempt, in ms. Default `1000`. */
+  initialDelayMs?: number;
+  /** Each further attempt waits this many times longer. Default `2`. */
+  multiplier?: number;
+  /** Upper bound of one delay, in ms. Default `300000` (5 minutes). */
+  maxDelayMs?: number;
+  /** Random spread added to each delay, as a fraction of it (0 to 1). Default `0.2`. */
+  jitter?: number;
+}
+
+/** Deletion of old rows, in batches, on a timer. */
+export interface OutboxRetentionOptions {
+  /** Run the cleanup job in this instance. Default `true`. */
+  enabled?: boolean;
+  /** Sent outbox rows older than this (by `sent_at`) are deleted, in ms. Default `86400000` (1 day). */
+  sentMs?: number;
+  /**
+   * Inbox rows older than this (by `processed_at`) are deleted, in ms. Default `604800000` (7 days).
+   * Must be longer than any redelivery window: a message redelivered after its inbox row was
+   * deleted is handled again. Minimum 1 hour.
+   */
+  inboxMs?: number;
+  /** How often the cleanup runs, in ms. Default `60000`. */
+  intervalMs?: number;
+  /** Rows deleted per statement. Default `1000`. */
+  batchSize?: number;
+}
+
+/**
+ * Options of the transactional outbox, its relay and the idempotent inbox.
+ */
+export interface OutboxOptions {
+  /** Turns the outbox (and the inbox) on. Default `true` when an `outbox` options object is given. */
+  enabled?: boolean;
+  /**
+   * The application's TypeORM `DataSource`: the instance itself, or the connection name registered
+   * with `@nestjs/typeorm` (`TypeOrmModule.forRoot({ name })`). Default: the default DataSource.
+   */
+  dataSource?: string | object;
+  /** Outbox table name, optionally schema-qualified (`schema.table`). Default `messaging_outbox`. */
+  outboxTable?: string;
+  /** Processed-messages (inbox) table name, optionally schema-qualified. Default `messaging_processed_messages`. */
+  inboxTable?: string;
+  /** Run the relay in this instance (several instances may run it on PostgreSQL). Default `true`. */
+  relay?: boolean;
+  /** Polling interval of the relay, in ms: a fallback for missed notifications and for SQLite. Default `1000`. */
+  pollIntervalMs?: number;
+  /** Rows claimed and published per relay batch. Default `100`. */
+  batchSize?: number;
+  /** Publish attempts before a row is given up (status `failed`). Default `10`. */
+  maxAttempts?: number;
+  /** Backoff between publish attempts of one row. */
+  backoff?: OutboxBackoffOptions;
+  /** Wake the relay with PostgreSQL `LISTEN/NOTIFY` when outbox rows commit (PostgreSQL only). Default `true`. */
+  listenNotify?: boolean;
+  /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */
+  inbox?: boolean;
+  /** Cleanup of sent outbox rows and old inbox rows. */
+  retention?: OutboxRetentionOptions;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOutboxOptions {
+  enabled: boolean;
+  dataSource?: string | object;
+  outboxTable: string;
+  inboxTable: string;
+  relay: boolean;
+  pollIntervalMs: number;
+  batchSize: number;
+  maxAttempts: number;
+  backoff: Required<OutboxBackoffOptions>;
+  listenNotify: boolean;
+  inbox: boolean;
+  retention: Required<OutboxRetentionOptions>;
+}
+
+/** Default outbox table name. */
+export const DEFAULT_OUTBOX_TABLE = 'messaging_outbox';
+/** Default inbox table name. */
+export const DEFAULT_INBOX_TABLE = 'messaging_processed_messages';

@@ -1,0 +1,40 @@
+import { currentMessageContext, runInMessageContext } from '../context/message-context';
+import type { TransactionRunner } from '../buses/transaction-runner.interface';
+import { uuidv7 } from '../message/uuid-v7';
+import type { OutboxStore } from './outbox.store';
+
+/** Whether `manager` is a TypeORM EntityManager of a transaction still open. */
+export function isOpenTransaction(manager: unknown): boolean {
+  const runner = (manager as { queryRunner?: { isTransactionActive?: boolean; isReleased?: boolean } } | undefined)
+    ?.queryRunner;
+  return !!runner && runner.isTransactionActive === true && runner.isReleased !== true;
+}
+
+/**
+ * Runs work in one transaction of the outbox's DataSource and makes its `EntityManager` the
+ * current one, so `EventBus.publish(evt)` (no `manager` argument) writes the outbox in it:
+ *
+ * ```ts
+ * await transactions.run(async (manager) => {
+ *   await manager.save(order);
+ *   await eventBus.publish(new OrderCreated(order.id));
+ * }); // committed together, or rolled back together
+ * ```
+ *
+ * Inside an open transaction of the message context (a subscriber with the inbox, a nested
+ * `run`), it joins that transaction instead of opening a second one.
+ */
+export class OutboxTransactionRunner implements TransactionRunner {
+  constructor(private readonly store: OutboxStore) {}
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  run<R>(work: (manager: any) => Promise<R>): Promise<R> {
+    const current = currentMessageContext();
+    if (current?.transaction !== undefined && isOpenTransaction(current.transaction)) {
+      return work(current.transaction);
+    }
+    return this.store.transaction((manager) =>
+      runInMessageContext({ ...(current ?? { correlationId: uuidv7() }), transaction: manager }, () => work(manager)),
+    );
+  }
+}

@@ -1,0 +1,81 @@
+import type { DataSource } from 'typeorm';
+import { OutboxFeature } from '../../lib/outbox/outbox.feature';
+import { FakeTransport } from './helpers/fake.transport';
+import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
+import { TEST_DATABASE_URL } from '../setup/services';
+import { DataSource as TypeOrmDataSource } from 'typeorm';
+
+const tables = uniqueTables('trel');
+let ds: DataSource;
+const instances: { ds: DataSource; feature: OutboxFeature }[] = [];
+
+beforeAll(async () => {
+  ds = await pgDataSource(tables);
+});
+afterAll(async () => {
+  for (const i of instances) {
+    await i.feature.stop();
+    await i.ds.destroy();
+  }
+  await dropAll(ds, tables);
+});
+
+describe('several relays on one outbox table (PostgreSQL)', () => {
+  it('three relays: every row published exactly once, per-key order kept', async () => {
+    const transport = new FakeTransport(); // one "broker" shared by the three instances
+    transport.latencyMs = 1;
+    for (let k = 0; k < 3; k++) {
+      const own = new TypeOrmDataSource({ type: 'postgres', url: TEST_DATABASE_URL, poolSize: 5 });
+      await own.initialize();
+      const feature = new OutboxFeature(
+        { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, batchSize: 25, pollIntervalMs: 20 },
+        own,
+        transport,
+        testLogger(),
+      );
+      await feature.start();
+      instances.push({ ds: own, feature });
+    }
+    const writer = new OutboxFeature(
+      { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, relay: false },
+      ds,
+      transport,
+      testLogger(),
+    );
+    const KEYS = 30;
+    const PER_KEY = 40;
+    // 10 writers, each owning 3 keys and writing them in its own transactions, in order
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, w) => {
+        for (let n = 0; n < PER_KEY; n++) {
+          for (let j = 0; j < KEYS / 10; j++) {
+            const key = `agg-${w * 3 + j}`;
+            await writer.transactions.run(async () => {
+              await writer.publisher.publish([outbound('Changed', { key, n }, { partitionKey: key })], {});
+              if (n % 4 === 0) await writer.publisher.publish([outbound('Unkeyed', { key, n })], {});
+            });
+          }
+        }
+      }),
+    );
+    const total = KEYS * PER_KEY + KEYS * (PER_KEY / 4);
+    await transport.waitFor(total, 30_000);
+    await new Promise((r) => setTimeout(r, 200)); // any late duplicate would show up here
+    const ids = transport.published.map((m) => m.envelope.id);
+    expect(ids.length).toBe(total);
+    expect(new Set(ids).size).toBe(total);
+    const byKey = new Map<string, number[]>();
+    for (const m of transport.published) {
+      if (m.envelope.type !== 'Changed') continue;
+      const { key, n } = m.envelope.data as { key: string; n: number };
+      byKey.set(key, [...(byKey.get(key) ?? []), n]);
+    }
+    for (const [, ns] of byKey) expect(ns).toEqual(Array.from({ length: PER_KEY }, (_, i) => i));
+    // every relay took part
+    const published = instances.map((i) => i.feature.relay.meter.totals.published);
+    expect(published.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    const pending = await ds.query(`SELECT count(*)::int AS n FROM "${tables.outboxTable}" WHERE status <> 'sent'`);
+    expect(pending[0].n).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,189 @@
+import type { LoggerService } from '@nestjs/common';
+import type { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { MissingDependencyError } from '../../errors/missing-dependency.error';
+import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
+import { BrokerConnectionError } from './errors/broker-connection.error';
+import { TransportNotConnectedError } from './errors/transport-not-connected.error';
+import type { ResolvedRabbitMqOptions } from './rabbitmq-options.interface';
+
+type Golevelup = typeof import('@golevelup/nestjs-rabbitmq');
+
+/** Loads the optional peer dependency at run time, with a readable error when it is missing. */
+function loadGolevelup(): Golevelup {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@golevelup/nestjs-rabbitmq') as Golevelup;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw new MissingDependencyError('@golevelup/nestjs-rabbitmq', 'The RabbitMQ transport');
+    }
+    throw err;
+  }
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * One self-healing AMQP connection (the publisher and the consumer side each have their own, so a
+ * resource alarm blocking publishers never stops consumers from draining).
+ *
+ * The connection lifecycle — connect with timeout, heartbeats, reconnect after loss — is
+ * golevelup's `AmqpConnection` (over amqp-connection-manager), constructed outside DI with no
+ * handlers, no RPC reply queue and no topology. Channels are opened by {@link ManagedChannel} on the
+ * raw amqplib connection it exposes.
+ */
+export class RabbitMqConnection {
+  private amqp?: AmqpConnection;
+  private closed = false;
+  private readonly secrets: string[];
+  /** Masked URL, for messages. */
+  readonly maskedUrl: string;
+
+  constructor(
+    /** `publisher` or `consumer`, shown in the broker's connection name and in logs. */
+    readonly role: 'publisher' | 'consumer',
+    private readonly options: ResolvedRabbitMqOptions,
+    private readonly connectionName: string,
+    private readonly logger: LoggerService,
+  ) {
+    this.secrets = urlSecrets(options.url);
+    if (typeof options.socketOptions.passphrase === 'string') this.secrets.push(options.socketOptions.passphrase);
+    this.maskedUrl = maskAmqpUrl(options.url);
+  }
+
+  /** Connects, waiting up to `connectTimeoutMs`; fails fast on refused credentials. */
+  async open(): Promise<void> {
+    const { AmqpConnection: AmqpConnectionClass } = loadGolevelup();
+    const o = this.options;
+    const amqp = new AmqpConnectionClass({
+      name: `${this.connectionName} ${this.role}`,
+      uri: o.url,
+      prefetchCount: 1,
+      enableDirectReplyTo: false,
+      registerHandlers: false,
+      logger: this.logger,
+      connectionInitOptions: {
+        wait: true,
+        timeout: o.connectTimeoutMs,
+        reject: true,
+        skipConnectionFailedLogging: true,
+        skipDisconnectFailedLogging: true,
+      },
+      connectionManagerOptions: {
+        heartbeatIntervalInSeconds: o.heartbeatSeconds,
+        reconnectTimeInSeconds: o.reconnectDelayMs / 1000,
+        connectionOptions: {
+          ...o.socketOptions,
+          clientProperties: {
+            connection_name: `${this.connectionName} ${this.role}`,
+          },
+        },
+      },
+    });
+    this.amqp = amqp;
+    let lastFailure = 'no answer from the broker';
+    let refused: (err: Error) => void = () => undefined;
+    const accessRefused = new Promise<never>((_, reject) => (refused = reject));
+    accessRefused.catch(() => undefined);
+    const initialised = amqp.init();
+    const manager = amqp.managedConnection;
+    manager.on('connectFailed', ({ err }: { err: Error }) => {
+      lastFailure = this.scrub(err?.message ?? String(err));
+      if (/ACCESS.REFUSED|403/.test(lastFailure)) refused(new Error(lastFailure));
+    });
+    manager.on('disconnect', ({ err }: { err?: Error }) => {
+      if (!this.closed)
+        this.logger.warn?.(
+          `RabbitMQ ${this.role} connection lost (${this.scrub(err?.message ?? 'closed')}); reconnecting`,
+        );
+    });
+    manager.on('blocked', ({ reason }: { reason: string }) =>
+      this.logger.warn?.(
+        `RabbitMQ blocked the ${this.role} connection (${reason}): publishes wait until it is unblocked`,
+      ),
+    );
+    manager.on('unblocked', () => this.logger.log?.(`RabbitMQ unblocked the ${this.role} connection`));
+    try {
+      await Promise.race([initialised, accessRefused]);
+    } catch (err) {
+      this.closed = true;
+      await manager.close().catch(() => undefined);
+      const reason = /timeout/i.test((err as Error).message)
+        ? `${lastFailure} (gave up after ${o.connectTimeoutMs} ms)`
+        : lastFailure;
+      throw new BrokerConnectionError(this.maskedUrl, this.scrub(reason));
+    }
+  }
+
+  /** The current raw amqplib connection, or undefined while disconnected. */
+  get raw(): ChannelModel | undefined {
+    return this.closed ? undefined : (this.amqp?.managedConnection.connection as ChannelModel | undefined);
+  }
+
+  /** Whether the connection is up. */
+  isConnected(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /** Whether `close()` was called. */
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Calls `listener` with each new raw connection (after the first connect and every reconnect). */
+  onConnect(listener: (connection: ChannelModel) => void): () => void {
+    const manager = this.amqp?.managedConnection;
+    if (!manager) throw new TransportNotConnectedError('onConnect');
+    const wrapped = ({ connection }: { connection: ChannelModel }) => listener(connection);
+    manager.on('connect', wrapped);
+    return () => manager.removeListener('connect', wrapped);
+  }
+
+  /** Waits until connected (at most until `deadline`, epoch ms); rejects with `TransportNotConnectedError` otherwise. */
+  async waitConnected(deadline: number, operation: string): Promise<ChannelModel> {
+    for (;;) {
+      if (this.closed) throw new TransportNotConnectedError(operation);
+      const raw = this.raw;
+      if (raw) return raw;
+      if (Date.now() >= deadline) throw new TransportNotConnectedError(`${operation}: broker unreachable`);
+      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /**
+   * Opens a short-lived raw channel (topology, stats, dead-letter scans). A channel error closes
+   * only that channel; the caller closes it when done.
+   */
+  async openChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<Channel> {
+    const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
+    const channel = await raw.createChannel();
+    channel.on('error', () => undefined); // surfaced by the failed operation itself
+    return channel;
+  }
+
+  /** Opens a raw confirm channel on the current connection. */
+  async openConfirmChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<ConfirmChannel> {
+    const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
+    const channel = await raw.createConfirmChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  }
+
+  /** Removes secrets from a broker or socket message. */
+  scrub(text: string): string {
+    return redact(text, this.secrets);
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  async close(): Promise<void> {
+    if (this.closed && !this.amqp) return;
+    this.closed = true;
+    const amqp = this.amqp;
+    this.amqp = undefined;
+    if (amqp) await amqp.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,183 @@
+import type { Message, MessageProperties, Options } from 'amqplib';
+import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
+import { CLOUDEVENTS_CONTENT_TYPE, decodeEnvelope } from '../../message/cloudevents.codec';
+import type { MessageEnvelope } from '../../message/envelope';
+import type { DeliveryOutcome, ErrorInfo, OutboundMessage } from '../transport.interface';
+import { RABBITMQ_HEADERS as H, TRANSIENT_HEADERS } from './rabbitmq.naming';
+
+const MAX_ERROR_MESSAGE = 4_000;
+const STACK_LINES = 12;
+
+/** A value fit for an AMQP short string property (≤ 255 bytes), else undefined. */
+function short(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= 255 ? value : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
+/** First lines of a stack trace, bounded. */
+export function stackHead(stack: string | undefined): string | undefined {
+  return stack?.split('\n').slice(0, STACK_LINES).join('\n').slice(0, MAX_ERROR_MESSAGE);
+}
+
+/** AMQP properties of a message published by `publish()`: identity mirrored from the envelope. */
+export function outboundProperties(message: OutboundMessage): Options.Publish {
+  const e = message.envelope;
+  const headers: Record<string, unknown> = {};
+  if (message.attempt !== undefined) headers[H.attempt] = message.attempt;
+  if (message.firstFailureAt !== undefined) headers[H.firstFailureAt] = message.firstFailureAt;
+  const time = Date.parse(e.time);
+  return {
+    contentType: CLOUDEVENTS_CONTENT_TYPE,
+    messageId: short(e.id),
+    correlationId: short(e.correlationId),
+    type: short(e.type),
+    appId: short(e.source),
+    timestamp: Number.isNaN(time) ? undefined : Math.floor(time / 1000),
+    headers,
+  };
+}
+
+/** The delivery attempt carried in our header (1 when absent or unreadable). */
+export function readAttempt(headers: Record<string, unknown>): number {
+  const raw = headers[H.attempt];
+  const n = typeof raw === 'number' ? raw : Number(str(raw));
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** The first-failure time carried in our header. */
+export function readFirstFailureAt(headers: Record<string, unknown>): string | undefined {
+  return str(headers[H.firstFailureAt]);
+}
+
+/** Original properties of a delivery, without the headers of its previous lives. */
+function carriedProperties(properties: MessageProperties): Options.Publish & { headers: Record<string, unknown> } {
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(properties.headers ?? {})) {
+    if (!TRANSIENT_HEADERS.includes(name)) headers[name] = value;
+  }
+  return {
+    contentType: short(properties.contentType),
+    contentEncoding: short(properties.contentEncoding),
+    messageId: short(properties.messageId),
+    correlationId: short(properties.correlationId),
+    type: short(properties.type),
+    appId: short(properties.appId),
+    timestamp: typeof properties.timestamp === 'number' ? properties.timestamp : undefined,
+    headers,
+  };
+}
+
+/** Properties of a retry of `delivery`, scheduled at `delayLevelMs`. */
+export function retryProperties(
+  delivery: Message,
+  outcome: Extract<DeliveryOutcome, { status: 'retry' }>,
+  delayLevelMs: number,
+): Options.Publish {
+  const props = carriedProperties(delivery.properties);
+  props.headers[H.attempt] = outcome.nextAttempt;
+  props.headers[H.firstFailureAt] = outcome.firstFailureAt;
+  props.headers[H.lastError] = `${outcome.error.name}: ${outcome.error.message}`.slice(0, 1_000);
+  if (delayLevelMs > 0) props.headers[H.delay] = String(delayLevelMs);
+  return props;
+}
+
+/** Everything recorded with a dead letter. */
+export interface DeadLetterFacts {
+  id: string;
+  subscriber: string;
+  sourceQueue: string;
+  error: ErrorInfo;
+  attempts: number;
+  firstFailureAt: string;
+  lastFailureAt: string;
+  deadLetteredAt: string;
+}
+
+/** Properties of a dead letter: the original ones plus the reason headers. */
+export function deadLetterProperties(delivery: Message, facts: DeadLetterFacts): Options.Publish {
+  const props = carriedProperties(delivery.properties);
+  Object.assign(props.headers, {
+    [H.deadLetterId]: facts.id,
+    [H.errorName]: facts.error.name.slice(0, 200),
+    [H.errorMessage]: facts.error.message.slice(0, MAX_ERROR_MESSAGE),
+    [H.subscriber]: facts.subscriber,
+    [H.sourceQueue]: facts.sourceQueue,
+    [H.attempts]: facts.attempts,
+    [H.firstFailureAt]: facts.firstFailureAt,
+    [H.lastFailureAt]: facts.lastFailureAt,
+    [H.deadLetteredAt]: facts.deadLetteredAt,
+  });
+  const stack = stackHead(facts.error.stack);
+  if (stack) props.headers[H.errorStack] = stack;
+  return props;
+}
+
+/** Properties of a replayed dead letter: original properties, attempt 1, reason headers dropped. */
+export function replayProperties(delivery: Message): Options.Publish {
+  const props = carriedProperties(delivery.properties);
+  props.headers[H.attempt] = 1;
+  return props;
+}
+
+function tryDecode(body: Buffer | string): MessageEnvelope | undefined {
+  try {
+    return decodeEnvelope(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the record of a dead letter; `envelope` skips decoding when the pipeline already did. */
+export function toDeadLetter(
+  body: Buffer,
+  facts: DeadLetterFacts,
+  envelope?: MessageEnvelope,
+  properties?: MessageProperties,
+): DeadLetter {
+  const decoded = envelope ?? tryDecode(body);
+  return {
+    id: facts.id,
+    messageId: decoded?.id ?? short(properties?.messageId),
+    type: decoded?.type ?? short(properties?.type),
+    envelope: decoded,
+    body: body.toString('utf8'),
+    subscriber: facts.subscriber,
+    sourceQueue: facts.sourceQueue,
+    error: facts.error,
+    attempts: facts.attempts,
+    firstFailureAt: facts.firstFailureAt,
+    lastFailureAt: facts.lastFailureAt,
+    deadLetteredAt: facts.deadLetteredAt,
+  };
+}
+
+/** Reads a dead letter back from the dead-letter queue (tolerates missing headers). */
+export function deadLetterFromMessage(msg: Message, fallbackId: () => string): DeadLetter {
+  const h = msg.properties.headers ?? {};
+  const deadLetteredAt = str(h[H.deadLetteredAt]) ?? new Date(0).toISOString();
+  const attempts = Number(h[H.attempts]);
+  return toDeadLetter(
+    msg.content,
+    {
+      id: str(h[H.deadLetterId]) ?? short(msg.properties.messageId) ?? fallbackId(),
+      subscriber: str(h[H.subscriber]) ?? '',
+      sourceQueue: str(h[H.sourceQueue]) ?? '',
+      error: {
+        name: str(h[H.errorName]) ?? 'Error',
+        message: str(h[H.errorMessage]) ?? '',
+        stack: str(h[H.errorStack]),
+      },
+      attempts: Number.isInteger(attempts) ? attempts : 1,
+      firstFailureAt: str(h[H.firstFailureAt]) ?? deadLetteredAt,
+      lastFailureAt: str(h[H.lastFailureAt]) ?? deadLetteredAt,
+      deadLetteredAt,
+    },
+    undefined,
+    msg.properties,
+  );
+}

@@ -1,0 +1,83 @@
+import { InvalidConfigurationError } from '../../errors/invalid-configuration.error';
+
+/** Header names this transport writes. Our own, so nothing depends on the broker's `x-death`. */
+export const RABBITMQ_HEADERS = {
+  /** Delivery attempt the receiving subscriber sees (1 = first delivery). */
+  attempt: 'x-messaging-attempt',
+  /** ISO time of the first failure, carried across retries. */
+  firstFailureAt: 'x-messaging-first-failure-at',
+  /** Last error of a scheduled retry (`Name: message`, informational). */
+  lastError: 'x-messaging-last-error',
+  /**
+   * Delay level of a retry; routes it to its delay queue through the headers exchange.
+   * Deliberately without `x-`: RabbitMQ's headers exchange ignores `x-` headers when matching.
+   */
+  delay: 'messaging-delay-ms',
+  /** Dead-letter record id. */
+  deadLetterId: 'x-messaging-dead-letter-id',
+  errorName: 'x-messaging-error-name',
+  errorMessage: 'x-messaging-error-message',
+  errorStack: 'x-messaging-error-stack',
+  subscriber: 'x-messaging-subscriber',
+  sourceQueue: 'x-messaging-source-queue',
+  attempts: 'x-messaging-attempts',
+  lastFailureAt: 'x-messaging-last-failure-at',
+  deadLetteredAt: 'x-messaging-dead-lettered-at',
+} as const;
+
+/** Headers describing a previous life of a message, dropped when it is retried or replayed. */
+export const TRANSIENT_HEADERS: readonly string[] = [
+  ...Object.values(RABBITMQ_HEADERS),
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+];
+
+const MAX_NAME_BYTES = 255;
+const RESERVED_SUBSCRIBER = /^(dead-letter|retry)(\.|$)/;
+
+/** Names of everything one service declares, derived from the queue prefix. */
+export class RabbitMqNaming {
+  constructor(
+    /** The events topic exchange (shared by every service). */
+    readonly eventsExchange: string,
+    /** The service's prefix (default: the service name). */
+    readonly prefix: string,
+  ) {}
+
+  /** Headers exchange routing retries to their delay queue. */
+  get retryExchange(): string {
+    return `${this.prefix}.retry`;
+  }
+
+  /** The service's dead-letter queue (one per service; records name the subscriber). */
+  get deadLetterQueue(): string {
+    return `${this.prefix}.dead-letter`;
+  }
+
+  /** Delay queue of one level. */
+  delayQueue(delayMs: number): string {
+    return `${this.prefix}.retry.${delayMs}ms`;
+  }
+
+  /** The durable queue of one subscriber. Throws for names that would clash or are too long. */
+  subscriberQueue(subscriber: string): string {
+    if (typeof subscriber !== 'string' || subscriber.length === 0 || RESERVED_SUBSCRIBER.test(subscriber)) {
+      throw new InvalidConfigurationError(
+        `subscriber name ${JSON.stringify(subscriber)} is not usable with RabbitMQ: it must be non-empty and ` +
+          `must not be "dead-letter" or start with "retry." (those queue names are reserved)`,
+      );
+    }
+    const queue = `${this.prefix}.${subscriber}`;
+    if (Buffer.byteLength(queue) > MAX_NAME_BYTES) {
+      throw new InvalidConfigurationError(
+        `queue name "${queue.slice(0, 80)}…" is longer than ${MAX_NAME_BYTES} bytes: shorten the subscriber name or queuePrefix`,
+      );
+    }
+    return queue;
+  }
+}

@@ -1,0 +1,221 @@
+/*
+ * RabbitMQ transport.
+ *
+ * Why this shape: the issue asks for @golevelup/nestjs-rabbitmq. We use its `AmqpConnection`
+ * (constructed directly, outside DI, with no handlers/RPC/topology) for what it does well —
+ * connecting with a timeout, heartbeats, reconnecting after a loss — one instance for publishing and
+ * one for consuming, so a memory alarm that blocks the publisher connection never stops consumers.
+ * We do not use its publish/subscribe: its defaults are unsafe for us (requeue forever on error,
+ * non-persistent publishes, JSON (de)serialisation of our already-encoded bodies) and its publish
+ * path (ChannelWrapper queue) reaches about 0.8x raw amqplib. Instead we keep our own raw amqplib
+ * channels on its connections (`ManagedChannel`, which also recovers from channel-level errors that
+ * amqp-connection-manager only heals on the next reconnect): a confirm channel for publishing
+ * (persistent, mandatory, confirm with timeout, republish after a reconnect) and one channel per
+ * subscriber (manual ack, prefetch). Responsibilities live in separate files: connection, channel,
+ * topology, publisher, consumer, dead-letter store, options, naming, message properties.
+ */
+import { Logger, type LoggerService } from '@nestjs/common';
+import type { DeadLetterStore } from '../../dead-letter/dead-letter.interface';
+import { InvalidConfigurationError } from '../../errors/invalid-configuration.error';
+import { UuidV7Generator } from '../../message/uuid-v7';
+import type {
+  DeliveryHandler,
+  MessageTransport,
+  OutboundMessage,
+  QueueStats,
+  SubscriberDescriptor,
+  TransportCapabilities,
+  TransportContext,
+} from '../transport.interface';
+import { TransportNotConnectedError } from './errors/transport-not-connected.error';
+import { RabbitMqConnection } from './rabbitmq.connection';
+import { SubscriberConsumer } from './rabbitmq.consumer';
+import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';
+import { outboundProperties } from './rabbitmq.message';
+import { RabbitMqNaming } from './rabbitmq.naming';
+import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbitmq-options.interface';
+import { resolveRabbitMqOptions, validateRabbitMqOptions } from './rabbitmq-options.validator';
+import { RabbitMqPublisher } from './rabbitmq.publisher';
+import { RabbitMqTopology } from './rabbitmq.topology';
+
+interface Runtime {
+  context: TransportContext;
+  naming: RabbitMqNaming;
+  publisherConnection: RabbitMqConnection;
+  consumerConnection: RabbitMqConnection;
+  publisher: RabbitMqPublisher;
+  topology: RabbitMqTopology;
+}
+
+/**
+ * {@link MessageTransport} over RabbitMQ: one durable topic exchange for events (routing key =
+ * type), one durable queue per subscriber, TTL delay queues per delay level for retries, one
+ * dead-letter queue per service. See `rabbitmq.topology.ts` for names and arguments.
+ */
+export class RabbitMqTransport implements MessageTransport {
+  /** Transport name. */
+  readonly name = 'rabbitmq';
+  /** Several instances share a subscriber's queue; messages survive restarts. */
+  readonly capabilities: TransportCapabilities = { competingConsumers: true, durable: true };
+  /** Dead letters in the broker queue `<prefix>.dead-letter`. */
+  readonly deadLetters: DeadLetterStore;
+  private readonly options: ResolvedRabbitMqOptions;
+  private readonly logger: LoggerService;
+  private readonly ids = new UuidV7Generator();
+  private readonly consumers = new Map<string, SubscriberConsumer>();
+  private runtime?: Runtime;
+  private closing = false;
+
+  /** Validates the options (throws `InvalidConfigurationError`); connects in {@link connect}. */
+  constructor(options: RabbitMqTransportOptions) {
+    this.options = resolveRabbitMqOptions(options);
+    this.logger = options.logger ?? new Logger('RabbitMqTransport');
+    this.deadLetters = new RabbitMqDeadLetterStore(() => this.storeRuntime());
+  }
+
+  /** Opens the publisher and consumer connections, declares the service topology and the publish channel. */
+  async connect(context: TransportContext): Promise<void> {
+    if (this.runtime) return;
+    if (this.closing) throw new TransportNotConnectedError('connect after close');
+    const prefix = this.options.queuePrefix ?? context.serviceName;
+    try {
+      validateRabbitMqOptions({ url: this.options.url, queuePrefix: prefix });
+    } catch {
+      throw new InvalidConfigurationError(
+        `the service name ${JSON.stringify(prefix)} cannot be a RabbitMQ queue prefix: set the rabbitmq option "queuePrefix" ` +
+          `(letters, digits, "_", ".", ":", "-")`,
+      );
+    }
+    const naming = new RabbitMqNaming(this.options.exchange, prefix);
+    const name = this.options.connectionName ?? prefix;
+    const publisherConnection = new RabbitMqConnection('publisher', this.options, name, this.logger);
+    const consumerConnection = new RabbitMqConnection('consumer', this.options, name, this.logger);
+    try {
+      await Promise.all([publisherConnection.open(), consumerConnection.open()]);
+      const topology = new RabbitMqTopology(consumerConnection, naming, this.options.queueType);
+      await topology.declareService();
+      const publisher = new RabbitMqPublisher(publisherConnection, this.options, this.logger);
+      await publisher.start();
+      this.runtime = { context, naming, publisherConnection, consumerConnection, publisher, topology };
+    } catch (err) {
+      await Promise.all([publisherConnection.close(), consumerConnection.close()]);
+      throw err;
+    }
+  }
+
+  /**
+   * Publishes with a broker confirm: to the events exchange with routing key = type, or, with
+   * `destination`, only to that subscriber's queue (default exchange, routing key = queue name).
+   */
+  publish(message: OutboundMessage): Promise<void> {
+    const rt = this.runtime;
+    if (!rt) return Promise.reject(new TransportNotConnectedError('publish'));
+    const targeted = message.destination !== undefined;
+    return rt.publisher.publish({
+      exchange: targeted ? '' : rt.naming.eventsExchange,
+      routingKey: targeted ? rt.naming.subscriberQueue(message.destination!) : message.envelope.type,
+      content: Buffer.from(message.body, 'utf8'),
+      properties: outboundProperties(message),
+      targeted,
+    });
+  }
+
+  /** Declares the subscriber's queue, bindings and delay levels, then consumes it. */
+  async subscribe(subscriber: SubscriberDescriptor, handler: DeliveryHandler): Promise<void> {
+    const rt = this.requireRuntime('subscribe');
+    if (this.consumers.has(subscriber.name)) {
+      throw new InvalidConfigurationError(`subscriber "${subscriber.name}" is already subscribed on this transport`);
+    }
+    const consumer = new SubscriberConsumer(subscriber, handler, {
+      connection: rt.consumerConnection,
+      publisher: rt.publisher,
+      topology: rt.topology,
+      naming: rt.naming,
+      context: rt.context,
+      logger: this.logger,
+      prefetch: this.options.prefetch,
+      reconnectDelayMs: this.options.reconnectDelayMs,
+      newId: () => this.ids.next(),
+    });
+    this.consumers.set(subscriber.name, consumer);
+    try {
+      await consumer.start();
+    } catch (err) {
+      this.consumers.delete(subscriber.name);
+      await consumer.close();
+      throw err;
+    }
+  }
+
+  /** Depth and consumer count of each subscriber queue and of the dead-letter queue (passive declare). */
+  async stats(): Promise<QueueStats[]> {
+    const rt = this.requireRuntime('stats');
+    const queues: Array<[string, string]> = [...this.consumers.values()].map((c) => [c.descriptor.name, c.queue]);
+    queues.push(['dead-letter', rt.naming.deadLetterQueue]);
+    const ch = await rt.consumerConnection.openChannel('stats');
+    try {
+      const stats: QueueStats[] = [];
+      for (const [subscriber, queue] of queues) {
+        const { messageCount, consumerCount } = await ch.checkQueue(queue);
+        stats.push({ subscriber, queue, depth: messageCount, consumers: consumerCount });
+      }
+      return stats;
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  /** Whether both connections and the publish channel are up. */
+  isConnected(): boolean {
+    const rt = this.runtime;
+    return (
+      !!rt &&
+      !this.closing &&
+      rt.publisherConnection.isConnected() &&
+      rt.consumerConnection.isConnected() &&
+      rt.publisher.isReady()
+    );
+  }
+
+  /** Events returned by the broker because no queue was bound to their type (`unroutableEvents: 'warn'`). */
+  get returnedEvents(): number {
+    return this.runtime?.publisher.returnedEvents ?? 0;
+  }
+
+  /**
+   * Cancels every consumer, waits up to `drainTimeoutMs` for in-flight handlers (they are acked or
+   * their retries/dead letters published as usual), then closes channels and connections.
+   * Deliveries not finished by then return to their queue.
+   */
+  async close(drainTimeoutMs: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const rt = this.runtime;
+    if (!rt) return;
+    const consumers = [...this.consumers.values()];
+    const deadline = Date.now() + Math.max(0, drainTimeoutMs);
+    await Promise.all(consumers.map((c) => c.stopConsuming()));
+    await Promise.all(consumers.map((c) => c.drain(deadline)));
+    await Promise.all(consumers.map((c) => c.close()));
+    await rt.consumerConnection.close();
+    await rt.publisher.stop();
+    await rt.publisherConnection.close();
+    this.runtime = undefined;
+  }
+
+  private requireRuntime(operation: string): Runtime {
+    if (!this.runtime || this.closing) throw new TransportNotConnectedError(operation);
+    return this.runtime;
+  }
+
+  private storeRuntime(): DeadLetterStoreRuntime {
+    const rt = this.requireRuntime('dead letters');
+    return {
+      connection: rt.consumerConnection,
+      publisher: rt.publisher,
+      naming: rt.naming,
+      lockTimeoutMs: this.options.deadLetterLockTimeoutMs,
+      logger: this.logger,
+    };
+  }
+}

@@ -12,6 +12,7 @@ export { QueryBus } from './buses/query.bus';
 export { EventBus, type PublishOptions } from './buses/event.bus';
 export type { EventPublisher, PublishContext } from './buses/event-publisher.interface';
 export type { TransactionRunner } from './buses/transaction-runner.interface';
+export { MessagingTransactions } from './buses/messaging-transactions.service';
 
 export {
   CommandHandler,
@@ -53,6 +54,18 @@ export type {
 } from './transport/transport.interface';
 export { InMemoryTransport } from './transport/in-memory/in-memory.transport';
 export { InMemoryBroker } from './transport/in-memory/in-memory.broker';
+
+export { createMessagingEntities } from './messaging-entities';
+export type { MessagingEntitiesOptions } from './outbox/outbox.entities';
+export { createMessagingMigration, type MessagingMigrationClass } from './outbox/outbox.migration';
+export {
+  DEFAULT_OUTBOX_TABLE,
+  DEFAULT_INBOX_TABLE,
+  type OutboxOptions,
+  type OutboxBackoffOptions,
+  type OutboxRetentionOptions,
+} from './outbox/outbox-options.interface';
+export { OutboxIntegration, type OutboxStatsSnapshot } from './outbox-integration';
 
 export { SubscriberStats, type SubscriberStatsSnapshot } from './monitoring/subscriber-stats';
 

@@ -22,6 +22,7 @@ import { MessageContext } from './context/message-context.service';
 import { DeadLetterService } from './dead-letter/dead-letter.service';
 import { MessagingRuntime } from './messaging.runtime';
 import { OutboxIntegration } from './outbox-integration';
+import { MessagingTransactions } from './buses/messaging-transactions.service';
 
 /**
  * The messaging module: `MessagingModule.forRoot({ serviceName: 'orders' })` or
@@ -62,6 +63,7 @@ import { OutboxIntegration } from './outbox-integration';
     MessageContext,
     DeadLetterService,
     OutboxIntegration,
+    MessagingTransactions,
     MessagingRuntime,
   ],
   exports: [
@@ -70,6 +72,7 @@ import { OutboxIntegration } from './outbox-integration';
     EventBus,
     MessageContext,
     DeadLetterService,
+    MessagingTransactions,
     SubscriberStats,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,

@@ -23,6 +23,7 @@ import { QueryBus } from './buses/query.bus';
 import { EventBus } from './buses/event.bus';
 import { bridgeCqrsEventBus } from './buses/cqrs-bridge';
 import { OutboxIntegration } from './outbox-integration';
+import { MessagingTransactions } from './buses/messaging-transactions.service';
 
 /**
  * Start-up and shutdown of the messaging runtime: discovers handlers and connects the transport
@@ -47,6 +48,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     private readonly queryBus: QueryBus,
     private readonly eventBus: EventBus,
     private readonly outbox: OutboxIntegration,
+    private readonly transactions: MessagingTransactions,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -56,7 +58,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       serviceName: this.options.serviceName,
       onDeadLetter: (dl) => this.alert(dl),
     });
-    await this.outbox.init(this.commandBus, this.queryBus, this.eventBus);
+    await this.outbox.init(this.commandBus, this.queryBus, this.eventBus, this.transactions);
     if (this.options.bridgeCqrsEventBus) bridgeCqrsEventBus(this.moduleRef, this.eventBus, this.logger);
   }
 

@@ -17,7 +17,7 @@ import { assertTypeAndVersion, getMessageInfo, type MessageClass } from '../mess
 import { UpcasterRegistry } from '../message/upcaster.registry';
 import { resolveRetryPolicy } from '../consumer/retry.policy';
 import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
-import { HandlerRegistry, type RequestHandlerEntry, type SubscriberDefinition } from './handler.registry';
+import { HandlerRegistry, type RequestHandlerEntry } from './handler.registry';
 
 const SUBSCRIBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$/;
 
@@ -65,7 +65,8 @@ export class HandlerExplorer {
     }
     for (const u of options.upcasters) upcasters.register(u.type, u.fromVersion, u.upcast);
     this.logger.log(
-      `${registry.commands.size} command handler(s), ${registry.queries.size} query handler(s), ${registry.subscribers.size} subscriber(s)`,
+      `${new Set(registry.commands.values()).size} command handler(s), ${new Set(registry.queries.values()).size} query handler(s), ` +
+        `${registry.subscribers.size} subscriber(s)`,
     );
   }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Runs the whole Jest suite (type check first), then prints "N passed, N failed" from Jest's own
+// JSON report, so a run that executed nothing cannot pass for green.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+const report = path.join(root, 'test-results.json');
+
+const tsc = spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.log('type check failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+fs.rmSync(report, { force: true });
+const args = ['--runInBand', '--json', `--outputFile=${report}`, ...process.argv.slice(2)];
+const jest = spawnSync(bin('jest'), args, { cwd: root, stdio: 'inherit' });
+
+let passed = 0;
+let failed = 0;
+let total = 0;
+try {
+  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+  passed = r.numPassedTests;
+  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  total = r.numTotalTests;
+} catch (err) {
+  console.log(`no Jest report (${err.message})`);
+  failed = Math.max(failed, 1);
+}
+const ok = jest.status === 0 && failed === 0 && total > 0;
+if (total === 0) console.log('no test was executed');
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(ok ? 0 : 1);

@@ -180,10 +180,11 @@ describe('RabbitMqTransport (real broker)', () => {
 
     // a second, undecodable dead letter on another type
     failing.decide = (m) => deadLetter(m, 'MalformedMessageError', 'not JSON');
-    const ch2 = await (await rawConnection()).createConfirmChannel();
+    const conn2 = await rawConnection();
+    const ch2 = await conn2.createConfirmChannel();
     ch2.sendToQueue(`${a.prefix}.fragile`, Buffer.from('not json at all'));
     await ch2.waitForConfirms();
-    await ch2.connection.close();
+    await conn2.close();
     await waitFor(() => a.context.deadLetters.length === 2, 'second dead letter');
     failing.decide = (m) => (fixed ? { status: 'ack' } : deadLetter(m));
 

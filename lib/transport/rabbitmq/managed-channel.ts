@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Channel, ConfirmChannel } from 'amqplib';
+import type { Channel } from 'amqplib';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { sleep, type RabbitMqConnection } from './rabbitmq.connection';
 

@@ -55,7 +55,9 @@ export function validateRabbitMqOptions(options: RabbitMqTransportOptions): void
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidConfigurationError(`rabbitmq option "url" is not a valid URL: ${maskAmqpUrl(url)}`);
+    throw new InvalidConfigurationError(
+      'rabbitmq option "url" is not a valid URL (value not shown, it may hold a password); expected amqp://user:password@host:5672/vhost',
+    );
   }
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
     throw new InvalidConfigurationError(

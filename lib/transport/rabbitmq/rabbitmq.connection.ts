@@ -22,6 +22,20 @@ function loadGolevelup(): Golevelup {
   }
 }
 
+/** golevelup announces that it skips its own connection wait; we do that wait ourselves, so drop the notice. */
+function withoutWaitNotice(logger: LoggerService): LoggerService {
+  return {
+    log: (message: unknown, ...rest: unknown[]) => {
+      if (typeof message === 'string' && message.startsWith('Skipping connection health checks')) return;
+      logger.log(message, ...rest);
+    },
+    error: (message: unknown, ...rest: unknown[]) => logger.error(message, ...rest),
+    warn: (message: unknown, ...rest: unknown[]) => logger.warn(message, ...rest),
+    debug: (message: unknown, ...rest: unknown[]) => logger.debug?.(message, ...rest),
+    verbose: (message: unknown, ...rest: unknown[]) => logger.verbose?.(message, ...rest),
+  };
+}
+
 /** Resolves after `ms`, without keeping the process alive. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -65,14 +79,9 @@ export class RabbitMqConnection {
       prefetchCount: 1,
       enableDirectReplyTo: false,
       registerHandlers: false,
-      logger: this.logger,
-      connectionInitOptions: {
-        wait: true,
-        timeout: o.connectTimeoutMs,
-        reject: true,
-        skipConnectionFailedLogging: true,
-        skipDisconnectFailedLogging: true,
-      },
+      logger: withoutWaitNotice(this.logger),
+      // we wait for the first connection ourselves (golevelup's wait leaves a timer running after a failure)
+      connectionInitOptions: { wait: false, skipConnectionFailedLogging: true, skipDisconnectFailedLogging: true },
       connectionManagerOptions: {
         heartbeatIntervalInSeconds: o.heartbeatSeconds,
         reconnectTimeInSeconds: o.reconnectDelayMs / 1000,
@@ -85,21 +94,16 @@ export class RabbitMqConnection {
       },
     });
     this.amqp = amqp;
-    let lastFailure = 'no answer from the broker';
-    let refused: (err: Error) => void = () => undefined;
-    const accessRefused = new Promise<never>((_, reject) => (refused = reject));
-    accessRefused.catch(() => undefined);
-    const initialised = amqp.init();
+    const initialising = amqp.init(); // creates the connection manager synchronously
     const manager = amqp.managedConnection;
-    manager.on('connectFailed', ({ err }: { err: Error }) => {
-      lastFailure = this.scrub(err?.message ?? String(err));
-      if (/ACCESS.REFUSED|403/.test(lastFailure)) refused(new Error(lastFailure));
-    });
+    const connected = this.firstConnection(manager, o.connectTimeoutMs);
+    connected.catch(() => undefined);
     manager.on('disconnect', ({ err }: { err?: Error }) => {
-      if (!this.closed)
+      if (!this.closed) {
         this.logger.warn?.(
           `RabbitMQ ${this.role} connection lost (${this.scrub(err?.message ?? 'closed')}); reconnecting`,
         );
+      }
     });
     manager.on('blocked', ({ reason }: { reason: string }) =>
       this.logger.warn?.(
@@ -108,15 +112,37 @@ export class RabbitMqConnection {
     );
     manager.on('unblocked', () => this.logger.log?.(`RabbitMQ unblocked the ${this.role} connection`));
     try {
-      await Promise.race([initialised, accessRefused]);
+      await initialising;
+      await connected;
     } catch (err) {
       this.closed = true;
-      await manager.close().catch(() => undefined);
-      const reason = /timeout/i.test((err as Error).message)
-        ? `${lastFailure} (gave up after ${o.connectTimeoutMs} ms)`
-        : lastFailure;
-      throw new BrokerConnectionError(this.maskedUrl, this.scrub(reason));
+      this.amqp = undefined;
+      await amqp.close().catch(() => undefined);
+      throw new BrokerConnectionError(this.maskedUrl, this.scrub((err as Error).message));
     }
+  }
+
+  /** Resolves on the first connection; rejects on refused credentials or after `timeoutMs`. */
+  private firstConnection(manager: AmqpConnection['managedConnection'], timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let lastFailure = 'no answer from the broker';
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        manager.removeListener('connect', onConnect);
+        manager.removeListener('connectFailed', onFailed);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onConnect = (): void => finish();
+      const onFailed = ({ err }: { err?: Error }): void => {
+        lastFailure = this.scrub(err?.message ?? String(err));
+        if (/ACCESS.REFUSED|\b403\b/.test(lastFailure)) finish(new Error(lastFailure));
+      };
+      const timer = setTimeout(() => finish(new Error(`${lastFailure} (gave up after ${timeoutMs} ms)`)), timeoutMs);
+      manager.on('connect', onConnect);
+      manager.on('connectFailed', onFailed);
+      if (manager.isConnected()) finish();
+    });
   }
 
   /** The current raw amqplib connection, or undefined while disconnected. */

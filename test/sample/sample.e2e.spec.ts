@@ -7,7 +7,8 @@ import { Test } from '@nestjs/testing';
 import { Client } from 'pg';
 import request from 'supertest';
 import { AppModule } from '../../sample/app.module';
-import { TEST_DATABASE_URL } from '../setup/services';
+import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
+import { cleanup as cleanupRabbit } from '../rabbitmq/rabbitmq-test.helpers';
 
 const quiet = { log() {}, error() {}, warn() {}, debug() {}, verbose() {}, fatal() {} };
 
@@ -103,6 +104,35 @@ describe('with PostgreSQL', () => {
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${pgDatabase}`;
   scenario('PostgreSQL + in-memory transport', () => ({ MESSAGING_SERVICE_NAME: 'orders', DATABASE_URL: url.toString() }));
+});
+
+const rabbitRun = randomBytes(4).toString('hex');
+describe('with RabbitMQ and PostgreSQL', () => {
+  const service = `orders-e2e-${rabbitRun}`;
+  const exchange = `sample-e2e-${rabbitRun}.events`;
+  const database = `sample_rmq_${rabbitRun}`;
+  beforeAll(async () => {
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+  });
+  afterAll(async () => {
+    await cleanupRabbit(rabbitRun, [], [exchange, `${service}.retry`]);
+    const admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${database}`;
+  scenario('PostgreSQL + RabbitMQ', () => ({
+    MESSAGING_SERVICE_NAME: service,
+    MESSAGING_TRANSPORT: 'rabbitmq',
+    MESSAGING_AMQP_URL: TEST_AMQP_URL,
+    MESSAGING_AMQP_EXCHANGE: exchange,
+    DATABASE_URL: url.toString(),
+  }));
 });
 
 describe('npm run sample -- --once', () => {

@@ -12,6 +12,8 @@ import {
 } from './outbox.store';
 
 const INSERT_CHUNK = 1000;
+/** Keys are taken from the next `batchSize × KEY_WINDOW` due rows. */
+const KEY_WINDOW = 4;
 
 /** Maps a result row (snake_case columns) to a claimed row. */
 export function toClaimedRow(r: Record<string, unknown>): ClaimedOutboxRow {
@@ -30,10 +32,12 @@ export function toClaimedRow(r: Record<string, unknown>): ClaimedOutboxRow {
 /**
  * PostgreSQL outbox store. The relay claims with `FOR UPDATE SKIP LOCKED` inside a transaction
  * that lasts until the batch is published and marked, so a crash before the mark leaves the rows
- * pending (redelivered: at-least-once). A row with a partition key is claimable only when no
- * earlier row of that key is backing off, and only by the relay holding the key's
- * transaction-scoped advisory lock — so rows of one key never leave out of order, even with
- * several relays. Inserts send `NOTIFY <channel>` in the same statement (delivered on commit).
+ * pending (redelivered: at-least-once). Partition keys are claimed whole: a relay first takes
+ * transaction-scoped advisory locks on the keys of the next due rows (skipping keys another relay
+ * holds), then claims, in a new statement, unkeyed rows plus rows of its keys only, in id order,
+ * except rows behind an earlier row of their key that is backing off. So the rows of one key are
+ * published in id order even with several relays. Inserts send `NOTIFY <channel>` in the same
+ * statement (delivered on commit).
  */
 export class PostgresOutboxStore implements OutboxStore {
   readonly database = 'postgres' as const;
@@ -41,6 +45,7 @@ export class PostgresOutboxStore implements OutboxStore {
   private readonly outbox: string;
   private readonly inbox: string;
   private readonly lockSpace: number;
+  private readonly lockKeysSql: string;
   private readonly claimSql: string;
 
   constructor(
@@ -54,12 +59,15 @@ export class PostgresOutboxStore implements OutboxStore {
     this.inbox = quoteTable(inboxTable);
     this.lockSpace = hash32(outboxTable);
     const t = this.outbox;
+    this.lockKeysSql =
+      `SELECT k FROM (SELECT DISTINCT w.partition_key AS k FROM (SELECT partition_key FROM ${t} ` +
+      `WHERE status = 'pending' AND available_at <= now() AND partition_key IS NOT NULL ORDER BY id LIMIT $1) w) d ` +
+      `WHERE pg_try_advisory_xact_lock($2, hashtext(d.k))`;
     this.claimSql =
       `SELECT o.id, o.message_id, o.type, o.payload, o.headers, o.destination, o.partition_key, o.attempts ` +
       `FROM ${t} o WHERE o.status = 'pending' AND o.available_at <= now() ` +
-      `AND (o.partition_key IS NULL OR (NOT EXISTS (SELECT 1 FROM ${t} e WHERE e.status = 'pending' ` +
-      `AND e.partition_key = o.partition_key AND e.id < o.id AND e.available_at > now()) ` +
-      `AND pg_try_advisory_xact_lock($2, hashtext(o.partition_key)))) ` +
+      `AND (o.partition_key IS NULL OR (o.partition_key = ANY($2::text[]) AND NOT EXISTS (SELECT 1 FROM ${t} e ` +
+      `WHERE e.status = 'pending' AND e.partition_key = o.partition_key AND e.id < o.id AND e.available_at > now()))) ` +
       `ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`;
   }
 
@@ -94,7 +102,11 @@ export class PostgresOutboxStore implements OutboxStore {
     await qr.connect();
     try {
       await qr.startTransaction();
-      const raw: Record<string, unknown>[] = await qr.query(this.claimSql, [limit, this.lockSpace]);
+      // 1. take the partition keys of the next due rows that no other relay is working on
+      const keys: { k: string }[] = await qr.query(this.lockKeysSql, [limit * KEY_WINDOW, this.lockSpace]);
+      // 2. claim in id order: unkeyed rows (SKIP LOCKED shares them out) and rows of our keys only;
+      //    a fresh snapshot, taken after the locks, sees everything the previous holder committed
+      const raw: Record<string, unknown>[] = await qr.query(this.claimSql, [limit, keys.map((r) => r.k)]);
       if (raw.length === 0) {
         await qr.commitTransaction();
         return 0;

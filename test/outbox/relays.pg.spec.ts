@@ -13,22 +13,16 @@ beforeAll(async () => {
   ds = await pgDataSource(tables);
 });
 afterAll(async () => {
-  for (const i of instances) {
-    await i.feature.stop();
-    await i.ds.destroy();
-  }
+  await stopRelays();
   await dropAll(ds, tables);
 });
 
-describe('several relays on one outbox table (PostgreSQL)', () => {
-  it('three relays: every row published exactly once, per-key order kept', async () => {
-    const transport = new FakeTransport(); // one "broker" shared by the three instances
-    transport.latencyMs = 1;
-    for (let k = 0; k < 3; k++) {
+async function startRelays(transport: FakeTransport, batchSize: number): Promise<void> {
+  for (let k = 0; k < 3; k++) {
       const own = new TypeOrmDataSource({ type: 'postgres', url: TEST_DATABASE_URL, poolSize: 5 });
       await own.initialize();
       const feature = new OutboxFeature(
-        { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, batchSize: 25, pollIntervalMs: 20 },
+        { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, batchSize, pollIntervalMs: 20 },
         own,
         transport,
         testLogger(),
@@ -36,6 +30,32 @@ describe('several relays on one outbox table (PostgreSQL)', () => {
       await feature.start();
       instances.push({ ds: own, feature });
     }
+}
+
+async function stopRelays(): Promise<void> {
+  for (const i of instances.splice(0)) {
+    await i.feature.stop();
+    await i.ds.destroy();
+  }
+}
+
+function checkOrder(transport: FakeTransport, perKey: number): void {
+  const byKey = new Map<string, number[]>();
+  for (const m of transport.published) {
+    if (m.envelope.type !== 'Changed') continue;
+    const { key, n } = m.envelope.data as { key: string; n: number };
+    byKey.set(key, [...(byKey.get(key) ?? []), n]);
+  }
+  for (const [, ns] of byKey) expect(ns).toEqual(Array.from({ length: perKey }, (_, i) => i));
+}
+
+describe('several relays on one outbox table (PostgreSQL)', () => {
+  afterEach(stopRelays);
+
+  it('three relays while writers write: every row published exactly once, per-key order kept', async () => {
+    const transport = new FakeTransport(); // one "broker" shared by the three instances
+    transport.latencyMs = 1;
+    await startRelays(transport, 25);
     const writer = new OutboxFeature(
       { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, relay: false },
       ds,
@@ -64,18 +84,39 @@ describe('several relays on one outbox table (PostgreSQL)', () => {
     const ids = transport.published.map((m) => m.envelope.id);
     expect(ids.length).toBe(total);
     expect(new Set(ids).size).toBe(total);
-    const byKey = new Map<string, number[]>();
-    for (const m of transport.published) {
-      if (m.envelope.type !== 'Changed') continue;
-      const { key, n } = m.envelope.data as { key: string; n: number };
-      byKey.set(key, [...(byKey.get(key) ?? []), n]);
-    }
-    for (const [, ns] of byKey) expect(ns).toEqual(Array.from({ length: PER_KEY }, (_, i) => i));
+    checkOrder(transport, PER_KEY);
     // every relay took part
     const published = instances.map((i) => i.feature.relay.meter.totals.published);
     expect(published.reduce((a, b) => a + b, 0)).toBe(total);
     expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
     const pending = await ds.query(`SELECT count(*)::int AS n FROM "${tables.outboxTable}" WHERE status <> 'sent'`);
     expect(pending[0].n).toBe(0);
+  }, 60_000);
+
+  it('three relays draining a backlog in small batches: no duplicates, per-key order kept across relays', async () => {
+    await ds.query(`DELETE FROM "${tables.outboxTable}"`);
+    const writer = new OutboxFeature(
+      { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, relay: false },
+      ds,
+      new FakeTransport(),
+      testLogger(),
+    );
+    const KEYS = 5;
+    const PER_KEY = 200;
+    const batch = [];
+    for (let n = 0; n < PER_KEY; n++) {
+      for (let k = 0; k < KEYS; k++) batch.push(outbound('Changed', { key: `b-${k}`, n }, { partitionKey: `b-${k}` }));
+    }
+    await writer.publisher.publish(batch, {});
+    const transport = new FakeTransport();
+    transport.latencyMs = 2; // batches overlap in time
+    await startRelays(transport, 7);
+    await transport.waitFor(KEYS * PER_KEY, 30_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(transport.published).toHaveLength(KEYS * PER_KEY);
+    expect(new Set(transport.published.map((m) => m.envelope.id)).size).toBe(KEYS * PER_KEY);
+    checkOrder(transport, PER_KEY);
+    const published = instances.map((i) => i.feature.relay.meter.totals.published);
+    expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 });

@@ -15,9 +15,13 @@ export interface SubscriberStatsSnapshot {
   lagMs: { p50: number; p99: number; max: number };
   /** When the subscriber last handled a message (ISO), if ever. */
   lastHandledAt?: string;
+  /** Consumer lag of the last message handled, ms (0 before the first). */
+  lastLagMs?: number;
+  /** When the subscriber was registered or first seen (ISO). */
+  registeredAt?: string;
 }
 
-/** Keeps the last `size` samples. */
+/** Keeps the last `size` samples (a ring buffer). */
 export class SampleWindow {
   private readonly values: Float64Array;
   private count = 0;
@@ -59,6 +63,8 @@ class Counters {
   retried = 0;
   deadLettered = 0;
   lastHandledAt = 0;
+  lastLagMs = 0;
+  readonly registeredAt = Date.now();
   readonly duration = new SampleWindow();
   readonly lag = new SampleWindow();
 }
@@ -80,6 +86,7 @@ export class SubscriberStats implements ConsumerObserver {
     c.handled++;
     if (duplicate) c.duplicates++;
     c.lastHandledAt = Date.now();
+    c.lastLagMs = lagMs;
     c.duration.add(durationMs);
     c.lag.add(lagMs);
     for (const o of this.observers) o.handled(subscriber, durationMs, lagMs, duplicate);
@@ -100,6 +107,11 @@ export class SubscriberStats implements ConsumerObserver {
     this.of(subscriber);
   }
 
+  /** Names of the subscribers known so far. */
+  subscribers(): string[] {
+    return [...this.bySubscriber.keys()];
+  }
+
   /** A snapshot of every subscriber. */
   snapshot(): SubscriberStatsSnapshot[] {
     return [...this.bySubscriber.entries()].map(([subscriber, c]) => ({
@@ -112,6 +124,8 @@ export class SubscriberStats implements ConsumerObserver {
       durationMs: c.duration.summary(),
       lagMs: c.lag.summary(),
       lastHandledAt: c.lastHandledAt ? new Date(c.lastHandledAt).toISOString() : undefined,
+      lastLagMs: round(c.lastLagMs),
+      registeredAt: new Date(c.registeredAt).toISOString(),
     }));
   }
 }

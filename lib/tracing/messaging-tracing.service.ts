@@ -1,0 +1,104 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Context, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import { MESSAGING_TRANSPORT } from '../messaging.tokens';
+import type { MessageTransport } from '../transport/transport.interface';
+import type { MessageEnvelope } from '../message/envelope';
+import { MESSAGING_MONITORING_OPTIONS } from '../monitoring/monitoring.tokens';
+import type { ResolvedMonitoringOptions } from '../monitoring/monitoring-options.interface';
+import { resolveMonitoringOptions } from '../monitoring/monitoring-options.validator';
+import { loadOtelApi, type OtelApiModule } from './otel.loader';
+import { formatTraceparent, parseTraceparent } from './traceparent';
+import type { ConsumeWrapper } from './consume-wrapper';
+
+const none = (): string | undefined => undefined;
+
+/**
+ * OpenTelemetry for messages, through `@opentelemetry/api` only (an optional peer dependency; no
+ * SDK needed — without one every call is a cheap no-op):
+ * - `traceparent`: the provider for `EnvelopeFactory` — the active span's W3C `traceparent`, which
+ *   travels as the CloudEvents distributed-tracing extension; undefined when no valid span is active.
+ * - `consumeWrapper`: for the consumer pipeline — a CONSUMER span `process <type>` around the
+ *   handler, linked to the producer's span (and its child with `producerAsParent`), active while
+ *   the handler runs so messages it sends carry this span's `traceparent`. Errors are recorded.
+ */
+@Injectable()
+export class MessagingTracing {
+  /** Whether tracing is on (`@opentelemetry/api` installed and not turned off). */
+  readonly enabled: boolean;
+  /** The `traceparent` provider for `EnvelopeFactory` (returns undefined when off). */
+  readonly traceparent: () => string | undefined = none;
+  /** The consume wrapper for `ConsumerPipeline` (undefined when off: no cost at all). */
+  readonly consumeWrapper?: ConsumeWrapper;
+  private readonly api?: OtelApiModule;
+  private readonly tracer?: Tracer;
+  private readonly system: string;
+  private readonly producerAsParent: boolean;
+
+  constructor(
+    @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
+    @Optional() @Inject(MESSAGING_MONITORING_OPTIONS) options?: ResolvedMonitoringOptions,
+  ) {
+    const { tracing } = options ?? resolveMonitoringOptions(undefined);
+    this.system = transport.name;
+    this.producerAsParent = tracing.producerAsParent;
+    const api = tracing.enabled ? loadOtelApi() : undefined;
+    this.enabled = api !== undefined;
+    if (!api) return;
+    this.api = api;
+    this.tracer = api.trace.getTracer(tracing.tracerName);
+    this.traceparent = () => {
+      const sc = api.trace.getSpanContext(api.context.active());
+      return sc && api.isSpanContextValid(sc) ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
+    };
+    this.consumeWrapper = (envelope, subscriber, attempt, work) => this.consume(envelope, subscriber, attempt, work);
+  }
+
+  /** The producer's span context carried by `envelope`, if valid. */
+  producerContext(envelope: Pick<MessageEnvelope, 'traceparent'>): SpanContext | undefined {
+    const p = parseTraceparent(envelope.traceparent);
+    return p && { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true };
+  }
+
+  private consume(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => Promise<void>): Promise<void> {
+    const api = this.api!;
+    const producer = this.producerContext(envelope);
+    const active = api.context.active();
+    const base: Context =
+      this.producerAsParent && producer ? api.trace.setSpanContext(active, producer) : api.trace.deleteSpan(active);
+    const links: Link[] | undefined = producer ? [{ context: producer }] : undefined;
+    const span = this.tracer!.startSpan(`process ${envelope.type}`, { kind: api.SpanKind.CONSUMER, links }, base);
+    if (!span.isRecording() && !api.isSpanContextValid(span.spanContext())) {
+      span.end();
+      return work(); // no SDK (or nothing to propagate): no context switch
+    }
+    if (span.isRecording()) {
+      span.setAttributes({
+        'messaging.system': this.system,
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': envelope.type,
+        'messaging.consumer.group.name': subscriber,
+        'messaging.message.id': envelope.id,
+        'messaging.message.conversation_id': envelope.correlationId,
+        'cloudevents.event_id': envelope.id,
+        'cloudevents.event_type': envelope.type,
+        'cloudevents.event_source': envelope.source,
+        'nestjs_messaging.attempt': attempt,
+      });
+    }
+    return api.context.with(api.trace.setSpan(base, span), () => this.run(span, work));
+  }
+
+  private async run(span: Span, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      const api = this.api!;
+      const e = err instanceof Error ? err : new Error(String(err));
+      span.recordException(e);
+      span.setStatus({ code: api.SpanStatusCode.ERROR, message: `${e.name}: ${e.message}`.slice(0, 500) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+}

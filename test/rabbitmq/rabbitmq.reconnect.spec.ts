@@ -117,7 +117,6 @@ describe('RabbitMQ transport under connection loss', () => {
 
     const planned = [...sent].filter((id) => id.endsWith('0')).length;
     const extra = [...deliveries.values()].reduce((n, c) => n + Math.max(0, c - 1), 0);
-    // eslint-disable-next-line no-console
     console.log(
       `connection-kill: ${TOTAL} sent, ${acked.size} handled, connections killed per round ${killed.join('+')}, ` +
         `${sink.received.length} deliveries = ${TOTAL} + ${planned} planned retries + ${extra - planned} duplicates from the kills`,

@@ -24,13 +24,19 @@ export interface RawPublish {
 }
 
 interface InFlight {
+  ch: ConfirmChannel;
   messageId: unknown;
   exchange: string;
   routingKey: string;
   returned: boolean;
+  deadline: number;
+  timeoutMs: number;
+  settle: (result: AttemptResult | Error) => void;
 }
 
 type AttemptResult = 'confirmed' | 'returned' | { retry: string };
+
+const SWEEP_MS = 100;
 
 /**
  * Publishes on one confirm channel of the publisher connection. A publish resolves only after the
@@ -43,7 +49,8 @@ type AttemptResult = 'confirmed' | 'returned' | { retry: string };
 export class RabbitMqPublisher {
   /** Events returned by the broker because no queue was bound to their type (`unroutableEvents: 'warn'`). */
   returnedEvents = 0;
-  private readonly inFlight = new WeakMap<ConfirmChannel, Set<InFlight>>();
+  private readonly inFlight = new Set<InFlight>();
+  private sweeper?: NodeJS.Timeout;
   private readonly channel: ManagedChannel<ConfirmChannel>;
   private drained?: Promise<void>;
 
@@ -59,7 +66,6 @@ export class RabbitMqPublisher {
         confirm: true,
         reopenDelayMs: Math.min(options.reconnectDelayMs, 200),
         setup: async (ch) => {
-          this.inFlight.set(ch, new Set());
           ch.on('return', (msg: Message) => this.onReturn(ch, msg));
         },
       },
@@ -78,97 +84,116 @@ export class RabbitMqPublisher {
   }
 
   /** Publishes and waits for the broker's confirm (see the class comment). */
-  async publish(p: RawPublish): Promise<void> {
+  publish(p: RawPublish): Promise<void> {
     const timeoutMs = p.timeoutMs ?? this.options.publishConfirmTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const messageId = p.properties.messageId as string | undefined;
-    let lastReason = 'not connected';
-    for (;;) {
-      let ch = this.channel.channel;
-      if (!ch || this.drained) {
-        try {
-          if (this.drained) await Promise.race([this.drained, untilDeadline(deadline)]);
-          ch = await this.channel.get(deadline, 'publish');
-        } catch (err) {
-          if (err instanceof TransportNotConnectedError && Date.now() < deadline) throw err; // closed
-          throw new PublishTimeoutError(messageId, timeoutMs, lastReason);
-        }
-      }
-      const result = await this.attempt(ch, p, deadline, timeoutMs);
-      if (result === 'confirmed') return;
-      if (result === 'returned') {
-        if (p.targeted || this.options.unroutableEvents === 'reject') {
-          throw new UnroutableMessageError(messageId, p.exchange, p.routingKey);
-        }
-        this.returnedEvents++;
-        this.logger.warn?.(
-          `Event ${messageId ?? ''} (${p.routingKey}) was returned by RabbitMQ: no queue is bound to its type on "${p.exchange}"`,
-        );
-        return;
-      }
-      lastReason = result.retry;
-      if (Date.now() >= deadline) throw new PublishTimeoutError(messageId, timeoutMs, lastReason);
+    const ch = this.channel.channel;
+    if (ch && !this.drained) {
+      // fast path: no async frame, no timer per message
+      return this.attempt(ch, p, deadline, timeoutMs).then((result) =>
+        result === 'confirmed' ? undefined : this.afterAttempt(p, result, deadline, timeoutMs),
+      );
     }
+    return this.retryUntil(p, deadline, timeoutMs, 'not connected');
   }
 
   /** Closes the channel; unconfirmed publishes reject. */
-  stop(): Promise<void> {
-    return this.channel.stop();
+  async stop(): Promise<void> {
+    await this.channel.stop();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private async afterAttempt(p: RawPublish, result: AttemptResult, deadline: number, timeoutMs: number): Promise<void> {
+    const messageId = p.properties.messageId as string | undefined;
+    if (result === 'confirmed') return;
+    if (result === 'returned') {
+      if (p.targeted || this.options.unroutableEvents === 'reject') {
+        throw new UnroutableMessageError(messageId, p.exchange, p.routingKey);
+      }
+      this.returnedEvents++;
+      this.logger.warn?.(
+        `Event ${messageId ?? ''} (${p.routingKey}) was returned by RabbitMQ: no queue is bound to its type on "${p.exchange}"`,
+      );
+      return;
+    }
+    if (Date.now() >= deadline) throw new PublishTimeoutError(messageId, timeoutMs, result.retry);
+    return this.retryUntil(p, deadline, timeoutMs, result.retry);
+  }
+
+  /** Slow path: waits for a channel (reconnection, back-pressure) and publishes again, until the deadline. */
+  private async retryUntil(p: RawPublish, deadline: number, timeoutMs: number, reason: string): Promise<void> {
+    const messageId = p.properties.messageId as string | undefined;
+    let ch: ConfirmChannel;
+    try {
+      if (this.drained) await Promise.race([this.drained, untilDeadline(deadline)]);
+      ch = await this.channel.get(deadline, 'publish');
+    } catch (err) {
+      if (err instanceof TransportNotConnectedError && Date.now() < deadline) throw err; // stopped
+      throw new PublishTimeoutError(messageId, timeoutMs, reason);
+    }
+    return this.afterAttempt(p, await this.attempt(ch, p, deadline, timeoutMs), deadline, timeoutMs);
   }
 
   private attempt(ch: ConfirmChannel, p: RawPublish, deadline: number, timeoutMs: number): Promise<AttemptResult> {
     return new Promise<AttemptResult>((resolve, reject) => {
-      const set = this.inFlight.get(ch);
       const entry: InFlight = {
+        ch,
         messageId: p.properties.messageId,
         exchange: p.exchange,
         routingKey: p.routingKey,
         returned: false,
-      };
-      set?.add(entry);
-      let settled = false;
-      const timer = setTimeout(
-        () => {
-          if (settled) return;
-          settled = true;
-          set?.delete(entry);
-          reject(new PublishTimeoutError(p.properties.messageId as string | undefined, timeoutMs, 'no confirm'));
+        deadline,
+        timeoutMs,
+        settle: (result) => {
+          if (!this.inFlight.delete(entry)) return; // settled already (confirm after timeout, or the reverse)
+          if (result instanceof Error) reject(result);
+          else resolve(result);
         },
-        Math.max(1, deadline - Date.now()),
-      );
-      const done = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        set?.delete(entry);
-        if (err) resolve({ retry: (err as Error).message ?? String(err) });
-        else resolve(entry.returned ? 'returned' : 'confirmed');
       };
+      this.inFlight.add(entry);
+      if (!this.sweeper) this.startSweeper();
+      const props = p.properties;
+      props.mandatory = true;
+      props.persistent = true;
       let hasRoom: boolean;
       try {
-        hasRoom = ch.publish(
-          p.exchange,
-          p.routingKey,
-          p.content,
-          { ...p.properties, mandatory: true, persistent: true },
-          done,
+        hasRoom = ch.publish(p.exchange, p.routingKey, p.content, props, (err) =>
+          entry.settle(
+            err ? { retry: (err as Error).message ?? String(err) } : entry.returned ? 'returned' : 'confirmed',
+          ),
         );
       } catch (err) {
         if ((err as Error).name === 'IllegalOperationError') {
-          done(err); // channel closed under us: publish again on the next one
+          entry.settle({ retry: (err as Error).message }); // channel closed under us: publish again on the next one
           return;
         }
         // Anything else (e.g. a property amqplib cannot encode) may leave amqplib's confirm window
         // out of step: recycle the channel so no later confirm is attributed to the wrong message.
-        settled = true;
-        clearTimeout(timer);
-        set?.delete(entry);
+        entry.settle(err as Error);
         this.channel.recycle();
-        reject(err);
         return;
       }
       if (!hasRoom && !this.drained) this.waitDrain(ch);
     });
+  }
+
+  /** One timer for every in-flight publish: rejects those past their deadline. */
+  private startSweeper(): void {
+    this.sweeper = setInterval(() => {
+      if (this.inFlight.size === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+        return;
+      }
+      const now = Date.now();
+      for (const entry of this.inFlight) {
+        if (entry.deadline <= now) {
+          entry.settle(new PublishTimeoutError(entry.messageId as string | undefined, entry.timeoutMs, 'no confirm'));
+        }
+      }
+    }, SWEEP_MS);
+    this.sweeper.unref();
   }
 
   private waitDrain(ch: ConfirmChannel): void {
@@ -185,10 +210,10 @@ export class RabbitMqPublisher {
   }
 
   private onReturn(ch: ConfirmChannel, msg: Message): void {
-    const set = this.inFlight.get(ch);
-    if (!set) return;
-    for (const entry of set) {
+    // RabbitMQ sends basic.return before the confirm of the same publish, so the entry is still here
+    for (const entry of this.inFlight) {
       if (
+        entry.ch === ch &&
         !entry.returned &&
         entry.messageId === msg.properties.messageId &&
         entry.routingKey === msg.fields.routingKey &&

@@ -16,6 +16,8 @@ import { OutboxTransactionRunner } from './outbox-transaction.runner';
 import { OutboxRetentionJob } from './outbox-retention.job';
 import { CommitWakeupSubscriber } from './commit-wakeup.subscriber';
 import { PgNotificationListener } from './pg-notification.listener';
+import { PgWakeSignal } from './pg-wake.signal';
+import { uuidv7 } from '../message/uuid-v7';
 
 /** Monitoring snapshot of the outbox. */
 export interface OutboxStats extends OutboxTableStats {
@@ -29,6 +31,8 @@ export interface OutboxStats extends OutboxTableStats {
   totals: { batches: number; published: number; failed: number; gaveUp: number };
   /** Whether this instance's relay runs. */
   relayRunning: boolean;
+  /** When this instance's relay last finished a batch (ISO), if ever. */
+  lastRunAt?: string;
   /** Whether the LISTEN connection is up (PostgreSQL with `listenNotify`). */
   listening: boolean;
 }
@@ -67,6 +71,7 @@ export class OutboxFeature {
   readonly retention: OutboxRetentionJob;
   private readonly wakeup: CommitWakeupSubscriber;
   private readonly listener?: PgNotificationListener;
+  private readonly signal?: PgWakeSignal;
   private started = false;
 
   constructor(
@@ -87,18 +92,27 @@ export class OutboxFeature {
     const channel = notify ? outboxChannel(outboxTable) : null;
     this.store =
       this.database === 'postgres'
-        ? new PostgresOutboxStore(dataSource, outboxTable, inboxTable, channel)
+        ? new PostgresOutboxStore(dataSource, outboxTable, inboxTable)
         : new SqliteOutboxStore(dataSource, outboxTable, inboxTable);
     this.relay = new OutboxRelay(this.store, transport, this.options, logger);
+    const instanceId = uuidv7();
+    const signal = channel !== null ? new PgWakeSignal(dataSource, channel, instanceId, logger) : undefined;
+    this.signal = signal;
     const wake = () => this.relay.wake();
-    this.wakeup = new CommitWakeupSubscriber(wake);
-    this.publisher = new OutboxPublisher(this.store, dataSource, this.wakeup, wake);
+    // rows committed: wake our relay at once; only an instance without a running relay of its
+    // own notifies the others (a NOTIFY per commit costs a round trip; they poll anyway)
+    const committed = () => {
+      if (this.relay.isRunning) this.relay.wake();
+      else signal?.signal();
+    };
+    this.wakeup = new CommitWakeupSubscriber(committed);
+    this.publisher = new OutboxPublisher(this.store, dataSource, this.wakeup, committed);
     this.unitOfWork = this.options.inbox ? new InboxUnitOfWork(this.store) : undefined;
     this.retryScheduler = new OutboxRetryScheduler(this.store, (time) => this.relay.wakeAt(time));
     this.transactions = new OutboxTransactionRunner(this.store);
     this.retention = new OutboxRetentionJob(this.store, this.options.retention, logger);
     if (channel !== null && this.options.relay) {
-      this.listener = new PgNotificationListener(dataSource, channel, wake, logger);
+      this.listener = new PgNotificationListener(dataSource, channel, wake, logger, instanceId);
     }
   }
 
@@ -113,6 +127,7 @@ export class OutboxFeature {
     }
     await this.checkTables();
     this.wakeup.attach(this.dataSource);
+    this.signal?.setEnabled(true);
     this.started = true;
     if (this.options.relay) {
       if (this.listener) {
@@ -133,6 +148,7 @@ export class OutboxFeature {
     await this.retention.stop();
     await this.relay.stop();
     await this.listener?.stop();
+    this.signal?.setEnabled(false);
     this.wakeup.detach();
   }
 
@@ -144,6 +160,7 @@ export class OutboxFeature {
       ...this.relay.meter.rates(),
       totals: { ...this.relay.meter.totals },
       relayRunning: this.relay.isRunning,
+      lastRunAt: this.relay.lastRunAt === undefined ? undefined : new Date(this.relay.lastRunAt).toISOString(),
       listening: this.listener?.listening ?? false,
     };
   }

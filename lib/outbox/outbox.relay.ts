@@ -48,6 +48,8 @@ export class OutboxRelay {
   private sleeper?: { done: () => void; fixed: boolean };
   private dueTimer?: NodeJS.Timeout;
   private dueAt = Infinity;
+  /** When the last batch (empty or not) finished, epoch ms. */
+  lastRunAt?: number;
 
   constructor(
     private readonly store: OutboxStore,
@@ -120,6 +122,7 @@ export class OutboxRelay {
       let claimed: number | 'busy';
       try {
         claimed = await this.store.processBatch(this.options.batchSize, (rows) => this.publishRows(rows));
+        if (claimed !== 'busy') this.lastRunAt = Date.now();
         errorDelay = 0;
       } catch (error) {
         errorDelay = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorDelay * 2));

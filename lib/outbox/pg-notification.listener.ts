@@ -22,6 +22,8 @@ export class PgNotificationListener {
     private readonly channel: string,
     private readonly onNotify: () => void,
     private readonly logger: LoggerService,
+    /** Notifications with this payload (our own) are ignored. */
+    private readonly ownPayload?: string,
   ) {}
 
   /** Connects and listens; rejects when the first connection fails (the relay then only polls and retries). */
@@ -73,7 +75,9 @@ export class PgNotificationListener {
       application_name: 'nestjs-messaging-relay',
       ...(options.extra ?? {}),
     });
-    client.on('notification', () => this.onNotify());
+    client.on('notification', (n: { payload?: string }) => {
+      if (this.ownPayload === undefined || n.payload !== this.ownPayload) this.onNotify();
+    });
     client.on('error', (err: Error) => {
       this.logger.warn?.(`outbox LISTEN connection to ${this.where()} failed: ${err.message}; reconnecting`);
       this.lost(client);

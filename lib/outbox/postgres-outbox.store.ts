@@ -36,8 +36,7 @@ export function toClaimedRow(r: Record<string, unknown>): ClaimedOutboxRow {
  * transaction-scoped advisory locks on the keys of the next due rows (skipping keys another relay
  * holds), then claims, in a new statement, unkeyed rows plus rows of its keys only, in id order,
  * except rows behind an earlier row of their key that is backing off. So the rows of one key are
- * published in id order even with several relays. Inserts send `NOTIFY <channel>` in the same
- * statement (delivered on commit).
+ * published in id order even with several relays.
  */
 export class PostgresOutboxStore implements OutboxStore {
   readonly database = 'postgres' as const;
@@ -52,8 +51,6 @@ export class PostgresOutboxStore implements OutboxStore {
     private readonly dataSource: DataSource,
     outboxTable: string,
     inboxTable: string,
-    /** Channel notified on insert (null: no NOTIFY). */
-    private readonly channel: string | null,
   ) {
     this.outbox = quoteTable(outboxTable);
     this.inbox = quoteTable(inboxTable);
@@ -83,14 +80,11 @@ export class PostgresOutboxStore implements OutboxStore {
           `now() + ($${b + 7}::double precision * interval '1 millisecond'))`
         );
       });
-      let sql =
+      await target.query(
         `INSERT INTO ${this.outbox} (message_id, type, payload, headers, destination, partition_key, available_at) ` +
-        `VALUES ${values.join(', ')}`;
-      if (this.channel !== null) {
-        params.push(this.channel);
-        sql = `WITH ins AS (${sql}) SELECT pg_notify($${params.length}, '')`;
-      }
-      await target.query(sql, params);
+          `VALUES ${values.join(', ')}`,
+        params,
+      );
     }
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { encodeEnvelope } from '../message/cloudevents.codec';
 import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
-import { MessageTypeResolver } from '../message/message-type';
+import { MessageTypeResolver, type ResolvedMessage } from '../message/message-type';
 import { MessageValidator } from '../message/message.validator';
 import type { OutboundMessage, MessageTransport } from '../transport/transport.interface';
 import { MESSAGING_TRANSPORT } from '../messaging.tokens';
@@ -21,9 +21,9 @@ export interface PublishOptions extends SendOptions {
 class TransportPublisher implements EventPublisher {
   constructor(private readonly transport: MessageTransport) {}
 
-  async publish(messages: OutboundMessage[]): Promise<void> {
+  publish(messages: OutboundMessage[]): Promise<void> {
     if (messages.length === 1) return this.transport.publish(messages[0]);
-    await Promise.all(messages.map((m) => this.transport.publish(m)));
+    return Promise.all(messages.map((m) => this.transport.publish(m))).then(() => undefined);
   }
 }
 
@@ -51,13 +51,33 @@ export class EventBus {
     return this.publishAll([event], options);
   }
 
-  /** Publishes several events together (one outbox write, one transaction). */
-  async publishAll(events: readonly object[], options?: PublishOptions): Promise<void> {
+  /**
+   * Publishes several events together (one outbox write, one transaction).
+   *
+   * Not `async` on purpose: when no event class has validation rules, encoding is synchronous
+   * and the publisher's promise is returned as is. Failures still arrive as a rejected promise.
+   */
+  publishAll(events: readonly object[], options?: PublishOptions): Promise<void> {
+    try {
+      const messages: OutboundMessage[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const resolved = this.resolver.resolve(events[i]);
+        if (resolved.cls !== undefined && this.validator.hasRules(resolved.cls)) return this.publishValidated(events, options);
+        messages[i] = this.toOutbound(resolved, events[i], options);
+      }
+      return messages.length > 0 ? this.publisher.publish(messages, { manager: options?.manager }) : Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The path of `publishAll` when some event is validated first. */
+  private async publishValidated(events: readonly object[], options?: PublishOptions): Promise<void> {
     const messages: OutboundMessage[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       messages[i] = await this.encode(events[i], options);
     }
-    if (messages.length > 0) await this.publisher.publish(messages, { manager: options?.manager });
+    await this.publisher.publish(messages, { manager: options?.manager });
   }
 
   /** @internal envelope + body for one event. */
@@ -66,6 +86,10 @@ export class EventBus {
     if (resolved.cls !== undefined && this.validator.hasRules(resolved.cls)) {
       await this.validator.validateInstance(resolved.type, event);
     }
+    return this.toOutbound(resolved, event, options);
+  }
+
+  private toOutbound(resolved: ResolvedMessage, event: object, options: SendOptions | undefined): OutboundMessage {
     const envelope = this.envelopes.create(resolved.type, resolved.version, event, options);
     return { envelope, body: encodeEnvelope(envelope) };
   }

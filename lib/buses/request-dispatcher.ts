@@ -30,18 +30,34 @@ export class RequestDispatcher {
     private readonly envelopes: EnvelopeFactory,
   ) {}
 
-  async dispatch<R>(message: object, options?: SendOptions): Promise<R> {
-    if (message === null || typeof message !== 'object') {
-      throw new TypeError(`${this.kind} must be an object, got ${message === null ? 'null' : typeof message}`);
+  /**
+   * Not `async` on purpose: without validation rules the whole path is synchronous up to the
+   * handler, and the handler's own promise is returned (one promise per call instead of three).
+   * Every failure, synchronous or not, still reaches the caller as a rejected promise.
+   */
+  dispatch<R>(message: object, options?: SendOptions): Promise<R> {
+    try {
+      if (message === null || typeof message !== 'object') {
+        throw new TypeError(`${this.kind} must be an object, got ${message === null ? 'null' : typeof message}`);
+      }
+      const entry = this.registry.find(this.handlers, message);
+      if (!entry) throw new HandlerNotFoundError(this.kind, typeName(message));
+      if (this.validator.hasRules(message.constructor)) {
+        return this.validator.validateInstance(entry.type, message).then(() => this.run<R>(entry, message, options));
+      }
+      return this.run<R>(entry, message, options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const entry = this.registry.find(this.handlers, message);
-    if (!entry) throw new HandlerNotFoundError(this.kind, typeName(message));
-    if (this.validator.hasRules(message.constructor)) await this.validator.validateInstance(entry.type, message);
+  }
+
+  /** Gives the message its metadata and runs the handler in the message context. May throw. */
+  private run<R>(entry: RequestHandlerEntry, message: object, options: SendOptions | undefined): Promise<R> {
     const envelope = this.envelopes.create(entry.type, entry.version, message, options);
     const state = { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
     const tx = this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
     return runInMessageContext(state, () =>
-      tx ? tx.run(async () => (await entry.execute(message)) as R) : (entry.execute(message) as R | Promise<R>),
+      tx ? tx.run(async () => (await entry.execute(message)) as R) : Promise.resolve(entry.execute(message) as R | Promise<R>),
     );
   }
 }

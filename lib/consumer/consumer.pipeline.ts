@@ -7,7 +7,7 @@ import { HandlerTimeoutError } from '../errors/handler-timeout.error';
 import { runInMessageContext, type MessageContextState } from '../context/message-context';
 import type { UpcasterRegistry } from '../message/upcaster.registry';
 import type { MessageValidator } from '../message/message.validator';
-import type { SubscriberDefinition } from '../discovery/handler.registry';
+import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler.registry';
 import type { DeliveryHandler, DeliveryOutcome, ErrorInfo, InboundMessage } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
 import type { ConsumerObserver } from '../monitoring/subscriber-stats';
@@ -49,6 +49,8 @@ function byteLength(body: Buffer | string): number {
  */
 export class ConsumerPipeline {
   private readonly logger = new Logger('MessagingConsumer');
+  private lastTime = '';
+  private lastTimeMs = 0;
 
   constructor(private readonly deps: ConsumerPipelineDeps) {}
 
@@ -57,48 +59,85 @@ export class ConsumerPipeline {
     return (message) => this.handle(subscriber, message);
   }
 
-  private async handle(sub: SubscriberDefinition, message: InboundMessage): Promise<DeliveryOutcome> {
+  /**
+   * Not `async` on purpose: with a plain payload and a handler that finishes synchronously, the
+   * only promise is the one returned. Every failure, synchronous or not, goes to `onFailure`.
+   */
+  private handle(sub: SubscriberDefinition, message: InboundMessage): Promise<DeliveryOutcome> {
     const started = performance.now();
     let envelope: MessageEnvelope | undefined;
+    const fail = (error: unknown) => this.onFailure(sub, message, envelope, error);
     try {
       const { body } = message;
       // a string's byte length is at most 3× its length: skip the count when clearly small
       if ((typeof body !== 'string' || body.length * 3 > this.deps.maxMessageBytes) && byteLength(body) > this.deps.maxMessageBytes) {
         throw new MessageTooLargeError(byteLength(body), this.deps.maxMessageBytes);
       }
-      envelope = decodeEnvelope(body);
-      const route = sub.routes.get(envelope.type);
-      if (route === undefined) throw new UnknownMessageTypeError(envelope.type, sub.name);
-      const data = this.deps.upcasters.upcast(envelope.type, envelope.version, route.version, envelope.data);
-      const payload = route.cls ? await this.deps.validator.materialize(envelope.type, route.cls, data) : data;
+      const env = (envelope = decodeEnvelope(body));
+      const route = sub.routes.get(env.type);
+      if (route === undefined) throw new UnknownMessageTypeError(env.type, sub.name);
+      const data = this.deps.upcasters.upcast(env.type, env.version, route.version, env.data);
       const state: MessageContextState = {
-        correlationId: envelope.correlationId,
-        message: envelope,
+        correlationId: env.correlationId,
+        message: env,
         kind: 'event',
         subscriber: sub.name,
         attempt: message.attempt,
       };
-      const env = envelope;
-      const uow = sub.inbox ? this.deps.unitOfWork : undefined;
-      let duplicate = false;
-      await runInMessageContext(state, () =>
-        withTimeout(sub.name, sub.timeoutMs, async () => {
-          if (uow) {
-            duplicate = !(await uow.run(env, sub.name, async (tx) => {
-              state.transaction = tx;
-              await route.invoke(payload);
-            }));
-          } else {
-            await route.invoke(payload);
-          }
-        }),
-      );
-      const now = Date.now();
-      this.deps.observer.handled(sub.name, performance.now() - started, Math.max(0, now - Date.parse(envelope.time)), duplicate);
-      return ACK;
+      const handled = (duplicate: boolean): DeliveryOutcome | Promise<DeliveryOutcome> => {
+        try {
+          this.deps.observer.handled(sub.name, performance.now() - started, Math.max(0, Date.now() - this.timeOf(env.time)), duplicate);
+          return ACK;
+        } catch (error) {
+          return fail(error);
+        }
+      };
+      if (route.cls) {
+        return this.deps.validator
+          .materialize(env.type, route.cls, data)
+          .then((payload) => this.invoke(sub, route, state, payload))
+          .then(handled, fail);
+      }
+      const duplicate = this.invoke(sub, route, state, data);
+      return duplicate === false ? Promise.resolve(handled(false)) : duplicate.then(handled, fail);
     } catch (error) {
-      return this.onFailure(sub, message, envelope, error);
+      return fail(error);
     }
+  }
+
+  /**
+   * Runs the handler in the message context (and the inbox transaction), with the timeout.
+   * Returns `false` when a handler without inbox finished synchronously (nothing to time out),
+   * else a promise of whether the inbox found the message already processed.
+   */
+  private invoke(sub: SubscriberDefinition, route: SubscriberRoute, state: MessageContextState, payload: unknown): false | Promise<boolean> {
+    const uow = sub.inbox ? this.deps.unitOfWork : undefined;
+    if (uow) {
+      const env = state.message!;
+      return runInMessageContext(state, () =>
+        withTimeout(sub.name, sub.timeoutMs, performance.now(), () =>
+          uow.run(env, sub.name, async (tx) => {
+            state.transaction = tx;
+            await route.invoke(payload);
+          }),
+        ),
+      ).then((done) => !done);
+    }
+    return runInMessageContext(state, () => {
+      const invokedAt = performance.now();
+      const result = route.invoke(payload);
+      if (!isThenable(result)) return false;
+      return withTimeout(sub.name, sub.timeoutMs, invokedAt, () => result).then(() => false);
+    });
+  }
+
+  /** `Date.parse(time)`, remembering the last one (consecutive messages share their time). */
+  private timeOf(time: string): number {
+    if (time !== this.lastTime) {
+      this.lastTime = time;
+      this.lastTimeMs = Date.parse(time);
+    }
+    return this.lastTimeMs;
   }
 
   private async onFailure(
@@ -133,18 +172,29 @@ export class ConsumerPipeline {
   }
 }
 
-function withTimeout(subscriber: string, timeoutMs: number, work: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), timeoutMs);
-    work().then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Settles like `work()`, or rejects with `HandlerTimeoutError` `timeoutMs` after `startedAt` (a `performance.now()`). */
+function withTimeout<T>(subscriber: string, timeoutMs: number, startedAt: number, work: () => PromiseLike<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const remaining = Math.max(0, timeoutMs - (performance.now() - startedAt));
+    const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), remaining);
+    try {
+      work().then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    } catch (err) {
+      clearTimeout(timer); // work() threw before returning a promise
+      reject(err);
+    }
   });
 }

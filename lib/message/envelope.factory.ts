@@ -2,7 +2,7 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 import { currentMessageContext } from '../context/message-context';
 import { isValidExtensionName, isValidIdValue } from './cloudevents.codec';
 import type { MessageEnvelope } from './envelope';
-import { uuidv7 } from './uuid-v7';
+import { uuidv7At } from './uuid-v7';
 
 /** Per-send options that shape the envelope. */
 export interface SendOptions {
@@ -21,6 +21,10 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
  * inherited from the message being handled (whose id becomes the causation id).
  */
 export class EnvelopeFactory {
+  /** `toISOString()` is costly; many messages share one millisecond. */
+  private lastMs = -1;
+  private lastTime = '';
+
   constructor(
     private readonly source: string,
     /** Returns the W3C traceparent of the active span, if tracing is on. */
@@ -30,7 +34,8 @@ export class EnvelopeFactory {
   /** A new envelope for `data`. */
   create<T>(type: string, version: number, data: T, options?: SendOptions): MessageEnvelope<T> {
     const ctx = currentMessageContext();
-    const id = uuidv7();
+    const now = Date.now();
+    const id = uuidv7At(now);
     let correlationId = ctx?.correlationId ?? id;
     let headers = NO_HEADERS;
     let partitionKey: string | undefined;
@@ -53,7 +58,7 @@ export class EnvelopeFactory {
       id,
       type,
       version,
-      time: new Date().toISOString(),
+      time: this.isoTime(now),
       source: this.source,
       correlationId,
       causationId: ctx?.message?.id,
@@ -62,6 +67,14 @@ export class EnvelopeFactory {
       headers,
       data,
     };
+  }
+
+  private isoTime(ms: number): string {
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastTime = new Date(ms).toISOString();
+    }
+    return this.lastTime;
   }
 }
 

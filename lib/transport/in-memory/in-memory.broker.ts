@@ -42,7 +42,7 @@ export class InMemoryQueue {
   schedule(): void {
     if (this.scheduled || this.consumers.length === 0) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    void Promise.resolve().then(() => {
       this.scheduled = false;
       this.pump();
     });
@@ -77,18 +77,26 @@ export class InMemoryQueue {
 
   private deliver(consumer: QueueConsumer, message: QueuedMessage): void {
     consumer.inFlight++;
+    const done = () => {
+      consumer.inFlight--;
+      if (consumer.inFlight === 0 && consumer.idle.length) consumer.idle.splice(0).forEach((r) => r());
+      this.schedule();
+    };
     consumer
       .handler({ body: message.body, attempt: message.attempt, firstFailureAt: message.firstFailureAt, headers: {}, source: this.name })
       .then(
-        (outcome) => consumer.settle(message, outcome),
-        // a handler must not reject; if one does, the message is not lost
-        () => this.items.push(message),
-      )
-      .finally(() => {
-        consumer.inFlight--;
-        if (consumer.inFlight === 0 && consumer.idle.length) consumer.idle.splice(0).forEach((r) => r());
-        this.schedule();
-      });
+        (outcome) => {
+          try {
+            consumer.settle(message, outcome);
+          } finally {
+            done();
+          }
+        },
+        () => {
+          this.items.push(message); // a handler must not reject; if one does, the message is not lost
+          done();
+        },
+      );
   }
 }
 

@@ -3,10 +3,10 @@ import { MESSAGING_OPTIONS } from '../../messaging.tokens';
 import type { ResolvedMessagingOptions } from '../../config/messaging-options.interface';
 import { MessagingMonitor } from '../messaging-monitor.service';
 import type { MonitoringThresholds } from '../monitoring-options.interface';
-import { healthSession } from './terminus.loader';
+import { healthSession, type HealthSession } from './terminus.loader';
 
 /** A health result in terminus's shape: `{ [key]: { status: 'up' | 'down', ...details } }`. */
-export type MessagingHealthResult = Record<string, Record<string, unknown>>;
+export type MessagingHealthResult = Record<string, { status: 'up' | 'down' } & Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * A `@nestjs/terminus` health indicator (terminus is an optional peer dependency: without it the
@@ -30,7 +30,7 @@ export class MessagingHealthIndicator {
 
   /** Checks the messaging runtime; resolves to an up or down result (never throws). */
   async isHealthy(key = 'messaging', thresholds?: MonitoringThresholds): Promise<MessagingHealthResult> {
-    const session = healthSession(key);
+    const session = healthSession(key) as HealthSession<MessagingHealthResult>;
     const limits = thresholds ?? {
       maxOutboxAgeMs: this.monitor.thresholds.maxOutboxAgeMs,
       maxDeadLetters: this.monitor.thresholds.maxDeadLetters,

@@ -1,9 +1,9 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 
 /** The part of a terminus `HealthIndicatorSession` we use. */
-export interface HealthSession {
-  up(data?: Record<string, unknown>): Record<string, Record<string, unknown>>;
-  down(data?: Record<string, unknown>): Record<string, Record<string, unknown>>;
+export interface HealthSession<R = Record<string, Record<string, unknown>>> {
+  up(data?: Record<string, unknown>): R;
+  down(data?: Record<string, unknown>): R;
 }
 
 type HealthIndicatorServiceCtor = new () => { check(key: string): HealthSession };

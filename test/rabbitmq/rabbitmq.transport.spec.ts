@@ -38,7 +38,7 @@ afterAll(async () => {
   for (const t of transports) await t.close(1_000).catch(() => undefined);
   await cleanup(run, queues, [
     `${run}.events`,
-    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7'].map((s) => `${run}.${s}.retry`),
+    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8'].map((s) => `${run}.${s}.retry`),
   ]);
 });
 
@@ -279,6 +279,32 @@ describe('RabbitMqTransport (real broker)', () => {
     const strict = await service('svc2', { unroutableEvents: 'reject' });
     await expect(strict.transport.publish(makeMessage('NobodyListens', {}))).rejects.toBeInstanceOf(
       UnroutableMessageError,
+    );
+  });
+
+  it('works the same with quorum queues (delay queues dead-letter at-least-once)', async () => {
+    const a = await service('svc8', { queueType: 'quorum' });
+    const r = new Recorder((m) => (m.attempt < 2 ? retry(m, 50) : deadLetter(m)));
+    await a.transport.subscribe(sub('replicated', ['Quorum']), r.handler);
+    const msg = makeMessage('Quorum', { q: 1 });
+    await a.transport.publish(msg);
+    await waitFor(() => a.context.deadLetters.length === 1, 'dead letter through a quorum delay queue');
+    expect(r.received.map((m) => m.attempt)).toEqual([1, 2]);
+    expect(await a.transport.deadLetters.list()).toMatchObject([
+      { messageId: msg.envelope.id, subscriber: 'replicated' },
+    ]);
+    expect(await a.transport.deadLetters.purge()).toBe(1);
+    const conn = await rawConnection();
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    // declaring it as classic fails: it really is a quorum queue
+    await expect(ch.assertQueue(`${a.prefix}.replicated`, { durable: true })).rejects.toThrow(/x-queue-type/);
+    await conn.close().catch(() => undefined);
+    queues.push(
+      `${a.prefix}.replicated`,
+      `${a.prefix}.dead-letter`,
+      `${a.prefix}.retry.50ms`,
+      `${a.prefix}.retry.150ms`,
     );
   });
 });

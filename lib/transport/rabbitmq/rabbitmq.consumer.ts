@@ -3,7 +3,6 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type {
   DeliveryHandler,
   DeliveryOutcome,
-  ErrorInfo,
   InboundMessage,
   SubscriberDescriptor,
   TransportContext,
@@ -14,6 +13,7 @@ import type { RabbitMqConnection } from './rabbitmq.connection';
 import { sleep } from './rabbitmq.connection';
 import {
   deadLetterProperties,
+  errorInfo,
   readAttempt,
   readFirstFailureAt,
   retryProperties,
@@ -43,11 +43,6 @@ export interface SubscriberConsumerDeps {
 interface Delivery {
   ch: Channel;
   msg: ConsumeMessage;
-}
-
-function errorInfo(err: unknown): ErrorInfo {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { name: e.name, message: e.message, stack: stackHead(e.stack) };
 }
 
 /**
@@ -223,13 +218,19 @@ export class SubscriberConsumer {
       deadLetteredAt: new Date().toISOString(),
     };
     const published = await this.untilPublished(ch, () =>
-      this.deps.publisher.publish({
-        exchange: '',
-        routingKey: this.deps.naming.deadLetterQueue,
-        content: msg.content,
-        properties: deadLetterProperties(msg, facts),
-        targeted: true,
-      }),
+      this.deps.publisher
+        .publish({
+          exchange: '',
+          routingKey: this.deps.naming.deadLetterQueue,
+          content: msg.content,
+          properties: deadLetterProperties(msg, facts),
+          targeted: true,
+        })
+        .catch(async (err) => {
+          // the dead-letter queue was deleted under us: declare it again before the next try
+          if (err instanceof UnroutableMessageError) await this.deps.topology.declareService().catch(() => undefined);
+          throw err;
+        }),
     );
     if (!published) return;
     this.settle(ch, () => ch.ack(msg));

@@ -111,9 +111,15 @@ export class RabbitMqTransport implements MessageTransport {
     const rt = this.runtime;
     if (!rt) return Promise.reject(new TransportNotConnectedError('publish'));
     const targeted = message.destination !== undefined;
+    let routingKey: string;
+    try {
+      routingKey = targeted ? rt.naming.subscriberQueue(message.destination!) : message.envelope.type;
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return rt.publisher.publish({
       exchange: targeted ? '' : rt.naming.eventsExchange,
-      routingKey: targeted ? rt.naming.subscriberQueue(message.destination!) : message.envelope.type,
+      routingKey,
       content: Buffer.from(message.body, 'utf8'),
       properties: outboundProperties(message),
       targeted,

@@ -70,7 +70,8 @@ export class OutboxFeature {
   readonly transactions: OutboxTransactionRunner;
   readonly retention: OutboxRetentionJob;
   private readonly wakeup: CommitWakeupSubscriber;
-  private readonly listener?: PgNotificationListener;
+  /** The LISTEN connection (PostgreSQL, `listenNotify`, relay on). */
+  readonly listener?: PgNotificationListener;
   private readonly signal?: PgWakeSignal;
   private started = false;
 

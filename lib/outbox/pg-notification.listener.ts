@@ -32,6 +32,11 @@ export class PgNotificationListener {
     await this.connect();
   }
 
+  /** Server process id of the listening connection, when up (for diagnostics). */
+  get backendPid(): number | undefined {
+    return this.client?.processID;
+  }
+
   /** Whether the listening connection is up. */
   get listening(): boolean {
     return this.client !== undefined;

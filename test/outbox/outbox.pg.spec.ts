@@ -147,6 +147,25 @@ describe('outbox on PostgreSQL', () => {
       }
     });
 
+    it('re-establishes LISTEN after the connection is killed, and catches up at once', async () => {
+      const transport = new FakeTransport();
+      const relayFeature = feature(transport, { pollIntervalMs: 60_000 });
+      const writer = feature(new FakeTransport(), { relay: false });
+      await relayFeature.start();
+      await writer.start();
+      try {
+        const pid = relayFeature.listener!.backendPid;
+        expect(pid).toBeDefined();
+        await ds.query('SELECT pg_terminate_backend($1)', [pid]);
+        await eventually(() => relayFeature.listener!.backendPid !== undefined && relayFeature.listener!.backendPid !== pid, 5000, 'reconnect');
+        await writer.publisher.publish([outbound('AfterReconnect', {})], {});
+        await transport.waitFor(1, 3000);
+      } finally {
+        await writer.stop();
+        await relayFeature.stop();
+      }
+    });
+
     it('a failing row backs off, counts attempts, fails after maxAttempts, and does not block other rows', async () => {
       const transport = new FakeTransport();
       transport.failWhen = (m) => (m.envelope.type === 'Poison' ? new Error('broker says no') : undefined);

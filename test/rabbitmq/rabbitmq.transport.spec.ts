@@ -38,7 +38,7 @@ afterAll(async () => {
   for (const t of transports) await t.close(1_000).catch(() => undefined);
   await cleanup(run, queues, [
     `${run}.events`,
-    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8'].map((s) => `${run}.${s}.retry`),
+    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9'].map((s) => `${run}.${s}.retry`),
   ]);
 });
 
@@ -306,5 +306,32 @@ describe('RabbitMqTransport (real broker)', () => {
       `${a.prefix}.retry.50ms`,
       `${a.prefix}.retry.150ms`,
     );
+  });
+
+  it('serialises concurrent dead-letter operations from two instances: each sees the whole snapshot, in order', async () => {
+    const a = await service('svc9');
+    const b = await service('svc9'); // a second instance of the same service
+    const r = new Recorder((m) => deadLetter(m));
+    await a.transport.subscribe(sub('rejecting', ['Rejected'], { concurrency: 1 }), r.handler);
+    for (let i = 0; i < 20; i++) await a.transport.publish(makeMessage('Rejected', { i }));
+    await waitFor(() => a.context.deadLetters.length === 20, '20 dead letters');
+    const expected = a.context.deadLetters.map((d) => d.id);
+    const lists = await Promise.all([
+      a.transport.deadLetters.list(),
+      b.transport.deadLetters.list(),
+      a.transport.deadLetters.list(),
+      b.transport.deadLetters.count(),
+    ]);
+    for (const list of lists.slice(0, 3) as Array<Array<{ id: string }>>)
+      expect(list.map((d) => d.id)).toEqual(expected);
+    const [purged, listed] = await Promise.all([
+      a.transport.deadLetters.purge({ ids: expected.slice(0, 5) }),
+      b.transport.deadLetters.list(),
+    ]);
+    expect(purged).toBe(5);
+    // the list ran either before or after the purge, never halfway
+    expect([20, 15]).toContain(listed.length);
+    expect((await b.transport.deadLetters.list()).map((d) => d.id)).toEqual(expected.slice(5));
+    queues.push(`${a.prefix}.rejecting`, `${a.prefix}.dead-letter`);
   });
 });

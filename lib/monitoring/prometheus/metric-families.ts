@@ -2,6 +2,7 @@ import type { Gauge, Registry } from 'prom-client';
 import type { MessagingSnapshot } from '../messaging-snapshot.interface';
 import type { PromClientModule } from './prom-client.loader';
 import type { ConsumerMetricFamilies } from './prometheus.observer';
+import { CounterFamily, HistogramFamily, type RegistrableMetric } from './local-metrics';
 
 /** Something that provides a snapshot at scrape time (one per app instance on the registry). */
 export interface SnapshotSource {
@@ -94,30 +95,25 @@ export function metricFamilies(
 ): MetricFamilies {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
-  const labelNames = ['service', 'subscriber'] as const;
-  const counter = (name: string, help: string) => new prom.Counter({ name, help, labelNames, registers: [registry] });
   const sources = new Set<SnapshotSource>();
   const families: MetricFamilies = {
     sources,
-    handled: counter('messaging_messages_handled_total', 'Messages handled successfully by a subscriber (duplicates included).'),
-    duplicates: counter('messaging_messages_duplicate_total', 'Redeliveries absorbed by the inbox.'),
-    retried: counter('messaging_messages_retried_total', 'Failed attempts scheduled for a retry.'),
-    deadLettered: counter('messaging_messages_dead_lettered_total', 'Messages given up and dead-lettered.'),
-    duration: new prom.Histogram({
-      name: 'messaging_handler_duration_seconds',
-      help: 'Time a subscriber took to handle a message (successful attempts).',
-      labelNames,
-      buckets: buckets.duration,
-      registers: [registry],
-    }),
-    lag: new prom.Histogram({
-      name: 'messaging_consumer_lag_seconds',
-      help: 'Consumer lag: handling time minus event time.',
-      labelNames,
-      buckets: buckets.lag,
-      registers: [registry],
-    }),
+    handled: new CounterFamily('messaging_messages_handled_total', 'Messages handled successfully by a subscriber (duplicates included).'),
+    duplicates: new CounterFamily('messaging_messages_duplicate_total', 'Redeliveries absorbed by the inbox.'),
+    retried: new CounterFamily('messaging_messages_retried_total', 'Failed attempts scheduled for a retry.'),
+    deadLettered: new CounterFamily('messaging_messages_dead_lettered_total', 'Messages given up and dead-lettered.'),
+    duration: new HistogramFamily(
+      'messaging_handler_duration_seconds',
+      'Time a subscriber took to handle a message (successful attempts).',
+      buckets.duration,
+    ),
+    lag: new HistogramFamily('messaging_consumer_lag_seconds', 'Consumer lag: handling time minus event time.', buckets.lag),
   };
+  const local: RegistrableMetric[] = [families.handled, families.duplicates, families.retried, families.deadLettered, families.duration, families.lag];
+  for (const m of local) {
+    if (registry.getSingleMetric(m.name)) throw new Error(`A metric with the name ${m.name} has already been registered.`);
+  }
+  for (const m of local) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
   for (const spec of GAUGES) gauge(prom, registry, spec, sources);
   byRegistry.set(registry, families);
   return families;

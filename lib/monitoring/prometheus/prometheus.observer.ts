@@ -1,29 +1,29 @@
-import type { Counter, Histogram } from 'prom-client';
 import type { ConsumerObserver } from '../subscriber-stats';
+import type { CounterChild, CounterFamily, HistogramChild, HistogramFamily } from './local-metrics';
 
 /** The consumer-side metric families (shared by every app instance on one registry). */
 export interface ConsumerMetricFamilies {
-  handled: Counter<'service' | 'subscriber'>;
-  duplicates: Counter<'service' | 'subscriber'>;
-  retried: Counter<'service' | 'subscriber'>;
-  deadLettered: Counter<'service' | 'subscriber'>;
-  duration: Histogram<'service' | 'subscriber'>;
-  lag: Histogram<'service' | 'subscriber'>;
+  handled: CounterFamily;
+  duplicates: CounterFamily;
+  retried: CounterFamily;
+  deadLettered: CounterFamily;
+  duration: HistogramFamily;
+  lag: HistogramFamily;
 }
 
 interface Children {
-  handled: { inc(v?: number): void };
-  duplicates: { inc(v?: number): void };
-  retried: { inc(v?: number): void };
-  deadLettered: { inc(v?: number): void };
-  duration: { observe(v: number): void };
-  lag: { observe(v: number): void };
+  handled: CounterChild;
+  duplicates: CounterChild;
+  retried: CounterChild;
+  deadLettered: CounterChild;
+  duration: HistogramChild;
+  lag: HistogramChild;
 }
 
 /**
  * A `ConsumerObserver` (pushed into `SubscriberStats.observers`) that updates the Prometheus
- * counters and histograms. Label children are bound once per subscriber: the hot path is a map
- * lookup and a few additions.
+ * counters and histograms. Children are bound once per subscriber, so the hot path is a map lookup
+ * and a few additions; values are rendered at scrape time.
  */
 export class PrometheusConsumerObserver implements ConsumerObserver {
   private readonly children = new Map<string, Children>();
@@ -37,22 +37,15 @@ export class PrometheusConsumerObserver implements ConsumerObserver {
     let c = this.children.get(subscriber);
     if (!c) {
       const f = this.families;
-      const l = [this.service, subscriber];
+      const labels = { service: this.service, subscriber };
       c = {
-        handled: f.handled.labels(...l),
-        duplicates: f.duplicates.labels(...l),
-        retried: f.retried.labels(...l),
-        deadLettered: f.deadLettered.labels(...l),
-        duration: f.duration.labels(...l),
-        lag: f.lag.labels(...l),
+        handled: f.handled.child(labels),
+        duplicates: f.duplicates.child(labels),
+        retried: f.retried.child(labels),
+        deadLettered: f.deadLettered.child(labels),
+        duration: f.duration.child(labels),
+        lag: f.lag.child(labels),
       };
-      // series exist at zero from the start, so rate() and absent() behave
-      c.handled.inc(0);
-      c.duplicates.inc(0);
-      c.retried.inc(0);
-      c.deadLettered.inc(0);
-      f.duration.zero({ service: this.service, subscriber });
-      f.lag.zero({ service: this.service, subscriber });
       this.children.set(subscriber, c);
     }
     return c;
@@ -66,19 +59,19 @@ export class PrometheusConsumerObserver implements ConsumerObserver {
   /** Counts one handled message and records its duration and lag. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean): void {
     const c = this.of(subscriber);
-    c.handled.inc();
-    if (duplicate) c.duplicates.inc();
+    c.handled.value++;
+    if (duplicate) c.duplicates.value++;
     c.duration.observe(durationMs / 1000);
     c.lag.observe(lagMs / 1000);
   }
 
   /** Counts one failed attempt scheduled for a retry. */
   retried(subscriber: string): void {
-    this.of(subscriber).retried.inc();
+    this.of(subscriber).retried.value++;
   }
 
   /** Counts one dead-lettered message. */
   deadLettered(subscriber: string): void {
-    this.of(subscriber).deadLettered.inc();
+    this.of(subscriber).deadLettered.value++;
   }
 }

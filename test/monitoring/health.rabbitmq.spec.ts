@@ -1,0 +1,68 @@
+import 'reflect-metadata';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Message, Subscribe } from '../../lib';
+import { MessagingHealthIndicator } from '../../lib/monitoring/health/messaging-health.indicator';
+import { MessagingMonitor } from '../../lib/monitoring/messaging-monitor.service';
+import { TEST_AMQP_URL } from '../setup/services';
+import { cleanup, runId } from '../rabbitmq/rabbitmq-test.helpers';
+import { compileMonitoredModule, waitUntil } from './monitoring-app.helper';
+
+const exec = promisify(execFile);
+const run = runId();
+const service = `health-${run}`;
+const exchange = `${run}.events`;
+
+@Message('HealthPing')
+class Ping {}
+
+@Injectable()
+class Subscribers {
+  @Subscribe(Ping, { name: 'pings' })
+  onPing() {}
+}
+
+/** Force-closes only this test's broker connections (client-provided name contains the run id). */
+async function cutConnections(): Promise<number> {
+  const { stdout } = await exec('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
+  const pids = stdout.split('\n').filter((l) => l.includes(run)).map((l) => l.split('\t')[0]);
+  await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'health test'])));
+  return pids.length;
+}
+
+describe('MessagingHealthIndicator on RabbitMQ', () => {
+  let moduleRef: TestingModule;
+
+  beforeAll(async () => {
+    moduleRef = await compileMonitoredModule([Subscribers], {
+      serviceName: service,
+      transport: 'rabbitmq',
+      rabbitmq: { url: TEST_AMQP_URL, exchange, reconnectDelayMs: 200 },
+    });
+    await moduleRef.init();
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await cleanup(run, [], [exchange, `${service}.retry`]);
+  });
+
+  it('goes down when the broker connection is cut and up again once the transport reconnected', async () => {
+    const health = moduleRef.get(MessagingHealthIndicator);
+    const up = await health.isHealthy('broker');
+    expect(up.broker).toMatchObject({ status: 'up', transport: 'rabbitmq', connected: true, deadLetters: 0 });
+
+    expect(await cutConnections()).toBeGreaterThanOrEqual(2); // publisher + consumer connections
+    await waitUntil(async () => (await health.isHealthy('broker')).broker.status === 'down', 'health down', 10_000);
+    const down = await health.isHealthy('broker');
+    // either still down or already recovering; when caught down it says why
+    if (down.broker.status === 'down') expect(down.broker.reasons).toContain('transport rabbitmq is not connected');
+
+    await waitUntil(async () => (await health.isHealthy('broker')).broker.status === 'up', 'health up again', 30_000);
+    const snap = await moduleRef.get(MessagingMonitor).snapshot();
+    expect(snap.transport.connected).toBe(true);
+    expect(snap.subscribers[0].queue).toMatchObject({ name: `${service}.pings`, consumers: 1 });
+  }, 60_000);
+});

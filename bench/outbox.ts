@@ -13,6 +13,7 @@
  *   default options: batches of 100, poll fallback 1 s), subscriber through `unitOfWork`.
  * - baseline: plain `pg`, one INSERT per transaction, a relay polling every 10 ms with
  *   `FOR UPDATE SKIP LOCKED` (batches of 100), an inbox INSERT per message.
+ * BENCH_ONLY=outbox (or baseline) runs one side only, e.g. to read its peak RSS alone.
  * Scenarios: max rate (writers flat out for BENCH_SECONDS, then drain; msgs/s = messages / time
  * until the last one was handled) and a fixed 500 msgs/s (open loop). Rounds alternate sides.
  */
@@ -284,11 +285,15 @@ const fmt = (r: Result) =>
 async function main(): Promise<void> {
   let clock = new Clock();
   const setClock = (c: Clock) => (clock = c);
-  const sides = [await ours(() => clock), await baseline(() => clock)];
+  const only = process.env.BENCH_ONLY; // 'outbox' or 'baseline': one side (e.g. for its RSS)
+  const sides: Side[] = [];
+  if (only !== 'baseline') sides.push(await ours(() => clock));
+  if (only !== 'outbox') sides.push(await baseline(() => clock));
   const results: Record<string, { max: Result[]; fixed: Result[] }> = {
     outbox: { max: [], fixed: [] },
     baseline: { max: [], fixed: [] },
   };
+  const rssAtSetup = process.memoryUsage().rss / 1048576;
   console.log(`PostgreSQL ${URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers; ${SECONDS} s per run; ${ROUNDS} round(s)`);
   try {
     // warm-up (JIT, connections, plans)
@@ -317,6 +322,7 @@ async function main(): Promise<void> {
   for (const scenario of ['max', 'fixed'] as const) {
     for (const name of ['outbox', 'baseline']) {
       const rs = results[name][scenario];
+      if (rs.length === 0) continue;
       console.log(
         `${(scenario === 'max' ? 'max rate' : `${FIXED_RATE} msgs/s`).padEnd(11)} ${name.padEnd(8)} ` +
           `${median(rs, 'rate').toFixed(0).padStart(6)} msgs/s   p50 ${median(rs, 'p50').toFixed(1)} ms  ` +
@@ -324,9 +330,14 @@ async function main(): Promise<void> {
       );
     }
   }
-  const ratio = median(results.outbox.max, 'rate') / median(results.baseline.max, 'rate');
-  console.log(`throughput outbox / baseline: ${ratio.toFixed(2)}x`);
-  console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both sides, one process)`);
+  if (!only) {
+    const ratio = median(results.outbox.max, 'rate') / median(results.baseline.max, 'rate');
+    console.log(`throughput outbox / baseline: ${ratio.toFixed(2)}x`);
+  }
+  console.log(
+    `peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both sides in one process; ` +
+      `${rssAtSetup.toFixed(0)} MB after loading ts-node, TypeORM, pg and connecting, before any message)`,
+  );
 }
 
 main().catch((err) => {

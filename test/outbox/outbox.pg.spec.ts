@@ -101,13 +101,14 @@ describe('outbox on PostgreSQL', () => {
 
     it('refuses a manager of another DataSource', async () => {
       const f = feature(new FakeTransport());
-      const other = await pgDataSource(uniqueTables('tother'), 2);
+      const otherTables = uniqueTables('tother');
+      const other = await pgDataSource(otherTables, 2);
       try {
         await expect(
           other.transaction((manager) => f.publisher.publish([outbound('X', {})], { manager })),
         ).rejects.toThrow(/another DataSource/);
       } finally {
-        await other.destroy();
+        await dropAll(other, otherTables);
       }
     });
   });

@@ -66,6 +66,9 @@ export {
   type OutboxRetentionOptions,
 } from './outbox/outbox-options.interface';
 export { OutboxIntegration, type OutboxStatsSnapshot } from './outbox-integration';
+export type { OutboxFeature, OutboxStats } from './outbox/outbox.feature';
+export { validateOutboxOptions } from './outbox/outbox-options.validator';
+export type { MessagingTableNames, OutboxDatabase } from './outbox/outbox.ddl';
 
 export { SubscriberStats, type SubscriberStatsSnapshot } from './monitoring/subscriber-stats';
 

@@ -91,7 +91,7 @@ export class OutboxIntegration {
       oldestPendingAgeMs: s.oldestDueAgeMs,
       relay: {
         running: s.relayRunning,
-        lastRunAt: undefined,
+        lastRunAt: s.lastRunAt,
         batchesPerSecond: s.batchesPerSecond,
         publishedPerSecond: s.publishedPerSecond,
       },

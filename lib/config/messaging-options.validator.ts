@@ -1,6 +1,7 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../consumer/retry.policy';
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './messaging-options.interface';
+import { validateOutboxOptions } from '../outbox/outbox-options.validator';
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const KNOWN_OPTIONS = new Set([
@@ -67,6 +68,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
   if (options.upcasters !== undefined && !Array.isArray(options.upcasters)) {
     throw new InvalidConfigurationError('upcasters must be an array of { type, fromVersion, upcast }');
   }
+  if (options.outbox !== undefined) validateOutboxOptions(options.outbox);
   return {
     serviceName: options.serviceName,
     transport,

@@ -143,7 +143,9 @@ async function measure(name: string, on: Round, off: Round, scrape: () => Promis
 
 async function main(): Promise<void> {
   const registry = new Registry();
-  const on = { prometheus: { registry }, tracing: true } as MonitoringOptions;
+  // BENCH_ON=prometheus|tracing measures one of them alone (attribution); default both
+  const only = process.env.BENCH_ON;
+  const on = { prometheus: only === 'tracing' ? false : { registry }, tracing: only !== 'prometheus' } as MonitoringOptions;
   const start = (m: Type) => NestFactory.createApplicationContext(m, { logger: false, abortOnError: false });
   const [on1, off1, on3, off3] = await Promise.all([
     start(appModule('bench-on1', [SubA], on)),

@@ -1,12 +1,9 @@
 import type { MessageEnvelope } from '../message/envelope';
 
 /**
- * Runs a subscriber's handling of one message (`work`: the handler with its timeout) inside
- * something — a tracing span. Must call `work` exactly once and settle as it does.
+ * Runs a subscriber's handling of one message (`work`: the handler in its message context, with
+ * its timeout and inbox) inside something — a tracing span. Must call `work` exactly once and
+ * return what it returns (a value when the handler finished synchronously, else its promise), so
+ * the pipeline's synchronous fast path is kept.
  */
-export type ConsumeWrapper = (
-  envelope: MessageEnvelope,
-  subscriber: string,
-  attempt: number,
-  work: () => Promise<void>,
-) => Promise<void>;
+export type ConsumeWrapper = <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T) => T;

@@ -50,7 +50,8 @@ export class MessagingTracing {
       const sc = api.trace.getSpanContext(api.context.active());
       return sc && api.isSpanContextValid(sc) ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
     };
-    this.consumeWrapper = (envelope, subscriber, attempt, work) => this.consume(envelope, subscriber, attempt, work);
+    this.consumeWrapper = <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T =>
+      this.consume(envelope, subscriber, attempt, work);
   }
 
   /** The producer's span context carried by `envelope`, if valid. */
@@ -59,12 +60,17 @@ export class MessagingTracing {
     return p && { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true };
   }
 
-  private consume(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => Promise<void>): Promise<void> {
+  private consume<T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T {
     const api = this.api!;
     const producer = this.producerContext(envelope);
     const active = api.context.active();
+    // not a child of whatever span is active in the transport's callback (allocation only when there is one)
     const base: Context =
-      this.producerAsParent && producer ? api.trace.setSpanContext(active, producer) : api.trace.deleteSpan(active);
+      this.producerAsParent && producer
+        ? api.trace.setSpanContext(active, producer)
+        : api.trace.getSpan(active) === undefined
+          ? active
+          : api.trace.deleteSpan(active);
     const links: Link[] | undefined = producer ? [{ context: producer }] : undefined;
     const span = this.tracer!.startSpan(`process ${envelope.type}`, { kind: api.SpanKind.CONSUMER, links }, base);
     if (!span.isRecording() && !api.isSpanContextValid(span.spanContext())) {
@@ -88,17 +94,35 @@ export class MessagingTracing {
     return api.context.with(api.trace.setSpan(base, span), () => this.run(span, work));
   }
 
-  private async run(span: Span, work: () => Promise<void>): Promise<void> {
+  /** Runs `work` with `span` active; ends it when `work` returns or settles, recording a failure. */
+  private run<T>(span: Span, work: () => T): T {
+    let result: T;
     try {
-      await work();
+      result = work();
     } catch (err) {
-      const api = this.api!;
-      const e = err instanceof Error ? err : new Error(String(err));
-      span.recordException(e);
-      span.setStatus({ code: api.SpanStatusCode.ERROR, message: `${e.name}: ${e.message}`.slice(0, 500) });
+      this.fail(span, err);
       throw err;
-    } finally {
-      span.end();
     }
+    if (result !== null && typeof (result as { then?: unknown })?.then === 'function') {
+      return (result as unknown as Promise<unknown>).then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (err: unknown) => {
+          this.fail(span, err);
+          throw err;
+        },
+      ) as unknown as T;
+    }
+    span.end();
+    return result;
+  }
+
+  private fail(span: Span, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    span.recordException(e);
+    span.setStatus({ code: this.api!.SpanStatusCode.ERROR, message: `${e.name}: ${e.message}`.slice(0, 500) });
+    span.end();
   }
 }

@@ -112,6 +112,19 @@ describe('MessagingTracing with a tracer provider and context manager registered
     expect(consumer.ended).toBe(true);
   });
 
+  it('keeps a synchronous handler synchronous (the pipeline fast path) and ends its span', () => {
+    const t = tracing();
+    const envelope = new EnvelopeFactory('orders', () => undefined).create('OrderPlaced', 1, {});
+    expect(t.consumeWrapper!(envelope, 'sub', 1, () => false)).toBe(false);
+    expect(provider.spans[provider.spans.length - 1].ended).toBe(true);
+    expect(() => t.consumeWrapper!(envelope, 'sub', 1, () => {
+      throw new TypeError('sync failure');
+    })).toThrow('sync failure');
+    const failed = provider.spans[provider.spans.length - 1];
+    expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'TypeError: sync failure' });
+    expect(failed.ended).toBe(true);
+  });
+
   it('starts an unlinked consumer span for a message without traceparent', async () => {
     const t = tracing();
     const envelope = new EnvelopeFactory('orders', () => undefined).create('OrderPlaced', 1, {});

@@ -209,7 +209,8 @@ async function main(): Promise<void> {
   report(`consume, ack, prefetch ${PREFETCH} (N=${CONSUME_N})`, ours, theirs);
 
   await transport.close(1_000);
-  for (const q of [pubQueue, conQueue, `${prefix}.dead-letter`]) await admin.deleteQueue(q);
+  for (const q of [pubQueue, conQueue, `${prefix}.dead-letter`, `${prefix}.dead-letter.lock`])
+    await admin.deleteQueue(q);
   await admin.deleteExchange(`${prefix}.retry`);
   await admin.deleteExchange(exchange);
   await conn.close();

@@ -140,7 +140,8 @@ export async function cleanup(
   const accept = typeof match === 'string' ? (name: string) => name.includes(match) : match;
   const conn = await rawConnection();
   try {
-    for (const name of new Set([...queues, ...listQueues(accept)])) {
+    const withLocks = queues.flatMap((q) => (q.endsWith('.dead-letter') ? [q, `${q}.lock`] : [q]));
+    for (const name of new Set([...withLocks, ...listQueues(accept)])) {
       if (!accept(name)) continue;
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);

@@ -11,6 +11,7 @@ import type { RabbitMqPublisher } from './rabbitmq.publisher';
 
 const ACCESS_REFUSED = 403;
 const IDLE_MS = 2_000;
+const GIVE_BACK_MS = 2_000;
 
 /** What the store needs; resolved at call time because the transport connects after construction. */
 export interface DeadLetterStoreRuntime {
@@ -39,14 +40,18 @@ function matches(record: DeadLetter, filter: DeadLetterFilter): boolean {
  * Dead letters kept in the service's broker queue `<prefix>.dead-letter`.
  *
  * Reading a queue without consuming it is not an AMQP operation, so every `list`/`replay`/`purge`
- * takes a snapshot: on a fresh channel it reads the queue's message count N, consumes with an
- * **exclusive** consumer (which doubles as a lock: a concurrent operation — on this or another
- * instance — gets ACCESS_REFUSED and waits, up to `deadLetterLockTimeoutMs`) until it holds the N
- * oldest messages unacknowledged, acks the ones it purges or has replayed (after the replay's
- * publisher confirm), and closes the channel, which gives every other message back to the queue at
- * its original position (classic queues; quorum queues return them too). Dead letters arriving
- * meanwhile land behind the snapshot and are untouched. `count()` is the ready-message count, so it
- * does not include letters held by an operation in progress.
+ * works on a snapshot, on a fresh channel:
+ * 1. it takes the mutex: an exclusive consumer on the always-empty `<prefix>.dead-letter.lock`
+ *    queue (a concurrent operation — on this or another instance — gets ACCESS_REFUSED and retries
+ *    until `deadLetterLockTimeoutMs`); it is released when the channel closes, also on a crash;
+ * 2. it reads the ready count N and consumes the dead-letter queue (exclusively: a foreign consumer
+ *    would make the snapshot partial, so that is reported as busy too) until it holds the N oldest
+ *    messages unacknowledged — dead letters arriving meanwhile land behind them and are untouched;
+ * 3. it acks the ones it purges, or has replayed once the broker confirmed the republish;
+ * 4. it gives every other message back (`nack` with requeue: classic queues put them back at their
+ *    original position, so the order stays oldest first) and waits until the queue shows them as
+ *    ready again (quorum queues take them back asynchronously), then releases the mutex.
+ * `count()` is the ready-message count: it does not include letters held by an operation in progress.
  */
 export class RabbitMqDeadLetterStore implements DeadLetterStore {
   constructor(private readonly runtime: () => DeadLetterStoreRuntime) {}
@@ -74,7 +79,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
    */
   async replay(filter: DeadLetterFilter = {}): Promise<number> {
     const { publisher, naming } = this.runtime();
-    return this.scan(async (scanned, ch) => {
+    return this.scan(async (scanned, ack) => {
       const selected = this.select(scanned, filter);
       const failures: Array<{ id: string; reason: string }> = [];
       let replayed = 0;
@@ -89,7 +94,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
               properties: replayProperties(msg),
               targeted: true,
             });
-            ch.ack(msg);
+            ack(msg);
             replayed++;
           } catch (err) {
             failures.push({ id: record.id, reason: (err as Error).message });
@@ -103,9 +108,9 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
 
   /** Deletes the selected dead letters. */
   async purge(filter: DeadLetterFilter = {}): Promise<number> {
-    return this.scan(async (scanned, ch) => {
+    return this.scan(async (scanned, ack) => {
       const selected = this.select(scanned, filter);
-      for (const { msg } of selected) ch.ack(msg);
+      for (const { msg } of selected) ack(msg);
       return selected.length;
     });
   }
@@ -116,22 +121,32 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
   }
 
   /** Runs `work` on a snapshot of the queue held by an exclusive consumer (see the class comment). */
-  private async scan<T>(work: (scanned: Scanned[], ch: Channel) => Promise<T>): Promise<T> {
+  private async scan<T>(work: (scanned: Scanned[], ack: (msg: ConsumeMessage) => void) => Promise<T>): Promise<T> {
     const { connection, naming, lockTimeoutMs } = this.runtime();
     const queue = naming.deadLetterQueue;
     const started = Date.now();
     for (;;) {
       const ch = await connection.openChannel('dead letters');
+      let held = 0;
+      const ack = (msg: ConsumeMessage): void => {
+        ch.ack(msg);
+        held--;
+      };
       try {
+        // the mutex, held until the channel closes, after the snapshot has been given back
+        await ch.consume(naming.deadLetterLock, () => undefined, { exclusive: true, noAck: true });
         const { messageCount } = await ch.checkQueue(queue);
-        if (messageCount === 0) return await work([], ch);
+        if (messageCount === 0) return await work([], ack);
         await ch.prefetch(messageCount <= 65_535 ? messageCount : 0);
-        const messages = await this.take(ch, queue, messageCount);
-        const scanned = messages.map((msg) => ({
+        const taken = await this.take(ch, queue, messageCount);
+        held = taken.delivered;
+        const scanned = taken.messages.map((msg) => ({
           msg,
           record: deadLetterFromMessage(msg, () => fallbackId(msg)),
         }));
-        return await work(scanned, ch);
+        const result = await work(scanned, ack);
+        await this.giveBack(ch, queue, held);
+        return result;
       } catch (err) {
         if ((err as { code?: number }).code !== ACCESS_REFUSED) throw err;
         if (Date.now() - started >= lockTimeoutMs) throw new DeadLetterStoreBusyError(queue, Date.now() - started);
@@ -142,9 +157,26 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
     }
   }
 
+  /**
+   * Requeues what the snapshot held and waits (up to 2 s) until the queue shows it as ready again:
+   * quorum queues take returned messages back asynchronously, and a `count()` or `purge()` right
+   * after must not see an empty queue.
+   */
+  private async giveBack(ch: Channel, queue: string, held: number): Promise<void> {
+    if (held <= 0) return;
+    ch.nackAll(true);
+    const deadline = Date.now() + GIVE_BACK_MS;
+    while ((await ch.checkQueue(queue)).messageCount < held && Date.now() < deadline) await sleep(10);
+  }
+
   /** Consumes exclusively until `count` messages are held (or nothing came for a while). */
-  private async take(ch: Channel, queue: string, count: number): Promise<ConsumeMessage[]> {
+  private async take(
+    ch: Channel,
+    queue: string,
+    count: number,
+  ): Promise<{ messages: ConsumeMessage[]; delivered: number }> {
     const messages: ConsumeMessage[] = [];
+    let delivered = 0;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let idle = setTimeout(finish, IDLE_MS);
@@ -153,7 +185,8 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
         queue,
         (msg) => {
           if (msg === null) return finish();
-          if (messages.length < count) messages.push(msg); // later arrivals stay unacked: back to the queue on close
+          delivered++;
+          if (messages.length < count) messages.push(msg); // later arrivals are given back untouched
           clearTimeout(idle);
           if (messages.length >= count) finish();
           else idle = setTimeout(finish, IDLE_MS);
@@ -162,7 +195,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
       );
       await done;
       await ch.cancel(consumerTag);
-      return messages;
+      return { messages, delivered };
     } finally {
       clearTimeout(idle);
     }

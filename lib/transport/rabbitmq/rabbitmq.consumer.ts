@@ -60,7 +60,7 @@ export class SubscriberConsumer {
   private readonly prefetch: number;
   private readonly open = new WeakSet<Channel>();
   private readonly waiting: Delivery[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  private idle?: () => void;
   private channel?: ManagedChannel<Channel>;
   private consumer?: { ch: Channel; tag: string };
   private active = 0;
@@ -108,12 +108,13 @@ export class SubscriberConsumer {
 
   /** Waits for in-flight handlers until `deadline` (epoch ms). */
   async drain(deadline: number): Promise<void> {
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inFlight]), sleep(Math.max(1, deadline - Date.now()))]);
+    if (this.active > 0) {
+      const idle = new Promise<void>((resolve) => (this.idle = resolve));
+      await Promise.race([idle, sleep(Math.max(1, deadline - Date.now()))]);
     }
-    if (this.inFlight.size > 0) {
+    if (this.active > 0) {
       this.deps.logger.warn?.(
-        `${this.inFlight.size} handler(s) of ${this.queue} still running at shutdown: their messages will be redelivered`,
+        `${this.active} handler(s) of ${this.queue} still running at shutdown: their messages will be redelivered`,
       );
     }
   }
@@ -151,17 +152,19 @@ export class SubscriberConsumer {
 
   private run(delivery: Delivery): void {
     this.active++;
-    const task = this.handle(delivery)
-      .catch((err) =>
-        this.deps.logger.error?.(`Unexpected failure handling a delivery of ${this.queue}: ${(err as Error).message}`),
-      )
-      .finally(() => {
-        this.active--;
-        this.inFlight.delete(task);
-        this.next();
-      });
-    this.inFlight.add(task);
+    this.handle(delivery).then(this.settled, this.failed);
   }
+
+  private readonly settled = (): void => {
+    this.active--;
+    if (this.waiting.length > 0) this.next();
+    if (this.active === 0 && this.idle) this.idle();
+  };
+
+  private readonly failed = (err: unknown): void => {
+    this.deps.logger.error?.(`Unexpected failure handling a delivery of ${this.queue}: ${(err as Error).message}`);
+    this.settled();
+  };
 
   private next(): void {
     while (this.active < this.concurrency && this.waiting.length > 0) {

@@ -59,6 +59,14 @@ export class RabbitMqNaming {
     return `${this.prefix}.dead-letter`;
   }
 
+  /**
+   * Never holds messages: an exclusive consumer on it is the mutex of dead-letter operations, held
+   * for a whole list/replay/purge (released with the channel, also if the process dies).
+   */
+  get deadLetterLock(): string {
+    return `${this.prefix}.dead-letter.lock`;
+  }
+
   /** Delay queue of one level. */
   delayQueue(delayMs: number): string {
     return `${this.prefix}.retry.${delayMs}ms`;

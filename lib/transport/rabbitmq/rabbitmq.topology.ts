@@ -29,7 +29,8 @@ export function roundDelayLevel(delayMs: number): number {
  *   per-message TTL, which would block the head of the queue) dead-lettering to the default exchange,
  *   which routes it by its original routing key — the failed subscriber's queue — back to that
  *   one subscriber;
- * - `<prefix>.dead-letter`: the service's dead-letter queue.
+ * - `<prefix>.dead-letter`: the service's dead-letter queue, and `<prefix>.dead-letter.lock`, an
+ *   always-empty classic queue whose exclusive consumer serialises dead-letter operations.
  * A resource that exists with other arguments gives a {@link TopologyMismatchError}.
  */
 export class RabbitMqTopology {
@@ -68,6 +69,7 @@ export class RabbitMqTopology {
       await this.assertExchange(ch, this.naming.eventsExchange, 'topic');
       await this.assertExchange(ch, this.naming.retryExchange, 'headers');
       await this.assertQueue(ch, this.naming.deadLetterQueue, this.queueOptions());
+      await this.assertQueue(ch, this.naming.deadLetterLock, { durable: true });
     });
   }
 

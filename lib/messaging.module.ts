@@ -22,6 +22,8 @@ import { MessageContext } from './context/message-context.service';
 import { DeadLetterService } from './dead-letter/dead-letter.service';
 import { MessagingRuntime } from './messaging.runtime';
 import { OutboxIntegration } from './outbox-integration';
+import { MONITORING_EXPORTS, MONITORING_PROVIDERS } from './monitoring/monitoring.providers';
+import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
 
 /**
@@ -49,8 +51,8 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     },
     {
       provide: EnvelopeFactory,
-      inject: [MESSAGING_OPTIONS],
-      useFactory: (options: ResolvedMessagingOptions) => new EnvelopeFactory(options.serviceName),
+      inject: [MESSAGING_OPTIONS, MessagingTracing],
+      useFactory: (options: ResolvedMessagingOptions, tracing: MessagingTracing) => new EnvelopeFactory(options.serviceName, tracing.traceparent),
     },
     { provide: HandlerRegistry, useFactory: () => new HandlerRegistry() },
     { provide: UpcasterRegistry, useFactory: () => new UpcasterRegistry() },
@@ -65,6 +67,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     OutboxIntegration,
     MessagingTransactions,
     MessagingRuntime,
+    ...MONITORING_PROVIDERS,
   ],
   exports: [
     CommandBus,
@@ -76,6 +79,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     SubscriberStats,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,
+    ...MONITORING_EXPORTS,
   ],
 })
 export class MessagingModule extends ConfigurableMessagingModule {}

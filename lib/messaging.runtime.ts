@@ -23,6 +23,8 @@ import { QueryBus } from './buses/query.bus';
 import { EventBus } from './buses/event.bus';
 import { bridgeCqrsEventBus } from './buses/cqrs-bridge';
 import { OutboxIntegration } from './outbox-integration';
+import { MessagingMonitor } from './monitoring/messaging-monitor.service';
+import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
 
 /**
@@ -50,6 +52,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     private readonly outbox: OutboxIntegration,
     private readonly transactions: MessagingTransactions,
     private readonly moduleRef: ModuleRef,
+    private readonly monitor: MessagingMonitor,
+    private readonly tracing: MessagingTracing,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -70,6 +74,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       observer: this.stats,
       unitOfWork: this.outbox.unitOfWork,
       retryScheduler: this.outbox.retryScheduler,
+      wrap: this.tracing.consumeWrapper,
     });
     for (const sub of this.registry.subscribers.values()) {
       this.stats.register(sub.name);
@@ -97,12 +102,17 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
   }
 
   private alert(deadLetter: DeadLetter): void {
+    this.monitor.notifyDeadLetter(deadLetter);
     const hook = this.options.onDeadLetter;
     if (!hook) return;
+    const failed = (err: unknown) =>
+      this.logger.error(
+        `onDeadLetter hook failed: ${(err as Error)?.message} (id=${deadLetter.messageId ?? '?'} subscriber=${deadLetter.subscriber} deadLetterId=${deadLetter.id})`,
+      );
     try {
-      Promise.resolve(hook(deadLetter)).catch((err) => this.logger.error(`onDeadLetter hook failed: ${(err as Error)?.message}`));
+      Promise.resolve(hook(deadLetter)).catch(failed);
     } catch (err) {
-      this.logger.error(`onDeadLetter hook failed: ${(err as Error)?.message}`);
+      failed(err);
     }
   }
 }

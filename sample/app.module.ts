@@ -1,9 +1,12 @@
 import { Logger, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { TerminusModule } from '@nestjs/terminus';
 import {
   CorrelationIdMiddleware,
+  MessagingMetricsController,
   MessagingModule,
   createMessagingEntities,
+  logAlerts,
   messagingOptionsFromEnv,
   type MessagingModuleOptions,
 } from '../lib';
@@ -16,6 +19,7 @@ import { InventoryService } from './inventory/inventory.service';
 import { Notification } from './notifications/notification.entity';
 import { NotificationService } from './notifications/notification.service';
 import { DeadLettersController } from './admin/dead-letters.controller';
+import { HealthController } from './health/health.controller';
 
 type Env = Record<string, string | undefined>;
 
@@ -42,6 +46,8 @@ export function sampleMessaging(env: Env): MessagingModuleOptions {
     outbox: { pollIntervalMs: 200, ...options.outbox, enabled: true },
     onDeadLetter: (dl) =>
       logger.warn(`dead letter ${dl.id}: ${dl.type} for ${dl.subscriber} after ${dl.attempts} attempt(s): ${dl.error.message}`),
+    // health goes down (and an alert is logged) past these limits
+    monitoring: { thresholds: { maxOutboxAgeMs: 60_000, maxDeadLetters: 100 }, onAlert: logAlerts() },
   };
 }
 
@@ -54,8 +60,9 @@ export class AppModule implements NestModule {
       imports: [
         TypeOrmModule.forRoot(sampleDatabase(env)),
         MessagingModule.forRoot(sampleMessaging(env)),
+        TerminusModule,
       ],
-      controllers: [OrdersController, DeadLettersController],
+      controllers: [OrdersController, DeadLettersController, HealthController, MessagingMetricsController],
       providers: [CreateOrderHandler, GetOrderHandler, InventoryService, NotificationService],
     };
   }

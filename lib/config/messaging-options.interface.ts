@@ -5,6 +5,7 @@ import type { UpcasterDefinition } from '../message/upcaster.registry';
 import type { InMemoryBroker } from '../transport/in-memory/in-memory.broker';
 import type { RabbitMqTransportOptions } from '../transport/rabbitmq/rabbitmq-options.interface';
 import type { OutboxOptions } from '../outbox/outbox-options.interface';
+import type { MonitoringOptions } from '../monitoring/monitoring-options.interface';
 
 /** Options of `MessagingModule.forRoot()` / `forRootAsync()`. Only `serviceName` is required. */
 export interface MessagingModuleOptions {
@@ -37,6 +38,8 @@ export interface MessagingModuleOptions {
   upcasters?: UpcasterDefinition[];
   /** Called after each message is dead-lettered (alerting). Errors it throws are logged, never rethrown. */
   onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
+  /** Monitoring: thresholds and alerts, Prometheus metrics, tracing (see `MonitoringOptions`). */
+  monitoring?: MonitoringOptions;
   /** Bridge `@nestjs/cqrs`'s `EventBus` so its `publish()` goes through this module. Default true when CqrsModule is present. */
   bridgeCqrsEventBus?: boolean;
 }
@@ -57,6 +60,8 @@ export interface ResolvedMessagingOptions {
   upcasters: UpcasterDefinition[];
   onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
   bridgeCqrsEventBus: boolean;
+  /** The `monitoring` option as given (resolved by the monitoring providers). */
+  monitoring?: MonitoringOptions;
   /** Whether subscribers use the inbox unless they opt out. */
   inboxByDefault: boolean;
 }

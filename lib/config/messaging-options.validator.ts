@@ -2,6 +2,7 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../consumer/retry.policy';
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './messaging-options.interface';
 import { validateOutboxOptions } from '../outbox/outbox-options.validator';
+import { resolveMonitoringOptions } from '../monitoring/monitoring-options.validator';
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const KNOWN_OPTIONS = new Set([
@@ -19,6 +20,7 @@ const KNOWN_OPTIONS = new Set([
   'upcasters',
   'onDeadLetter',
   'bridgeCqrsEventBus',
+  'monitoring',
 ]);
 
 function intOption(value: unknown, name: string, def: number, min: number, max: number): number {
@@ -65,6 +67,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
   if (options.onDeadLetter !== undefined && typeof options.onDeadLetter !== 'function') {
     throw new InvalidConfigurationError('onDeadLetter must be a function (deadLetter) => void');
   }
+  if (options.monitoring !== undefined) resolveMonitoringOptions(options.monitoring); // fail fast on bad values
   if (options.upcasters !== undefined && !Array.isArray(options.upcasters)) {
     throw new InvalidConfigurationError('upcasters must be an array of { type, fromVersion, upcast }');
   }
@@ -83,6 +86,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     validate: options.validate ?? true,
     upcasters: options.upcasters ?? [],
     onDeadLetter: options.onDeadLetter,
+    monitoring: options.monitoring,
     bridgeCqrsEventBus: options.bridgeCqrsEventBus ?? true,
     inboxByDefault: options.outbox !== undefined && options.outbox.enabled !== false && options.outbox.inbox !== false,
   };

@@ -11,6 +11,7 @@ import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler
 import type { DeliveryHandler, DeliveryOutcome, ErrorInfo, InboundMessage } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
 import type { ConsumerObserver } from '../monitoring/subscriber-stats';
+import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { isPermanentFailure, retryDelay } from './retry.policy';
 
 const ACK: DeliveryOutcome = Object.freeze({ status: 'ack' }) as DeliveryOutcome;
@@ -22,6 +23,8 @@ export interface ConsumerPipelineDeps {
   upcasters: UpcasterRegistry;
   validator: MessageValidator;
   observer: ConsumerObserver;
+  /** Runs each handling inside e.g. a tracing span (`MessagingTracing.consumeWrapper`). */
+  wrap?: ConsumeWrapper;
   unitOfWork?: SubscriberUnitOfWork;
   retryScheduler?: RetryScheduler;
 }
@@ -95,14 +98,20 @@ export class ConsumerPipeline {
       if (route.cls) {
         return this.deps.validator
           .materialize(env.type, route.cls, data)
-          .then((payload) => this.invoke(sub, route, state, payload))
+          .then((payload) => this.wrapped(sub, route, state, payload))
           .then(handled, fail);
       }
-      const duplicate = this.invoke(sub, route, state, data);
+      const duplicate = this.wrapped(sub, route, state, data);
       return duplicate === false ? Promise.resolve(handled(false)) : duplicate.then(handled, fail);
     } catch (error) {
       return fail(error);
     }
+  }
+
+  /** `invoke`, inside `deps.wrap` when there is one (tracing). */
+  private wrapped(sub: SubscriberDefinition, route: SubscriberRoute, state: MessageContextState, payload: unknown): false | Promise<boolean> {
+    const wrap = this.deps.wrap;
+    return wrap ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload)) : this.invoke(sub, route, state, payload);
   }
 
   /**
@@ -149,7 +158,7 @@ export class ConsumerPipeline {
     const now = new Date().toISOString();
     const firstFailureAt = message.firstFailureAt ?? now;
     const info = toErrorInfo(error);
-    const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} subscriber=${sub.name} correlationId=${envelope?.correlationId ?? '?'}`;
+    const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} subscriber=${sub.name} attempt=${message.attempt} correlationId=${envelope?.correlationId ?? '?'}`;
     if (!isPermanentFailure(sub.retry, error) && message.attempt <= sub.retry.maxRetries) {
       const delayMs = retryDelay(sub.retry, message.attempt);
       const nextAttempt = message.attempt + 1;

@@ -71,6 +71,17 @@ describe('CloudEvents codec', () => {
     expect((error as Error).message).toMatch(reason);
   });
 
+  it('never quotes the body in the error (it could hold a secret)', () => {
+    for (const body of ['card=4111111111111111', '{"a":"4111111111111111"', 'secret-token-abc']) {
+      expect(() => decodeEnvelope(body)).toThrow(MalformedMessageError);
+      try {
+        decodeEnvelope(body);
+      } catch (e) {
+        expect((e as Error).message).not.toMatch(/4111|secret|card/);
+      }
+    }
+  });
+
   it('drops an invalid traceparent instead of failing', () => {
     expect(decodeEnvelope('{"specversion":"1.0","id":"a","type":"X","source":"s","traceparent":"garbage"}').traceparent).toBeUndefined();
   });

@@ -111,7 +111,9 @@ export function decodeEnvelope(body: Buffer | string): MessageEnvelope {
   try {
     event = JSON.parse(text);
   } catch (err) {
-    throw new MalformedMessageError(`body is not JSON (${(err as Error).message})`);
+    // V8's message quotes part of the body: keep only the position, never content
+    const at = /position \d+/.exec((err as Error).message)?.[0];
+    throw new MalformedMessageError(`body is not JSON${at ? ` (at ${at})` : ''}`);
   }
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new MalformedMessageError('body is not a JSON object');

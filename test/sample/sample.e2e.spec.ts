@@ -60,6 +60,17 @@ function scenario(name: string, env: () => Record<string, string>) {
       expect(view.reservations[0].causationId).not.toBe(orderId);
     });
 
+    it('exposes /health, /health/messaging and /metrics', async () => {
+      const health = await request(app.getHttpServer()).get('/health').expect(200);
+      expect(health.body.status).toBe('ok');
+      const snapshot = (await request(app.getHttpServer()).get('/health/messaging').expect(200)).body;
+      expect(snapshot.outbox).toMatchObject({ pending: expect.any(Number), failed: 0 });
+      expect(snapshot.subscribers.map((s: { subscriber: string }) => s.subscriber).sort()).toEqual(['inventory', 'notifications']);
+      const metrics = await request(app.getHttpServer()).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/messaging_messages_handled_total\{[^}]*subscriber="inventory"[^}]*\} [1-9]/);
+      expect(metrics.text).toContain('messaging_outbox_pending');
+    });
+
     it('rejects an invalid order with 400 and the validation details', async () => {
       const res = await request(app.getHttpServer()).post('/orders').send({ customerId: '', totalAmount: -1 }).expect(400);
       expect(res.body.failures.map((f: { property: string }) => f.property).sort()).toEqual(['customerId', 'totalAmount']);

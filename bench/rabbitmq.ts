@@ -1,7 +1,7 @@
 /**
  * RabbitMQ transport throughput beside raw amqplib doing the same, in the same run.
  *
- *   npm run bench:rabbitmq       (BENCH_ROUNDS=7 BENCH_PUBLISH_N=5000 BENCH_SEQUENTIAL_N=300 BENCH_CONSUME_N=5000 BENCH_WINDOW=500
+ *   npm run bench:rabbitmq       (BENCH_ROUNDS=5 BENCH_PUBLISH_N=5000 BENCH_SEQUENTIAL_N=300 BENCH_CONSUME_N=15000 BENCH_WINDOW=500
  *                                 AMQP_URL=amqp://guest:guest@127.0.0.1:5672 to tune)
  *
  * Publish: N persistent, mandatory messages with publisher confirms to a durable queue bound to the
@@ -22,10 +22,10 @@ import { RabbitMqTransport } from '../lib/transport/rabbitmq/rabbitmq.transport'
 import type { OutboundMessage } from '../lib/transport/transport.interface';
 
 const URL = process.env.AMQP_URL ?? process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PUBLISH_N = Number(process.env.BENCH_PUBLISH_N ?? 5000);
 const SEQUENTIAL_N = Number(process.env.BENCH_SEQUENTIAL_N ?? 300);
-const CONSUME_N = Number(process.env.BENCH_CONSUME_N ?? 5000);
+const CONSUME_N = Number(process.env.BENCH_CONSUME_N ?? 15000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 500);
 const PREFETCH = 200;
 const run = `bench${randomBytes(3).toString('hex')}`;

@@ -54,6 +54,7 @@ export type {
 } from './transport/transport.interface';
 export { InMemoryTransport } from './transport/in-memory/in-memory.transport';
 export { InMemoryBroker } from './transport/in-memory/in-memory.broker';
+export * from './transport/rabbitmq';
 
 export { createMessagingEntities } from './messaging-entities';
 export type { MessagingEntitiesOptions } from './outbox/outbox.entities';

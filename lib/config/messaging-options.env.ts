@@ -9,6 +9,8 @@ export const MESSAGING_ENV_VARIABLES = {
   MESSAGING_AMQP_EXCHANGE: 'rabbitmq.exchange (default messaging.events)',
   MESSAGING_AMQP_PREFETCH: 'rabbitmq.prefetch',
   MESSAGING_AMQP_QUEUE_TYPE: 'rabbitmq.queueType: classic | quorum',
+  MESSAGING_AMQP_QUEUE_PREFIX: 'rabbitmq.queuePrefix (default: the service name)',
+  MESSAGING_AMQP_PUBLISH_CONFIRM_TIMEOUT_MS: 'rabbitmq.publishConfirmTimeoutMs (default 10000)',
   MESSAGING_RETRY_MAX: 'retry.maxRetries (default 3)',
   MESSAGING_RETRY_INITIAL_DELAY_MS: 'retry.initialDelayMs (default 1000)',
   MESSAGING_RETRY_MULTIPLIER: 'retry.multiplier (default 2)',
@@ -18,6 +20,7 @@ export const MESSAGING_ENV_VARIABLES = {
   MESSAGING_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs (default 10000)',
   MESSAGING_OUTBOX: 'outbox.enabled: true | false (default false)',
   MESSAGING_OUTBOX_POLL_INTERVAL_MS: 'outbox.pollIntervalMs',
+  MESSAGING_OUTBOX_TABLE: 'outbox.outboxTable (default messaging_outbox)',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -81,6 +84,8 @@ export function messagingOptionsFromEnv(
       exchange: env.MESSAGING_AMQP_EXCHANGE || undefined,
       prefetch: num(env, 'MESSAGING_AMQP_PREFETCH'),
       queueType: queueType as 'classic' | 'quorum' | undefined,
+      queuePrefix: env.MESSAGING_AMQP_QUEUE_PREFIX || undefined,
+      publishConfirmTimeoutMs: num(env, 'MESSAGING_AMQP_PUBLISH_CONFIRM_TIMEOUT_MS'),
     }) as MessagingModuleOptions['rabbitmq'],
     retry: defined({
       maxRetries: num(env, 'MESSAGING_RETRY_MAX'),
@@ -92,7 +97,11 @@ export function messagingOptionsFromEnv(
     handlerTimeoutMs: num(env, 'MESSAGING_HANDLER_TIMEOUT_MS'),
     shutdownTimeoutMs: num(env, 'MESSAGING_SHUTDOWN_TIMEOUT_MS'),
     outbox: outboxEnabled
-      ? (defined({ enabled: true, pollIntervalMs: num(env, 'MESSAGING_OUTBOX_POLL_INTERVAL_MS') }) as MessagingModuleOptions['outbox'])
+      ? (defined({
+          enabled: true,
+          pollIntervalMs: num(env, 'MESSAGING_OUTBOX_POLL_INTERVAL_MS'),
+          outboxTable: env.MESSAGING_OUTBOX_TABLE || undefined,
+        }) as MessagingModuleOptions['outbox'])
       : undefined,
   };
   const merged = { ...fromEnv, ...overrides } as MessagingModuleOptions;

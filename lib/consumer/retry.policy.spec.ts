@@ -6,7 +6,8 @@ describe('retry policy', () => {
     expect([1, 2, 3].map((r) => baseDelay(DEFAULT_RETRY_POLICY, r))).toEqual([1000, 2000, 4000]);
     const capped = resolveRetryPolicy(DEFAULT_RETRY_POLICY, { maxRetries: 10, maxDelayMs: 5000 }, 'retry');
     expect(baseDelay(capped, 8)).toBe(5000);
-    expect(retryDelayLevels(capped)).toEqual([1000, 2000, 4000, 5000]);
+    expect(retryDelayLevels(capped)).toEqual([1000, 1200, 2000, 2400, 4000, 4800, 5000]);
+    expect(Math.max(...Array.from({ length: 50 }, (_, i) => retryDelay(capped, 1 + (i % 8), i / 50)))).toBeLessThanOrEqual(5000);
   });
 
   it('spreads delays by the jitter fraction', () => {

@@ -77,10 +77,18 @@ export function retryDelay(policy: ResolvedRetryPolicy, retry: number, random: n
   return Math.max(0, Math.min(policy.maxDelayMs, Math.round(base + spread)));
 }
 
-/** Every distinct un-jittered delay the policy can ask for (lets a broker declare delay queues). */
+/**
+ * The delay levels a broker should declare for this policy: each retry's base delay and its jitter
+ * ceiling (a transport rounds a requested delay up to the nearest level, so jittered delays spread
+ * over two levels per retry and never need a level declared on demand).
+ */
 export function retryDelayLevels(policy: ResolvedRetryPolicy): number[] {
   const levels = new Set<number>();
-  for (let r = 1; r <= policy.maxRetries; r++) levels.add(baseDelay(policy, r));
+  for (let r = 1; r <= policy.maxRetries; r++) {
+    const base = baseDelay(policy, r);
+    levels.add(base);
+    levels.add(Math.min(policy.maxDelayMs, Math.round(base * (1 + policy.jitter))));
+  }
   return [...levels].sort((a, b) => a - b);
 }
 

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+
+/**
+ * `npm run build` + `npm pack` give a package a Nest app can install: compiled JS with .d.ts, the
+ * CLI, the README; no sources or tests. The packed package loads, boots a Nest app, and its types
+ * compile in a consumer.
+ */
+const root = path.resolve(__dirname, '../..');
+
+describe('the npm package', () => {
+  let dir: string;
+  let pkg: string;
+  let files: string[];
+
+  beforeAll(() => {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'pipe' });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nestjs-messaging-pack-'));
+    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8' });
+    const [info] = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    files = info.files.map((f) => f.path);
+    const app = path.join(dir, 'app');
+    fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+    execFileSync('tar', ['-xzf', path.join(dir, info.filename), '-C', path.join(app, 'node_modules')]);
+    pkg = path.join(app, 'node_modules', 'nestjs-messaging');
+    fs.renameSync(path.join(app, 'node_modules', 'package'), pkg);
+  }, 120_000);
+
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('contains the build, the types, the CLI and the README, and no sources or tests', () => {
+    expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']));
+    expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    expect(files.filter((f) => /spec|test\//.test(f))).toEqual([]);
+  });
+
+  it('boots a Nest app from the packed build and dispatches a command', () => {
+    const script = `
+      require('reflect-metadata');
+      const { Test } = require('@nestjs/testing');
+      const m = require(${JSON.stringify(pkg)});
+      class Ping {}
+      class PingHandler { execute() { return 'pong'; } }
+      m.CommandHandler(Ping)(PingHandler);
+      (async () => {
+        const ref = await Test.createTestingModule({ imports: [m.MessagingModule.forRoot({ serviceName: 'packed' })], providers: [PingHandler] })
+          .setLogger(false).compile();
+        await ref.init();
+        const answer = await ref.get(m.CommandBus).execute(new Ping());
+        await ref.close();
+        process.stdout.write(answer);
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
+    });
+    expect(out).toBe('pong');
+  });
+
+  it('ships a working CLI', () => {
+    const out = execFileSync(process.execPath, [path.join(pkg, 'dist/cli/main.js'), '--help'], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
+    });
+    expect(out).toContain('dlq list');
+    expect(fs.readFileSync(path.join(pkg, 'dist/cli/main.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  });
+
+  it('has declarations a consumer compiles against', () => {
+    const file = path.join(path.dirname(pkg), '..', 'consumer.ts');
+    fs.writeFileSync(
+      file,
+      `import { MessagingModule, EventBus, Message, Subscribe, type DeadLetter } from 'nestjs-messaging';
+       @Message('Thing') class Thing { constructor(readonly id: string) {} }
+       class S { @Subscribe(Thing) on(_t: Thing): void {} }
+       export const m = MessagingModule.forRoot({ serviceName: 'x', onDeadLetter: (d: DeadLetter) => void d.error.message });
+       export async function f(bus: EventBus) { await bus.publish(new Thing('1')); return S; }\n`,
+    );
+    const program = ts.createProgram([file], {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      strict: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      skipLibCheck: false,
+      noEmit: true,
+      types: ['node'],
+      typeRoots: [path.join(root, 'node_modules/@types')],
+      baseUrl: path.dirname(file),
+      paths: { 'nestjs-messaging': [pkg], '*': [path.join(root, 'node_modules/*'), path.join(root, 'node_modules/@types/*')] },
+    });
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => !d.file || d.file.fileName.includes('nestjs-messaging') || d.file.fileName === file)
+      .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diagnostics).toEqual([]);
+  }, 120_000);
+});

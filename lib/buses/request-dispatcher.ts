@@ -1,6 +1,6 @@
 import { HandlerNotFoundError } from '../errors/handler-not-found.error';
-import { runInMessageContext, type MessageKind } from '../context/message-context';
-import type { EnvelopeFactory, SendOptions } from '../message/envelope.factory';
+import { runInMessageContext, type MessageContextState, type MessageKind } from '../context/message-context';
+import type { EnvelopeFactory, RequestEnvelope, SendOptions } from '../message/envelope.factory';
 import type { MessageValidator } from '../message/message.validator';
 import type { HandlerRegistry, RequestHandlerEntry } from '../discovery/handler.registry';
 import type { TransactionRunner } from './transaction-runner.interface';
@@ -53,11 +53,43 @@ export class RequestDispatcher {
 
   /** Gives the message its metadata and runs the handler in the message context. May throw. */
   private run<R>(entry: RequestHandlerEntry, message: object, options: SendOptions | undefined): Promise<R> {
-    const envelope = this.envelopes.create(entry.type, entry.version, message, options);
-    const state = { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+    const envelope = this.envelopes.createRequest(entry.type, entry.version, message, options);
     const tx = this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
-    return runInMessageContext(state, () =>
-      tx ? tx.run(async () => (await entry.execute(message)) as R) : Promise.resolve(entry.execute(message) as R | Promise<R>),
-    );
+    if (tx) {
+      // The transaction runner copies the state with a spread: give it a plain correlationId.
+      const state: MessageContextState = { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+      return runInMessageContext(state, () => tx.run(async () => (await entry.execute(message)) as R));
+    }
+    const state: MessageContextState = envelope.startsNewFlow()
+      ? new NewFlowState(envelope, this.kind)
+      : { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+    return runInMessageContext(state, () => Promise.resolve(entry.execute(message) as R | Promise<R>));
+  }
+}
+
+/**
+ * The context of a command or query that starts a new flow: its correlation id is its own id,
+ * read through the envelope so that the id is still made only if someone asks for it.
+ *
+ * `correlationId` is an accessor on the prototype, so a spread copy of this state lacks it;
+ * `run` gives the transaction runner (which copies the state) a plain object instead.
+ */
+class NewFlowState implements MessageContextState {
+  /** Set when someone overrides the correlation id. */
+  #correlationId: string | undefined;
+  transaction?: unknown;
+
+  constructor(
+    public message: RequestEnvelope,
+    public kind: MessageKind,
+  ) {
+    this.#correlationId = undefined;
+  }
+
+  get correlationId(): string {
+    return this.#correlationId ?? this.message.correlationId;
+  }
+  set correlationId(value: string) {
+    this.#correlationId = value;
   }
 }

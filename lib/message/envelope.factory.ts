@@ -1,8 +1,8 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
-import { currentMessageContext } from '../context/message-context';
+import { currentMessageContext, type MessageContextState } from '../context/message-context';
 import { isValidExtensionName, isValidIdValue } from './cloudevents.codec';
 import type { MessageEnvelope } from './envelope';
-import { uuidv7At } from './uuid-v7';
+import { uuidv7At, uuidv7For } from './uuid-v7';
 
 /** Per-send options that shape the envelope. */
 export interface SendOptions {
@@ -31,51 +31,164 @@ export class EnvelopeFactory {
     private readonly traceparent: () => string | undefined = () => undefined,
   ) {}
 
-  /** A new envelope for `data`. */
+  /** A new envelope for `data`, id and time made now (events: they are encoded right away). */
   create<T>(type: string, version: number, data: T, options?: SendOptions): MessageEnvelope<T> {
     const ctx = currentMessageContext();
+    // Read what comes from the context first: a command's lazy id is then made before this one.
+    const correlationId = correlationOf(ctx, options);
+    const causationId = ctx?.message?.id;
     const now = Date.now();
     const id = uuidv7At(now);
-    let correlationId = ctx?.correlationId ?? id;
-    let headers = NO_HEADERS;
-    let partitionKey: string | undefined;
-    if (options !== undefined) {
-      if (options.correlationId !== undefined) {
-        if (!isValidIdValue(options.correlationId)) {
-          throw new InvalidConfigurationError('correlationId must be 1 to 200 printable ASCII characters without spaces');
-        }
-        correlationId = options.correlationId;
-      }
-      if (options.partitionKey !== undefined) {
-        if (!isValidIdValue(options.partitionKey)) {
-          throw new InvalidConfigurationError('partitionKey must be 1 to 200 printable ASCII characters without spaces');
-        }
-        partitionKey = options.partitionKey;
-      }
-      if (options.headers !== undefined) headers = checkHeaders(options.headers);
-    }
     return {
       id,
       type,
       version,
       time: this.isoTime(now),
       source: this.source,
-      correlationId,
-      causationId: ctx?.message?.id,
+      correlationId: correlationId ?? id,
+      causationId,
       traceparent: this.traceparent(),
-      partitionKey,
-      headers,
+      partitionKey: partitionKeyOf(options),
+      headers: headersOf(options),
       data,
     };
   }
 
-  private isoTime(ms: number): string {
+  /**
+   * A new envelope for a command or query, whose id and time are made on first read (see
+   * `RequestEnvelope`). The clock is read now: they still say when the message was sent.
+   */
+  createRequest<T>(type: string, version: number, data: T, options?: SendOptions): RequestEnvelope<T> {
+    const ctx = currentMessageContext();
+    return new RequestEnvelope(
+      this,
+      Date.now(),
+      type,
+      version,
+      this.source,
+      correlationOf(ctx, options),
+      ctx?.message?.id,
+      this.traceparent(),
+      partitionKeyOf(options),
+      headersOf(options),
+      data,
+    );
+  }
+
+  /** @internal `ms` as ISO-8601 UTC. */
+  isoTime(ms: number): string {
     if (ms !== this.lastMs) {
       this.lastMs = ms;
       this.lastTime = new Date(ms).toISOString();
     }
     return this.lastTime;
   }
+}
+
+/**
+ * The envelope of a command or query. Most are never looked at (nothing reads
+ * `MessageContext.messageId` and the handler publishes nothing), so the UUID v7 `id` and the
+ * ISO `time` are made on first read, from the clock reading taken at dispatch: they still say
+ * when the message was sent, and every read returns the same value. `correlationId`, when the
+ * message starts a new flow, is its `id` (made on first read as well).
+ *
+ * `id`, `time` and `correlationId` are accessors on the prototype, so `JSON.stringify` gets
+ * them through `toJSON()`, but object spread (`{ ...envelope }`) leaves them out.
+ * @internal
+ */
+export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
+  readonly #factory: EnvelopeFactory;
+  /** `Date.now()` at dispatch. */
+  readonly #createdAt: number;
+  #id: string | undefined;
+  #time: string | undefined;
+  /** Undefined until read when the message starts a new flow (then it is the id). */
+  #correlationId: string | undefined;
+
+  constructor(
+    factory: EnvelopeFactory,
+    createdAt: number,
+    public type: string,
+    public version: number,
+    public source: string,
+    correlationId: string | undefined,
+    public causationId: string | undefined,
+    public traceparent: string | undefined,
+    public partitionKey: string | undefined,
+    public headers: Record<string, string>,
+    public data: T,
+  ) {
+    this.#factory = factory;
+    this.#createdAt = createdAt;
+    this.#id = undefined;
+    this.#time = undefined;
+    this.#correlationId = correlationId;
+  }
+
+  get id(): string {
+    return (this.#id ??= uuidv7For(this.#createdAt));
+  }
+  set id(value: string) {
+    this.#id = value;
+  }
+
+  get time(): string {
+    return (this.#time ??= this.#factory.isoTime(this.#createdAt));
+  }
+  set time(value: string) {
+    this.#time = value;
+  }
+
+  get correlationId(): string {
+    return (this.#correlationId ??= this.id);
+  }
+  set correlationId(value: string) {
+    this.#correlationId = value;
+  }
+
+  /** Whether the correlation id is still to be made, i.e. the message starts a new flow. */
+  startsNewFlow(): boolean {
+    return this.#correlationId === undefined;
+  }
+
+  /** A plain copy (also what `JSON.stringify` writes). */
+  toJSON(): MessageEnvelope<T> {
+    return {
+      id: this.id,
+      type: this.type,
+      version: this.version,
+      time: this.time,
+      source: this.source,
+      correlationId: this.correlationId,
+      causationId: this.causationId,
+      traceparent: this.traceparent,
+      partitionKey: this.partitionKey,
+      headers: this.headers,
+      data: this.data,
+    };
+  }
+}
+
+/** The correlation a new message joins: `options.correlationId`, else the current one, else none (a new flow). */
+function correlationOf(ctx: MessageContextState | undefined, options: SendOptions | undefined): string | undefined {
+  const requested = options?.correlationId;
+  if (requested === undefined) return ctx?.correlationId;
+  if (!isValidIdValue(requested)) {
+    throw new InvalidConfigurationError('correlationId must be 1 to 200 printable ASCII characters without spaces');
+  }
+  return requested;
+}
+
+function partitionKeyOf(options: SendOptions | undefined): string | undefined {
+  const key = options?.partitionKey;
+  if (key !== undefined && !isValidIdValue(key)) {
+    throw new InvalidConfigurationError('partitionKey must be 1 to 200 printable ASCII characters without spaces');
+  }
+  return key;
+}
+
+function headersOf(options: SendOptions | undefined): Record<string, string> {
+  return options?.headers === undefined ? NO_HEADERS : checkHeaders(options.headers);
 }
 
 function checkHeaders(headers: Record<string, string>): Record<string, string> {

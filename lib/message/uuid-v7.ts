@@ -23,17 +23,10 @@ export class UuidV7Generator {
 
   /** A new UUID v7. `now` is for tests. */
   next(now: number = Date.now()): string {
-    if (this.offset + 10 > POOL_BYTES) {
-      randomFillSync(this.pool);
-      this.poolHex = this.pool.toString('hex');
-      this.offset = 0;
-    }
-    const p = this.pool;
-    const o = this.offset;
-    this.offset += 10;
+    const o = this.take();
     if (now > this.lastMs) {
       this.setTime(now);
-      this.counter = ((p[o] << 4) | (p[o + 1] >> 4)) & 0x3ff; // seed leaves room to count up
+      this.counter = seed(this.pool, o);
     } else {
       this.counter++;
       if (this.counter > 0xfff) {
@@ -41,14 +34,42 @@ export class UuidV7Generator {
         this.counter = 0;
       }
     }
-    const c = this.counter;
+    return this.format(this.timePrefix, this.counter, o);
+  }
+
+  /**
+   * A UUID v7 carrying the time `ms` read earlier (when a message was created; its id is made
+   * on first use). Same as `next(ms)` unless this generator already made an id for a later
+   * millisecond: then the id still carries `ms`, with a random counter, and the generator's own
+   * sequence is left alone (so the id sorts by its time, before the ids made since).
+   */
+  at(ms: number): string {
+    if (ms >= this.lastMs) return this.next(ms);
+    const o = this.take();
+    return this.format(timePrefixOf(ms), seed(this.pool, o), o);
+  }
+
+  /** Offset of 10 unused random bytes in `pool` (refilled when needed). */
+  private take(): number {
+    if (this.offset + 10 > POOL_BYTES) {
+      randomFillSync(this.pool);
+      this.poolHex = this.pool.toString('hex');
+      this.offset = 0;
+    }
+    const o = this.offset;
+    this.offset += 10;
+    return o;
+  }
+
+  /** The id: `prefix` (time), version and 12-bit `counter`, then variant and random bytes o + 2 .. o + 9. */
+  private format(prefix: string, counter: number, o: number): string {
     const h = o * 2; // byte o is poolHex[h, h + 2)
     return (
-      this.timePrefix +
-      HEX[0x70 | ((c >>> 8) & 0x0f)] +
-      HEX[c & 0xff] +
+      prefix +
+      HEX[0x70 | ((counter >>> 8) & 0x0f)] +
+      HEX[counter & 0xff] +
       '-' +
-      HEX[0x80 | (p[o + 2] & 0x3f)] +
+      HEX[0x80 | (this.pool[o + 2] & 0x3f)] +
       this.poolHex.slice(h + 6, h + 8) + // byte o + 3
       '-' +
       this.poolHex.slice(h + 8, h + 20) // bytes o + 4 .. o + 9
@@ -57,18 +78,29 @@ export class UuidV7Generator {
 
   private setTime(ms: number): void {
     this.lastMs = ms;
-    const hi = Math.floor(ms / 0x1000000); // top 24 bits of 48
-    const lo = ms % 0x1000000; // low 24 bits
-    this.timePrefix =
-      HEX[(hi >>> 16) & 0xff] +
-      HEX[(hi >>> 8) & 0xff] +
-      HEX[hi & 0xff] +
-      HEX[(lo >>> 16) & 0xff] +
-      '-' +
-      HEX[(lo >>> 8) & 0xff] +
-      HEX[lo & 0xff] +
-      '-';
+    this.timePrefix = timePrefixOf(ms);
   }
+}
+
+/** A random 12-bit counter seed from bytes o, o + 1, low enough to leave room to count up. */
+function seed(pool: Buffer, o: number): number {
+  return ((pool[o] << 4) | (pool[o + 1] >> 4)) & 0x3ff;
+}
+
+/** `xxxxxxxx-xxxx-`: the 48-bit millisecond timestamp `ms` in UUID layout. */
+function timePrefixOf(ms: number): string {
+  const hi = Math.floor(ms / 0x1000000); // top 24 bits of 48
+  const lo = ms % 0x1000000; // low 24 bits
+  return (
+    HEX[(hi >>> 16) & 0xff] +
+    HEX[(hi >>> 8) & 0xff] +
+    HEX[hi & 0xff] +
+    HEX[(lo >>> 16) & 0xff] +
+    '-' +
+    HEX[(lo >>> 8) & 0xff] +
+    HEX[lo & 0xff] +
+    '-'
+  );
 }
 
 const defaultGenerator = new UuidV7Generator();
@@ -81,6 +113,11 @@ export function uuidv7(): string {
 /** @internal A new UUID v7 from the shared generator, for a caller that already read the clock. */
 export function uuidv7At(now: number): string {
   return defaultGenerator.next(now);
+}
+
+/** @internal A UUID v7 from the shared generator for the earlier instant `ms` (see `UuidV7Generator.at`). */
+export function uuidv7For(ms: number): string {
+  return defaultGenerator.at(ms);
 }
 
 /** Milliseconds since the epoch encoded in a UUID v7. */

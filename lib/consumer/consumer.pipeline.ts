@@ -95,13 +95,12 @@ export class ConsumerPipeline {
           return fail(error);
         }
       };
-      if (route.cls) {
-        return this.deps.validator
-          .materialize(env.type, route.cls, data)
-          .then((payload) => this.wrapped(sub, route, state, payload))
-          .then(handled, fail);
+      // Without validation rules the payload is rebuilt synchronously (no promise to wait for).
+      const payload = route.cls ? this.deps.validator.materialize(env.type, route.cls, data) : data;
+      if (payload instanceof Promise) {
+        return payload.then((instance) => this.wrapped(sub, route, state, instance)).then(handled, fail);
       }
-      const duplicate = this.wrapped(sub, route, state, data);
+      const duplicate = this.wrapped(sub, route, state, payload);
       return duplicate === false ? Promise.resolve(handled(false)) : duplicate.then(handled, fail);
     } catch (error) {
       return fail(error);

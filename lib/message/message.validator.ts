@@ -62,17 +62,20 @@ export class MessageValidator {
   }
 
   /**
-   * Turns a received payload into an instance of `cls` and validates it; throws
-   * `InvalidMessageError` (permanent) when it breaks the class's rules.
+   * Turns a received payload into an instance of `cls` (class-transformer's `plainToInstance`)
+   * and validates it. Synchronous when the class has no rules: returns the instance itself, so
+   * the consumer pipeline goes on without waiting a tick; else a promise of it, rejected with
+   * `InvalidMessageError` (permanent) when it breaks the rules. Throws `MalformedMessageError`
+   * for a payload that is not a JSON object.
    */
-  async materialize(type: string, cls: Function, data: unknown): Promise<object> {
+  materialize(type: string, cls: Function, data: unknown): object | Promise<object> {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new MalformedMessageError(`${type} payload must be a JSON object`);
     }
     const instance = this.transformer
       ? (this.transformer.plainToInstance(cls as any, data) as object)
       : Object.assign(Object.create(cls.prototype), data); // __proto__ keys were refused by the codec
-    await this.validateInstance(type, instance);
-    return instance;
+    if (!this.hasRules(instance.constructor)) return instance;
+    return this.validateInstance(type, instance).then(() => instance);
   }
 }

@@ -68,17 +68,6 @@ export function encodeEnvelope(envelope: MessageEnvelope): string {
   return JSON.stringify(event);
 }
 
-/** The last `time` that parsed: messages decoded one after another mostly share it. */
-let lastValidTime = '';
-
-/** Whether `Date.parse` accepts `time`; remembers the last success (the check is pure). */
-function isTimestamp(time: string): boolean {
-  if (time === lastValidTime) return true;
-  if (Number.isNaN(Date.parse(time))) return false;
-  lastValidTime = time;
-  return true;
-}
-
 function hasProtoKey(value: unknown, depth = 0): boolean {
   if (depth > 64 || value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1));
@@ -145,7 +134,7 @@ export function decodeEnvelope(body: Buffer | string): MessageEnvelope {
   let time: string;
   if (e.time === undefined) {
     time = new Date().toISOString();
-  } else if (typeof e.time === 'string' && e.time.length <= 40 && isTimestamp(e.time)) {
+  } else if (typeof e.time === 'string' && e.time.length <= 40 && !Number.isNaN(Date.parse(e.time))) {
     time = e.time;
   } else {
     throw new MalformedMessageError('"time" is not an RFC 3339 timestamp');

@@ -92,8 +92,9 @@ export class EnvelopeFactory {
  * when the message was sent, and every read returns the same value. `correlationId`, when the
  * message starts a new flow, is its `id` (made on first read as well).
  *
- * `id`, `time` and `correlationId` are accessors on the prototype, so `JSON.stringify` gets
- * them through `toJSON()`, but object spread (`{ ...envelope }`) leaves them out.
+ * `id`, `time` and `correlationId` are accessors on the prototype: `JSON.stringify` and
+ * `console.log` get them through `toJSON()`, but object spread (`{ ...envelope }`),
+ * `Object.keys` and `structuredClone` leave them out.
  * @internal
  */
 export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
@@ -149,6 +150,11 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
   /** Whether the correlation id is still to be made, i.e. the message starts a new flow. */
   startsNewFlow(): boolean {
     return this.#correlationId === undefined;
+  }
+
+  /** What `console.log` / `util.inspect` show: the plain copy. */
+  [Symbol.for('nodejs.util.inspect.custom')](): MessageEnvelope<T> {
+    return this.toJSON();
   }
 
   /** A plain copy (also what `JSON.stringify` writes). */

@@ -88,6 +88,13 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
         pipeline.handlerFor(sub),
       );
     }
+    const derived = [...this.registry.subscribers.values()].filter((s) => !s.explicitName).map((s) => s.name);
+    if (this.transport.capabilities.durable && derived.length > 0) {
+      this.logger.warn(
+        `subscriber names derived from class names name durable queues: ${derived.join(', ')}. ` +
+          `A rename or a minifier would start a new, empty queue; give each a stable name with @Subscribe(..., { name })`,
+      );
+    }
     await this.outbox.start();
     this.started = true;
     this.logger.log(`service "${this.options.serviceName}" consuming on the ${this.transport.name} transport`);

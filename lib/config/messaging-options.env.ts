@@ -53,9 +53,7 @@ function defined<T extends object>(o: T): T | undefined {
  * @example
  * ```ts
  * MessagingModule.forRootAsync({
- *   imports: [ConfigModule],
- *   inject: [ConfigService],
- *   useFactory: (config: ConfigService) => messagingOptionsFromEnv(config.get('messagingEnv') ?? process.env),
+ *   useFactory: () => messagingOptionsFromEnv(process.env, { outbox: { enabled: true } }),
  * })
  * ```
  */
@@ -104,7 +102,13 @@ export function messagingOptionsFromEnv(
         }) as MessagingModuleOptions['outbox'])
       : undefined,
   };
+  // nested objects merge key by key: overrides.rabbitmq = { prefetch } keeps the URL from the environment
   const merged = { ...fromEnv, ...overrides } as MessagingModuleOptions;
+  for (const key of ['rabbitmq', 'retry', 'outbox'] as const) {
+    if (fromEnv[key] && overrides[key]) {
+      (merged as unknown as Record<string, unknown>)[key] = { ...fromEnv[key], ...defined(overrides[key] as object) };
+    }
+  }
   for (const key of Object.keys(merged) as Array<keyof MessagingModuleOptions>) {
     if (merged[key] === undefined) delete merged[key];
   }

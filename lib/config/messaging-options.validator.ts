@@ -1,4 +1,5 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import { assertKnownKeys } from './known-keys';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../consumer/retry.policy';
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './messaging-options.interface';
 import { validateOutboxOptions } from '../outbox/outbox-options.validator';
@@ -39,11 +40,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
   if (!options || typeof options !== 'object') {
     throw new InvalidConfigurationError('options are missing: MessagingModule.forRoot({ serviceName: "orders" })');
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key) && key !== 'isGlobal') {
-      throw new InvalidConfigurationError(`unknown option "${key}"; accepted: ${[...KNOWN_OPTIONS].join(', ')}`);
-    }
-  }
+  assertKnownKeys(options, [...KNOWN_OPTIONS, 'isGlobal'], '');
   if (typeof options.serviceName !== 'string' || !SERVICE_NAME.test(options.serviceName)) {
     throw new InvalidConfigurationError(
       `serviceName must be 1-100 letters, digits, ".", "_" or "-" (starting with a letter or digit), got ${JSON.stringify(options.serviceName)}`,

@@ -1,4 +1,5 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import { assertKnownKeys } from '../config/known-keys';
 
 /** How a subscriber retries a failed message. Every field has a default. */
 export interface RetryPolicyOptions {
@@ -46,6 +47,8 @@ export function resolveRetryPolicy(
   where: string,
 ): ResolvedRetryPolicy {
   if (override === undefined) return base;
+  if (override === null || typeof override !== 'object') throw new InvalidConfigurationError(`${where} must be an object`);
+  assertKnownKeys(override, ['maxRetries', 'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'permanentErrors', 'isPermanent'], where);
   const p: ResolvedRetryPolicy = { ...base, ...stripUndefined(override) };
   const int = (n: number) => Number.isInteger(n) && n >= 0;
   check(int(p.maxRetries) && p.maxRetries <= 100, `${where}.maxRetries`, 'must be an integer from 0 to 100');

@@ -16,6 +16,7 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 import { assertTypeAndVersion, getMessageInfo, type MessageClass } from '../message/message-type';
 import { UpcasterRegistry } from '../message/upcaster.registry';
 import { resolveRetryPolicy } from '../consumer/retry.policy';
+import { assertKnownKeys } from '../config/known-keys';
 import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
 import { HandlerRegistry, type RequestHandlerEntry } from './handler.registry';
 
@@ -106,13 +107,13 @@ export class HandlerExplorer {
     if (typeof (instance as { handle?: unknown }).handle !== 'function') {
       throw new InvalidConfigurationError(`${metatype.name} is an @EventsHandler but has no handle() method`);
     }
-    this.define(registry, metatype, instance, { method: 'handle', messages: events, options: {} }, options, metatype.name);
+    this.define(registry, metatype, instance, { method: 'handle', messages: events, options: {} }, options, metatype.name, false);
   }
 
   private addSubscribers(registry: HandlerRegistry, metatype: Function, instance: object, options: ResolvedMessagingOptions): void {
     const declarations = (Reflect.getMetadata(SUBSCRIBE_METADATA, metatype) ?? []) as SubscribeDeclaration[];
     for (const d of declarations) {
-      this.define(registry, metatype, instance, d, options, d.options.name ?? `${metatype.name}.${d.method}`);
+      this.define(registry, metatype, instance, d, options, d.options.name ?? `${metatype.name}.${d.method}`, d.options.name !== undefined);
     }
   }
 
@@ -123,6 +124,7 @@ export class HandlerExplorer {
     d: SubscribeDeclaration,
     options: ResolvedMessagingOptions,
     name: string,
+    explicitName: boolean,
   ): void {
     const origin = `${metatype.name}.${d.method}`;
     if (!SUBSCRIBER_NAME.test(name)) {
@@ -131,6 +133,7 @@ export class HandlerExplorer {
     const method = (instance as Record<string, unknown>)[d.method];
     if (typeof method !== 'function') throw new InvalidConfigurationError(`${origin} is not a method`);
     const o: SubscribeOptions = d.options;
+    assertKnownKeys(o, ['name', 'version', 'retry', 'concurrency', 'timeoutMs', 'inbox'], `@Subscribe on ${origin}:`);
     let sub = registry.subscribers.get(name);
     if (sub && sub.origin !== origin) throw new DuplicateHandlerError('subscriber', name, [sub.origin, origin]);
     if (!sub) {
@@ -150,6 +153,7 @@ export class HandlerExplorer {
         timeoutMs,
         inbox: o.inbox ?? options.inboxByDefault,
         origin,
+        explicitName,
       };
       registry.subscribers.set(name, sub);
     }

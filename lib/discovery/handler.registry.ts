@@ -37,6 +37,8 @@ export interface SubscriberDefinition {
   inbox: boolean;
   /** Class and method, for logs and errors. */
   origin: string;
+  /** Whether the name was given explicitly (`@Subscribe(..., { name })`) rather than derived from the class. */
+  explicitName: boolean;
 }
 
 /** Everything the explorer found, filled once at bootstrap and read by the buses. */

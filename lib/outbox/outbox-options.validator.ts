@@ -1,3 +1,4 @@
+import { assertKnownKeys } from '../config/known-keys';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import {
   DEFAULT_INBOX_TABLE,
@@ -90,6 +91,9 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
   if (options === null || typeof options !== 'object') {
     throw new InvalidConfigurationError('outbox must be an options object');
   }
+  assertKnownKeys(options, ['enabled', 'dataSource', 'outboxTable', 'inboxTable', 'relay', 'pollIntervalMs', 'batchSize', 'maxAttempts', 'backoff', 'listenNotify', 'inbox', 'retention'], 'outbox');
+  if (options.backoff) assertKnownKeys(options.backoff, ['initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter'], 'outbox.backoff');
+  if (options.retention) assertKnownKeys(options.retention, ['enabled', 'sentMs', 'inboxMs', 'intervalMs', 'batchSize'], 'outbox.retention');
   const ds = options.dataSource;
   if (ds !== undefined && !(typeof ds === 'string' && ds.length > 0) && (ds === null || typeof ds !== 'object')) {
     throw new InvalidConfigurationError('outbox.dataSource must be a TypeORM DataSource or the name of one');

@@ -67,11 +67,33 @@ describe('bootstrap errors', () => {
     [{ retry: { maxRetries: -1 } }, /retry.maxRetries must be an integer from 0 to 100/],
     [{ retry: { jitter: 2 } }, /retry.jitter must be a number from 0 to 1/],
     [{ transport: 'rabbitmq' }, /rabbitmq.url/],
-    [{ colour: 'blue' }, /unknown option "colour"/],
+    [{ colour: 'blue' }, /unknown option colour; accepted: serviceName/],
+    [{ retry: { maxRetry: 0 } }, /unknown option retry.maxRetry; accepted: maxRetries/],
+    [{ transport: 'rabbitmq', rabbitmq: { url: 'amqp://localhost', prefech: 5 } }, /unknown option rabbitmq.prefech/],
+    [{ outbox: { pollInterval: 5 } }, /unknown option outbox.pollInterval/],
+    [{ outbox: { retention: { sentDays: 1 } } }, /unknown option outbox.retention.sentDays/],
   ])('rejects bad options %p', async (options, message) => {
     const error = await startApp([], options as never).catch((e) => e);
     expect(error).toBeInstanceOf(InvalidConfigurationError);
     expect(error.message).toMatch(message);
+  });
+
+  it('fails on an unknown @Subscribe option', async () => {
+    @Injectable()
+    class Typo {
+      @Subscribe('X', { retries: 3 } as never)
+      on() {}
+    }
+    await expect(startApp([Typo])).rejects.toThrow(/unknown option @Subscribe on Typo.on:.retries/);
+  });
+
+  it('merges nested overrides over environment variables key by key', () => {
+    const options = messagingOptionsFromEnv(
+      { MESSAGING_SERVICE_NAME: 'orders', MESSAGING_AMQP_URL: 'amqp://u:p@h', MESSAGING_RETRY_MAX: '5' },
+      { rabbitmq: { url: undefined as never, prefetch: 50 }, retry: { initialDelayMs: 10 } },
+    );
+    expect(options.rabbitmq).toEqual({ url: 'amqp://u:p@h', prefetch: 50 });
+    expect(options.retry).toEqual({ maxRetries: 5, initialDelayMs: 10 });
   });
 
   it('reads options from environment variables, with clear errors', () => {

@@ -77,7 +77,7 @@ describe('outbox → RabbitMQ → inbox under connection loss', () => {
       ],
       providers: [Sink],
     })
-      .setLogger(false)
+      .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {}, fatal() {} })
       .compile();
     await app.init();
   }, 60_000);

@@ -1,3 +1,4 @@
+import { assertKnownKeys } from '../../config/known-keys';
 import { InvalidConfigurationError } from '../../errors/invalid-configuration.error';
 import { maskAmqpUrl } from './amqp-url.util';
 import {
@@ -37,6 +38,24 @@ function name(options: object, option: string): void {
   }
 }
 
+/** Every key of `RabbitMqTransportOptions`. */
+const RABBITMQ_OPTION_KEYS = [
+  'url',
+  'socketOptions',
+  'exchange',
+  'queuePrefix',
+  'prefetch',
+  'queueType',
+  'publishConfirmTimeoutMs',
+  'connectTimeoutMs',
+  'heartbeatSeconds',
+  'reconnectDelayMs',
+  'unroutableEvents',
+  'deadLetterLockTimeoutMs',
+  'connectionName',
+  'logger',
+];
+
 /**
  * Checks RabbitMQ transport options; throws `InvalidConfigurationError` naming the option and the
  * accepted values. The URL's password never appears in the message.
@@ -45,6 +64,7 @@ export function validateRabbitMqOptions(options: RabbitMqTransportOptions): void
   if (options === null || typeof options !== 'object') {
     throw new InvalidConfigurationError('rabbitmq options must be an object with at least "url"');
   }
+  assertKnownKeys(options, RABBITMQ_OPTION_KEYS, 'rabbitmq');
   const url: unknown = options.url;
   if (typeof url !== 'string' || url.length === 0) {
     throw new InvalidConfigurationError(

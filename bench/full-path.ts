@@ -32,12 +32,23 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { connect, type ChannelModel } from 'amqplib';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { EventBus, Message, MessageContext, MessagingModule, MessagingTransactions, Subscribe } from '../lib';
+import {
+  EventBus,
+  Message,
+  MessageContext,
+  MESSAGING_OPTIONS,
+  MessagingModule,
+  MessagingTransactions,
+  Subscribe,
+} from '../lib';
+import type { ResolvedMessagingOptions } from '../lib/config/messaging-options.interface';
+import { retryDelayLevels } from '../lib/consumer/retry.policy';
 import { createMessagingMigration } from '../lib/outbox/outbox.migration';
 import { encodeEnvelope } from '../lib/message/cloudevents.codec';
 import { uuidv7 } from '../lib/message/uuid-v7';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const DB_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const AMQP_URL = process.env.AMQP_URL ?? process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -100,7 +111,10 @@ class Clock {
   waitFor(n: number, timeoutMs = 60_000): Promise<void> {
     if (this.handled >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${this.handled} of ${n} handled after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`only ${this.handled} of ${n} handled after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.waiter = {
         n,
         resolve: () => {
@@ -166,6 +180,7 @@ async function ours(): Promise<Side> {
 
   const app = await NestFactory.createApplicationContext(BenchAppModule, { logger: ['error'] });
   const ds = app.get(DataSource);
+  delayLevels = retryDelayLevels(app.get<ResolvedMessagingOptions>(MESSAGING_OPTIONS).retry);
   (ds.subscribers as unknown[]).push({
     afterTransactionCommit(event: { queryRunner: object & { isTransactionActive?: boolean } }) {
       const key = handledIn.get(event.queryRunner);
@@ -309,6 +324,8 @@ async function baseline(): Promise<Side> {
   };
 }
 
+let delayLevels: number[] = [];
+
 /** Deletes what our transport declared for this run (it never deletes anything itself). */
 async function deleteOurTopology(): Promise<void> {
   const conn = await connect(AMQP_URL);
@@ -316,9 +333,7 @@ async function deleteOurTopology(): Promise<void> {
   for (const q of [`${OURS.prefix}.effects`, `${OURS.prefix}.dead-letter`, `${OURS.prefix}.dead-letter.lock`]) {
     await ch.deleteQueue(q);
   }
-  for (const ms of [1000, 2000, 4000, 8000, 16000, 32000, 60000, 120000, 300000]) {
-    await ch.deleteQueue(`${OURS.prefix}.retry.${ms}ms`); // delay levels, if any were declared
-  }
+  for (const ms of delayLevels) await ch.deleteQueue(`${OURS.prefix}.retry.${ms}ms`); // the delay queues
   await ch.deleteExchange(`${OURS.prefix}.retry`);
   await ch.deleteExchange(OURS.exchange);
   await conn.close();
@@ -390,7 +405,10 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   const began = performance.now();
   const sides: Side[] = [];
-  const results = { ours: { max: [] as Result[], fixed: [] as Result[] }, baseline: { max: [] as Result[], fixed: [] as Result[] } };
+  const results = {
+    ours: { max: [] as Result[], fixed: [] as Result[] },
+    baseline: { max: [] as Result[], fixed: [] as Result[] },
+  };
   console.log(
     `full path outbox → RabbitMQ → inbox; PostgreSQL ${DB_URL.replace(/:[^:@/]*@/, ':***@')}, ` +
       `RabbitMQ ${AMQP_URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers, subscriber concurrency ${CONCURRENCY}; ` +
@@ -424,15 +442,20 @@ async function main(): Promise<void> {
       if (rs.length === 0) continue;
       console.log(
         `${(scenario === 'max' ? 'max rate' : `${FIXED_RATE} msgs/s`).padEnd(11)} ${name.padEnd(8)} ` +
-          `${median(rs.map((r) => r.rate)).toFixed(0).padStart(6)} msgs/s   ` +
+          `${median(rs.map((r) => r.rate))
+            .toFixed(0)
+            .padStart(6)} msgs/s   ` +
           `p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms  p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms`,
       );
     }
   }
   if (!only) {
-    const m = (name: 'ours' | 'baseline', s: 'max' | 'fixed', k: 'rate' | 'p99') => median(results[name][s].map((r) => r[k]));
+    const m = (name: 'ours' | 'baseline', s: 'max' | 'fixed', k: 'rate' | 'p99') =>
+      median(results[name][s].map((r) => r[k]));
     console.log(`throughput ours / baseline: ${(m('ours', 'max', 'rate') / m('baseline', 'max', 'rate')).toFixed(2)}x`);
-    console.log(`p99 at ${FIXED_RATE}/s ours / baseline: ${(m('ours', 'fixed', 'p99') / m('baseline', 'fixed', 'p99')).toFixed(2)}x`);
+    console.log(
+      `p99 at ${FIXED_RATE}/s ours / baseline: ${(m('ours', 'fixed', 'p99') / m('baseline', 'fixed', 'p99')).toFixed(2)}x`,
+    );
   }
   console.log(
     `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (${only ? `${only} only` : 'both sides in one process'}); ` +

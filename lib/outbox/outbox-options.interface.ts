@@ -55,6 +55,12 @@ export interface OutboxOptions {
   backoff?: OutboxBackoffOptions;
   /** Wake the relay with PostgreSQL `LISTEN/NOTIFY` when outbox rows commit (PostgreSQL only). Default `true`. */
   listenNotify?: boolean;
+  /**
+   * Send the hot statements (outbox insert, inbox insert, relay claim) as named prepared statements,
+   * parsed and planned once per connection (PostgreSQL only). Turn off behind a connection pooler in
+   * transaction mode without prepared-statement support (e.g. PgBouncer < 1.21). Default `true`.
+   */
+  preparedStatements?: boolean;
   /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */
   inbox?: boolean;
   /** Cleanup of sent outbox rows and old inbox rows. */
@@ -73,6 +79,7 @@ export interface ResolvedOutboxOptions {
   maxAttempts: number;
   backoff: Required<OutboxBackoffOptions>;
   listenNotify: boolean;
+  preparedStatements: boolean;
   inbox: boolean;
   retention: Required<OutboxRetentionOptions>;
 }

@@ -91,7 +91,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
   if (options === null || typeof options !== 'object') {
     throw new InvalidConfigurationError('outbox must be an options object');
   }
-  assertKnownKeys(options, ['enabled', 'dataSource', 'outboxTable', 'inboxTable', 'relay', 'pollIntervalMs', 'batchSize', 'maxAttempts', 'backoff', 'listenNotify', 'inbox', 'retention'], 'outbox');
+  assertKnownKeys(options, ['enabled', 'dataSource', 'outboxTable', 'inboxTable', 'relay', 'pollIntervalMs', 'batchSize', 'maxAttempts', 'backoff', 'listenNotify', 'preparedStatements', 'inbox', 'retention'], 'outbox');
   if (options.backoff) assertKnownKeys(options.backoff, ['initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter'], 'outbox.backoff');
   if (options.retention) assertKnownKeys(options.retention, ['enabled', 'sentMs', 'inboxMs', 'intervalMs', 'batchSize'], 'outbox.retention');
   const ds = options.dataSource;
@@ -114,6 +114,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     maxAttempts: integer('maxAttempts', options.maxAttempts, 10, 1, 1000),
     backoff: backoffOf(options.backoff),
     listenNotify: bool('listenNotify', options.listenNotify, true),
+    preparedStatements: bool('preparedStatements', options.preparedStatements, true),
     inbox: bool('inbox', options.inbox, true),
     retention: retentionOf(options.retention),
   };

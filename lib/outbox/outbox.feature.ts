@@ -93,7 +93,7 @@ export class OutboxFeature {
     const channel = notify ? outboxChannel(outboxTable) : null;
     this.store =
       this.database === 'postgres'
-        ? new PostgresOutboxStore(dataSource, outboxTable, inboxTable)
+        ? new PostgresOutboxStore(dataSource, outboxTable, inboxTable, this.options.preparedStatements)
         : new SqliteOutboxStore(dataSource, outboxTable, inboxTable);
     this.relay = new OutboxRelay(this.store, transport, this.options, logger);
     const instanceId = uuidv7();

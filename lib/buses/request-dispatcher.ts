@@ -1,5 +1,5 @@
 import { HandlerNotFoundError } from '../errors/handler-not-found.error';
-import { runInMessageContext, type MessageContextState, type MessageKind } from '../context/message-context';
+import { currentMessageContext, runInMessageContext, type MessageContextState, type MessageKind } from '../context/message-context';
 import type { EnvelopeFactory, RequestEnvelope, SendOptions } from '../message/envelope.factory';
 import type { MessageValidator } from '../message/message.validator';
 import type { HandlerRegistry, RequestHandlerEntry } from '../discovery/handler.registry';
@@ -54,15 +54,17 @@ export class RequestDispatcher {
   /** Gives the message its metadata and runs the handler in the message context. May throw. */
   private run<R>(entry: RequestHandlerEntry, message: object, options: SendOptions | undefined): Promise<R> {
     const envelope = this.envelopes.createRequest(entry.type, entry.version, message, options);
+    // a command sent inside an open transaction (a subscriber's inbox, MessagingTransactions.run)
+    // joins it: the events its handler publishes commit or roll back with the caller's work
+    const transaction = currentMessageContext()?.transaction;
     const tx = this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
     if (tx) {
-      // The transaction runner copies the state with a spread: give it a plain correlationId.
-      const state: MessageContextState = { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+      const state: MessageContextState = { correlationId: envelope.correlationId, message: envelope, kind: this.kind, transaction };
       return runInMessageContext(state, () => tx.run(async () => (await entry.execute(message)) as R));
     }
     const state: MessageContextState = envelope.startsNewFlow()
       ? new NewFlowState(envelope, this.kind)
-      : { correlationId: envelope.correlationId, message: envelope, kind: this.kind };
+      : { correlationId: envelope.correlationId, message: envelope, kind: this.kind, transaction };
     return runInMessageContext(state, () => Promise.resolve(entry.execute(message) as R | Promise<R>));
   }
 }
@@ -71,8 +73,8 @@ export class RequestDispatcher {
  * The context of a command or query that starts a new flow: its correlation id is its own id,
  * read through the envelope so that the id is still made only if someone asks for it.
  *
- * `correlationId` is an accessor on the prototype, so a spread copy of this state lacks it;
- * `run` gives the transaction runner (which copies the state) a plain object instead.
+ * `correlationId` is an accessor on the prototype, so a spread copy of this state lacks it: copy
+ * states with `deriveMessageContext`, which reads field by field.
  */
 class NewFlowState implements MessageContextState {
   /** Set when someone overrides the correlation id. */

@@ -34,6 +34,24 @@ export function runInMessageContext<R>(state: MessageContextState, fn: () => R):
   return messageContextStorage.run(state, fn);
 }
 
+/**
+ * A copy of `state` with `patch` applied, field by field: a state may expose its fields as
+ * accessors (lazily made ids), which an object spread would not copy.
+ */
+export function deriveMessageContext(
+  state: MessageContextState | undefined,
+  patch: Partial<MessageContextState> & { correlationId?: string },
+): MessageContextState {
+  return {
+    correlationId: patch.correlationId ?? (state?.correlationId as string),
+    message: 'message' in patch ? patch.message : state?.message,
+    kind: 'kind' in patch ? patch.kind : state?.kind,
+    subscriber: 'subscriber' in patch ? patch.subscriber : state?.subscriber,
+    attempt: 'attempt' in patch ? patch.attempt : state?.attempt,
+    transaction: 'transaction' in patch ? patch.transaction : state?.transaction,
+  };
+}
+
 /** The current context state, or undefined outside any handler or correlation scope. */
 export function currentMessageContext(): MessageContextState | undefined {
   return messageContextStorage.getStore();

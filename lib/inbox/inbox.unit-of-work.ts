@@ -1,4 +1,4 @@
-import { currentMessageContext, runInMessageContext } from '../context/message-context';
+import { currentMessageContext, deriveMessageContext, runInMessageContext } from '../context/message-context';
 import type { SubscriberUnitOfWork } from '../consumer/unit-of-work.interface';
 import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
@@ -30,7 +30,7 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
         kind: 'event' as const,
         subscriber,
       };
-      await runInMessageContext({ ...current, transaction: manager }, () => work(manager));
+      await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
       return true;
     });
   }

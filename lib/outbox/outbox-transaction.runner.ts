@@ -1,4 +1,4 @@
-import { currentMessageContext, runInMessageContext } from '../context/message-context';
+import { currentMessageContext, deriveMessageContext, runInMessageContext } from '../context/message-context';
 import type { TransactionRunner } from '../buses/transaction-runner.interface';
 import { uuidv7 } from '../message/uuid-v7';
 import type { OutboxStore } from './outbox.store';
@@ -34,7 +34,10 @@ export class OutboxTransactionRunner implements TransactionRunner {
       return work(current.transaction);
     }
     return this.store.transaction((manager) =>
-      runInMessageContext({ ...(current ?? { correlationId: uuidv7() }), transaction: manager }, () => work(manager)),
+      runInMessageContext(
+        deriveMessageContext(current, { correlationId: current?.correlationId ?? uuidv7(), transaction: manager }),
+        () => work(manager),
+      ),
     );
   }
 }

@@ -156,7 +156,7 @@ describe('entities for synchronize: true', () => {
     await sync.initialize();
     try {
       const transport = new FakeTransport();
-      const f = new OutboxFeature(names, sync, transport, testLogger());
+      const f = new OutboxFeature({ outboxTable: names.outboxTable, inboxTable: names.inboxTable }, sync, transport, testLogger());
       await f.start();
       await f.publisher.publish([outbound('Synced', {})], {});
       await transport.waitFor(1, 3000);

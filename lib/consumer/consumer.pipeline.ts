@@ -8,14 +8,16 @@ import { runInMessageContext, type MessageContextState } from '../context/messag
 import type { UpcasterRegistry } from '../message/upcaster.registry';
 import type { MessageValidator } from '../message/message.validator';
 import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler.registry';
-import type { DeliveryHandler, DeliveryOutcome, ErrorInfo, InboundMessage } from '../transport/transport.interface';
+import type { DeliveryHandler, DeliveryOutcome, InboundMessage } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
 import type { ConsumerObserver } from '../monitoring/subscriber-stats';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { isPermanentFailure, retryDelay } from './retry.policy';
+import { toErrorInfo } from '../errors/error-info';
+
+export { toErrorInfo };
 
 const ACK: DeliveryOutcome = Object.freeze({ status: 'ack' }) as DeliveryOutcome;
-const STACK_LINES = 6;
 
 /** What the pipeline needs; the outbox feature supplies `unitOfWork` and `retryScheduler`. */
 export interface ConsumerPipelineDeps {
@@ -27,18 +29,6 @@ export interface ConsumerPipelineDeps {
   wrap?: ConsumeWrapper;
   unitOfWork?: SubscriberUnitOfWork;
   retryScheduler?: RetryScheduler;
-}
-
-/** Error details safe to record: name, message, head of the stack. */
-export function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof Error) {
-    return {
-      name: error.name || 'Error',
-      message: String(error.message).slice(0, 2000),
-      stack: error.stack?.split('\n').slice(0, STACK_LINES).join('\n'),
-    };
-  }
-  return { name: 'NonError', message: String(error).slice(0, 2000) };
 }
 
 function byteLength(body: Buffer | string): number {

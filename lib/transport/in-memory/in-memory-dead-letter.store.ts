@@ -1,15 +1,6 @@
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dead-letter/dead-letter.interface';
 import type { InMemoryBroker } from './in-memory.broker';
-
-/** Whether `dl` matches every field of `filter`. */
-export function matchesDeadLetter(dl: DeadLetter, filter: DeadLetterFilter): boolean {
-  return (
-    (filter.subscriber === undefined || dl.subscriber === filter.subscriber) &&
-    (filter.type === undefined || dl.type === filter.type) &&
-    (filter.errorName === undefined || dl.error.name === filter.errorName) &&
-    (filter.ids === undefined || filter.ids.includes(dl.id))
-  );
-}
+import { matchesDeadLetter } from '../../dead-letter/dead-letter-filter';
 
 /** Dead letters of one service kept by an `InMemoryBroker`. */
 export class InMemoryDeadLetterStore implements DeadLetterStore {

@@ -1,3 +1,4 @@
+import { matchesDeadLetter } from '../../dead-letter/dead-letter-filter';
 import { createHash } from 'node:crypto';
 import type { LoggerService } from '@nestjs/common';
 import type { Channel, ConsumeMessage } from 'amqplib';
@@ -25,15 +26,6 @@ export interface DeadLetterStoreRuntime {
 interface Scanned {
   msg: ConsumeMessage;
   record: DeadLetter;
-}
-
-function matches(record: DeadLetter, filter: DeadLetterFilter): boolean {
-  return (
-    (filter.subscriber === undefined || record.subscriber === filter.subscriber) &&
-    (filter.ids === undefined || filter.ids.includes(record.id)) &&
-    (filter.type === undefined || record.type === filter.type) &&
-    (filter.errorName === undefined || record.error.name === filter.errorName)
-  );
 }
 
 /**
@@ -116,7 +108,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
   }
 
   private select(scanned: Scanned[], filter: DeadLetterFilter): Scanned[] {
-    const selected = scanned.filter((s) => matches(s.record, filter));
+    const selected = scanned.filter((s) => matchesDeadLetter(s.record, filter));
     return filter.limit !== undefined ? selected.slice(0, Math.max(0, filter.limit)) : selected;
   }
 

@@ -1,3 +1,4 @@
+import { toErrorInfo } from '../../errors/error-info';
 import type { LoggerService } from '@nestjs/common';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type {
@@ -13,7 +14,6 @@ import type { RabbitMqConnection } from './rabbitmq.connection';
 import { sleep } from './rabbitmq.connection';
 import {
   deadLetterProperties,
-  errorInfo,
   readAttempt,
   readFirstFailureAt,
   retryProperties,
@@ -193,7 +193,7 @@ export class SubscriberConsumer {
       );
       outcome = {
         status: 'dead-letter',
-        error: errorInfo(err),
+        error: toErrorInfo(err),
         attempts: inbound.attempt,
         firstFailureAt: inbound.firstFailureAt ?? now,
         lastFailureAt: now,

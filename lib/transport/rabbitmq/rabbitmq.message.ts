@@ -24,12 +24,6 @@ export function stackHead(stack: string | undefined): string | undefined {
   return stack?.split('\n').slice(0, STACK_LINES).join('\n').slice(0, MAX_ERROR_MESSAGE);
 }
 
-/** Error details of an unexpected error. */
-export function errorInfo(err: unknown): ErrorInfo {
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { name: e.name, message: e.message, stack: stackHead(e.stack) };
-}
-
 /** AMQP properties of a message published by `publish()`: identity mirrored from the envelope. */
 export function outboundProperties(message: OutboundMessage): Options.Publish {
   const e = message.envelope;

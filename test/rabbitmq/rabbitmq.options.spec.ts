@@ -66,6 +66,7 @@ describe('RabbitMQ options and credentials', () => {
     ['exchange', { exchange: 'amq.topic' }, /"exchange" must be .* not start with "amq\."/],
     ['queuePrefix', { queuePrefix: 'has space' }, /"queuePrefix" must be 1 to 200 characters/],
     ['socketOptions', { socketOptions: 'tls' }, /"socketOptions" must be an object/],
+    ['redeliveryLimit', { redeliveryLimit: 0 }, /"redeliveryLimit" must be an integer from 1 to 1000/],
   ])('names the option and the accepted values: %s', (_name, patch, pattern) => {
     let error: unknown;
     try {
@@ -93,6 +94,7 @@ describe('RabbitMQ options and credentials', () => {
         reconnectDelayMs: 500,
         unroutableEvents: 'reject',
         deadLetterLockTimeoutMs: 1_000,
+        redeliveryLimit: 3,
       }),
     ).not.toThrow();
     expect(() => new RabbitMqTransport({ url: 'redis://x' })).toThrow(InvalidConfigurationError);

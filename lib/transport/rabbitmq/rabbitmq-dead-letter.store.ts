@@ -13,6 +13,24 @@ import type { RabbitMqPublisher } from './rabbitmq.publisher';
 const ACCESS_REFUSED = 403;
 const IDLE_MS = 2_000;
 const GIVE_BACK_MS = 2_000;
+/** Most dead letters one snapshot holds in memory (unacknowledged, with their bodies). */
+export const DEAD_LETTER_PAGE_SIZE = 10_000;
+
+/** Snapshot size: just `limit` when nothing else filters, else a page. */
+function pageSize(filter: DeadLetterFilter): number {
+  const onlyLimit =
+    filter.subscriber === undefined &&
+    filter.ids === undefined &&
+    filter.type === undefined &&
+    filter.errorName === undefined;
+  if (onlyLimit && filter.limit !== undefined) return Math.max(0, Math.min(DEAD_LETTER_PAGE_SIZE, filter.limit));
+  return DEAD_LETTER_PAGE_SIZE;
+}
+
+/** How many more `limit` allows after `done`. */
+function remaining(filter: DeadLetterFilter, done: number): number {
+  return filter.limit === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, filter.limit - done);
+}
 
 /** What the store needs; resolved at call time because the transport connects after construction. */
 export interface DeadLetterStoreRuntime {
@@ -43,14 +61,24 @@ interface Scanned {
  * 4. it gives every other message back (`nack` with requeue: classic queues put them back at their
  *    original position, so the order stays oldest first) and waits until the queue shows them as
  *    ready again (quorum queues take them back asynchronously), then releases the mutex.
+ * `replay`/`purge` then take the next page (the processed letters are gone, so it starts further on)
+ * until nothing more is selected or `limit` is reached. Consequence of the page bound: with a filter
+ * (subscriber, type, error, ids), `list` only sees the matches among the oldest 10,000 dead letters,
+ * and `replay`/`purge` stop once the oldest 10,000 hold no match — call them again after purging
+ * or replaying what precedes, or use a narrower filter.
  * `count()` is the ready-message count: it does not include letters held by an operation in progress.
  */
 export class RabbitMqDeadLetterStore implements DeadLetterStore {
   constructor(private readonly runtime: () => DeadLetterStoreRuntime) {}
 
-  /** Dead letters, oldest first. */
+  /** Dead letters, oldest first: matches among the oldest {@link DEAD_LETTER_PAGE_SIZE} (see the class comment). */
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    return this.scan(async (scanned) => this.select(scanned, filter).map((s) => s.record));
+    let found: DeadLetter[] = [];
+    await this.scan(pageSize(filter), async (page) => {
+      found = this.select(page, filter, filter.limit).map((s) => s.record);
+      return false;
+    });
+    return found;
   }
 
   /** Ready messages in the dead-letter queue. */
@@ -67,14 +95,14 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
   /**
    * Republishes each selected dead letter, unchanged with attempt 1, to the one queue it failed in
    * (default exchange, `mandatory`), and removes it from the dead-letter queue only once the broker
-   * confirmed the republish. Throws `DeadLetterReplayError` (with the count) when some failed.
+   * confirmed the republish. Works page by page. Throws `DeadLetterReplayError` (with the count) when some failed.
    */
   async replay(filter: DeadLetterFilter = {}): Promise<number> {
     const { publisher, naming } = this.runtime();
-    return this.scan(async (scanned, ack) => {
-      const selected = this.select(scanned, filter);
-      const failures: Array<{ id: string; reason: string }> = [];
-      let replayed = 0;
+    const failures: Array<{ id: string; reason: string }> = [];
+    let replayed = 0;
+    await this.scan(pageSize(filter), async (page, ack) => {
+      const selected = this.select(page, filter, remaining(filter, replayed));
       await Promise.all(
         selected.map(async ({ msg, record }) => {
           try {
@@ -93,27 +121,38 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
           }
         }),
       );
-      if (failures.length > 0) throw new DeadLetterReplayError(replayed, failures);
-      return replayed;
+      return failures.length === 0 && selected.length > 0 && remaining(filter, replayed) > 0;
     });
+    if (failures.length > 0) throw new DeadLetterReplayError(replayed, failures);
+    return replayed;
   }
 
-  /** Deletes the selected dead letters. */
+  /** Deletes the selected dead letters, page by page. */
   async purge(filter: DeadLetterFilter = {}): Promise<number> {
-    return this.scan(async (scanned, ack) => {
-      const selected = this.select(scanned, filter);
+    let purged = 0;
+    await this.scan(pageSize(filter), async (page, ack) => {
+      const selected = this.select(page, filter, remaining(filter, purged));
       for (const { msg } of selected) ack(msg);
-      return selected.length;
+      purged += selected.length;
+      return selected.length > 0 && remaining(filter, purged) > 0;
     });
+    return purged;
   }
 
-  private select(scanned: Scanned[], filter: DeadLetterFilter): Scanned[] {
+  private select(scanned: Scanned[], filter: DeadLetterFilter, limit: number | undefined): Scanned[] {
     const selected = scanned.filter((s) => matchesDeadLetter(s.record, filter));
-    return filter.limit !== undefined ? selected.slice(0, Math.max(0, filter.limit)) : selected;
+    return limit !== undefined ? selected.slice(0, Math.max(0, limit)) : selected;
   }
 
-  /** Runs `work` on a snapshot of the queue held by an exclusive consumer (see the class comment). */
-  private async scan<T>(work: (scanned: Scanned[], ack: (msg: ConsumeMessage) => void) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on snapshots of at most `size` messages held by an exclusive consumer (see the class
+   * comment), one page after the other while `work` asks for another and the page was full; the
+   * mutex is held throughout.
+   */
+  private async scan(
+    size: number,
+    work: (page: Scanned[], ack: (msg: ConsumeMessage) => void) => Promise<boolean>,
+  ): Promise<void> {
     const { connection, naming, lockTimeoutMs } = this.runtime();
     const queue = naming.deadLetterQueue;
     const started = Date.now();
@@ -127,18 +166,25 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
       try {
         // the mutex, held until the channel closes, after the snapshot has been given back
         await ch.consume(naming.deadLetterLock, () => undefined, { exclusive: true, noAck: true });
-        const { messageCount } = await ch.checkQueue(queue);
-        if (messageCount === 0) return await work([], ack);
-        await ch.prefetch(messageCount <= 65_535 ? messageCount : 0);
-        const taken = await this.take(ch, queue, messageCount);
-        held = taken.delivered;
-        const scanned = taken.messages.map((msg) => ({
-          msg,
-          record: deadLetterFromMessage(msg, () => fallbackId(msg)),
-        }));
-        const result = await work(scanned, ack);
-        await this.giveBack(ch, queue, held);
-        return result;
+        for (;;) {
+          const { messageCount } = await ch.checkQueue(queue);
+          const take = Math.min(messageCount, size);
+          if (take === 0) {
+            await work([], ack);
+            return;
+          }
+          await ch.prefetch(take);
+          const taken = await this.take(ch, queue, take);
+          held = taken.delivered;
+          const page = taken.messages.map((msg) => ({
+            msg,
+            record: deadLetterFromMessage(msg, () => fallbackId(msg)),
+          }));
+          const again = await work(page, ack);
+          await this.giveBack(ch, queue, held);
+          held = 0;
+          if (!again || page.length < take || take < size) return;
+        }
       } catch (err) {
         if ((err as { code?: number }).code !== ACCESS_REFUSED) throw err;
         if (Date.now() - started >= lockTimeoutMs) throw new DeadLetterStoreBusyError(queue, Date.now() - started);

@@ -83,6 +83,14 @@ export interface RabbitMqTransportOptions {
    * instance) holds the dead-letter queue. Default: `30000`.
    */
   deadLetterLockTimeoutMs?: number;
+  /**
+   * A delivery that comes back from the broker marked `redelivered` (its consumer process died, its
+   * channel or connection closed, or `consumer_timeout` hit before it was settled) counts as a further
+   * attempt for the retry policy; once one came back this many times in a row it is dead-lettered
+   * (`RedeliveryLimitError`) without running the handler again, so a message that kills its consumer
+   * cannot loop forever. Default: `5`.
+   */
+  redeliveryLimit?: number;
   /** Connection name shown by the broker (`rabbitmqctl list_connections name`), suffixed with `publisher`/`consumer`. Default: the queue prefix. */
   connectionName?: string;
   /** Logger. Default: Nest's `Logger` with context `RabbitMqTransport`. */
@@ -110,4 +118,5 @@ export const RABBITMQ_DEFAULTS = {
   reconnectDelayMs: 1_000,
   unroutableEvents: 'warn' as UnroutableEventsBehaviour,
   deadLetterLockTimeoutMs: 30_000,
+  redeliveryLimit: 5,
 } as const;

@@ -52,6 +52,7 @@ const RABBITMQ_OPTION_KEYS = [
   'reconnectDelayMs',
   'unroutableEvents',
   'deadLetterLockTimeoutMs',
+  'redeliveryLimit',
   'connectionName',
   'logger',
 ];
@@ -100,6 +101,7 @@ export function validateRabbitMqOptions(options: RabbitMqTransportOptions): void
   integer(options, 'heartbeatSeconds', 0, 3_600);
   integer(options, 'reconnectDelayMs', 10, 3_600_000);
   integer(options, 'deadLetterLockTimeoutMs', 0, 3_600_000);
+  integer(options, 'redeliveryLimit', 1, 1_000);
   if (
     options.connectionName !== undefined &&
     (typeof options.connectionName !== 'string' || options.connectionName.length > 200)

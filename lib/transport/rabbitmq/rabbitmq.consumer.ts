@@ -8,19 +8,11 @@ import type {
   SubscriberDescriptor,
   TransportContext,
 } from '../transport.interface';
-import { UnroutableMessageError } from './errors/unroutable-message.error';
-import { ManagedChannel } from './managed-channel';
+import { ManagedChannel } from './managed.channel';
+import { FailurePublisher, type DeadLetterReason, type Settling } from './rabbitmq-failure.publisher';
 import type { RabbitMqConnection } from './rabbitmq.connection';
 import { sleep } from './rabbitmq.connection';
-import {
-  deadLetterProperties,
-  readAttempt,
-  readFirstFailureAt,
-  retryProperties,
-  stackHead,
-  toDeadLetter,
-  type DeadLetterFacts,
-} from './rabbitmq.message';
+import { readAttempt, readFirstFailureAt, readRedeliveries } from './rabbitmq.message';
 import type { RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqPublisher } from './rabbitmq.publisher';
 import type { RabbitMqTopology } from './rabbitmq.topology';
@@ -36,6 +28,8 @@ export interface SubscriberConsumerDeps {
   /** `prefetch` option (raised to the subscriber's concurrency). */
   prefetch?: number;
   reconnectDelayMs: number;
+  /** `redeliveryLimit` option: redeliveries in a row after which a message is dead-lettered unhandled. */
+  redeliveryLimit: number;
   /** New dead-letter record id. */
   newId: () => string;
 }
@@ -48,16 +42,17 @@ interface Delivery {
 /**
  * Consumes one subscriber's queue on its own channel (prefetch per channel), runs at most
  * `concurrency` handlers at once, and carries out each outcome before acknowledging:
- * `ack` → ack; `retry` → confirmed publish to the delay level's queue (attempt header = next
- * attempt) then ack; `dead-letter` → confirmed publish of the unchanged body to the dead-letter
- * queue with the reason headers, ack, then `context.onDeadLetter`. Nothing is ever nacked with
- * requeue while running, so a poison message cannot loop or block the queue.
+ * `ack` → ack; `retry` / `dead-letter` → {@link FailurePublisher} (confirmed publish, then ack).
+ * Nothing is ever nacked with requeue while running, so a poison message cannot loop or block the
+ * queue; a delivery marked `redelivered` counts as a further attempt (see `redelivered`).
  */
 export class SubscriberConsumer {
   /** The subscriber's queue. */
   readonly queue: string;
   private readonly concurrency: number;
   private readonly prefetch: number;
+  private readonly redeliveryLimit: number;
+  private readonly failures: FailurePublisher;
   private readonly open = new WeakSet<Channel>();
   private readonly waiting: Delivery[] = [];
   private idle?: () => void;
@@ -74,6 +69,8 @@ export class SubscriberConsumer {
     this.queue = deps.naming.subscriberQueue(descriptor.name);
     this.concurrency = Math.max(1, Math.floor(descriptor.concurrency) || 1);
     this.prefetch = Math.max(this.concurrency, deps.prefetch ?? this.concurrency);
+    this.redeliveryLimit = Math.max(1, deps.redeliveryLimit);
+    this.failures = new FailurePublisher(this.queue, descriptor.name, deps);
   }
 
   /** Declares the topology (a mismatch throws here, readably) and starts consuming. */
@@ -175,6 +172,12 @@ export class SubscriberConsumer {
 
   private async handle({ ch, msg }: Delivery): Promise<void> {
     const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+    const settling: Settling = {
+      msg,
+      stillOpen: () => this.open.has(ch),
+      ack: () => this.settle(ch, () => ch.ack(msg)),
+    };
+    if (msg.fields.redelivered) return this.redelivered(settling, headers);
     const inbound: InboundMessage = {
       body: msg.content,
       attempt: readAttempt(headers),
@@ -199,90 +202,45 @@ export class SubscriberConsumer {
         lastFailureAt: now,
       };
     }
-    if (outcome.status === 'ack') {
-      this.settle(ch, () => ch.ack(msg));
-      return;
-    }
+    if (outcome.status === 'ack') return settling.ack();
     // the channel is gone: the broker redelivers the original, so scheduling a copy would duplicate it
-    if (!this.open.has(ch)) return;
-    if (outcome.status === 'retry') {
-      const retry = outcome;
-      if (await this.untilPublished(ch, () => this.publishRetry(msg, retry))) this.settle(ch, () => ch.ack(msg));
-      return;
-    }
-    const facts: DeadLetterFacts = {
-      id: this.deps.newId(),
-      subscriber: this.descriptor.name,
-      sourceQueue: this.queue,
-      error: { ...outcome.error, stack: stackHead(outcome.error.stack) },
-      attempts: outcome.attempts,
-      firstFailureAt: outcome.firstFailureAt,
-      lastFailureAt: outcome.lastFailureAt,
-      deadLetteredAt: new Date().toISOString(),
-    };
-    const published = await this.untilPublished(ch, () =>
-      this.deps.publisher
-        .publish({
-          exchange: '',
-          routingKey: this.deps.naming.deadLetterQueue,
-          content: msg.content,
-          properties: deadLetterProperties(msg, facts),
-          targeted: true,
-        })
-        .catch(async (err) => {
-          // the dead-letter queue was deleted under us: declare it again before the next try
-          if (err instanceof UnroutableMessageError) await this.deps.topology.declareService().catch(() => undefined);
-          throw err;
-        }),
-    );
-    if (!published) return;
-    this.settle(ch, () => ch.ack(msg));
-    try {
-      this.deps.context.onDeadLetter(toDeadLetter(msg.content, facts, outcome.envelope, msg.properties));
-    } catch (err) {
-      this.deps.logger.error?.(`onDeadLetter hook failed: ${(err as Error).message}`);
-    }
-  }
-
-  private async publishRetry(
-    msg: ConsumeMessage,
-    outcome: Extract<DeliveryOutcome, { status: 'retry' }>,
-  ): Promise<void> {
-    const level = await this.deps.topology.levelFor(outcome.delayMs);
-    try {
-      await this.deps.publisher.publish({
-        exchange: level > 0 ? this.deps.naming.retryExchange : '',
-        routingKey: this.queue, // kept when the delay queue dead-letters it to the default exchange
-        content: msg.content,
-        properties: retryProperties(msg, outcome, level),
-        targeted: true,
-      });
-    } catch (err) {
-      if (err instanceof UnroutableMessageError && level > 0) this.deps.topology.forgetDelayLevel(level);
-      throw err;
-    }
+    if (!settling.stillOpen()) return;
+    if (outcome.status === 'retry') return this.failures.retry(settling, outcome);
+    return this.failures.deadLetter(settling, outcome);
   }
 
   /**
-   * Retries a confirmed publish (retry or dead letter) with backoff until it succeeds; gives up,
-   * leaving the original unacknowledged for redelivery, when its channel closed or on shutdown.
+   * A delivery marked `redelivered` was handed out before and not settled: its consumer died (OOM,
+   * process exit), its channel or connection closed, `consumer_timeout` hit, or it was waiting in the
+   * prefetch buffer at a shutdown. That counts as one more attempt, made durable by publishing the
+   * message again to its own queue with `x-messaging-attempt` + 1 and `x-messaging-redeliveries` + 1
+   * (confirmed, then the original is acked; the copy goes to the back of the queue) — so the retry
+   * policy sees it, and a message that kills its consumer every time is dead-lettered, without
+   * running the handler again, once it came back `redeliveryLimit` times in a row. Not exact:
+   * `redelivered` is a boolean, so a delivery that never reached its handler (prefetched at a
+   * shutdown or connection loss) is counted too, and a crash between the republish and the ack leaves
+   * two copies (at-least-once, consumers dedupe by id); a handled retry resets the redelivery count.
    */
-  private async untilPublished(ch: Channel, publish: () => Promise<void>): Promise<boolean> {
-    for (let failures = 0; ; failures++) {
-      try {
-        await publish();
-        return true;
-      } catch (err) {
-        if (this.deps.connection.isClosed() || !this.open.has(ch)) return false;
-        if (failures % 10 === 0) {
-          this.deps.logger.warn?.(
-            `Could not publish a retry/dead letter for ${this.queue} (${(err as Error).message}); trying again`,
-          );
-        }
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
-        if (!this.open.has(ch)) return false;
-      }
+  private async redelivered(settling: Settling, headers: Record<string, unknown>): Promise<void> {
+    const attempt = readAttempt(headers) + 1;
+    const redeliveries = readRedeliveries(headers) + 1;
+    const now = new Date().toISOString();
+    const reason: DeadLetterReason = {
+      error: {
+        name: 'RedeliveryLimitError',
+        message:
+          `delivery came back unsettled ${redeliveries} time(s) in a row (consumer process died, channel ` +
+          `closed or consumer_timeout hit while it was being handled)`,
+      },
+      attempts: attempt - 1,
+      firstFailureAt: readFirstFailureAt(headers) ?? now,
+      lastFailureAt: now,
+    };
+    if (redeliveries >= this.redeliveryLimit) {
+      this.deps.logger.error?.(`${reason.error.message} in ${this.queue}: dead-lettering it without handling it again`);
+      return this.failures.deadLetter(settling, reason);
     }
+    return this.failures.redeliver(settling, attempt, redeliveries, reason);
   }
 
   /** Acks/nacks, ignoring a channel that closed meanwhile (the broker redelivers then). */

@@ -3,10 +3,20 @@ import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
 import { CLOUDEVENTS_CONTENT_TYPE, decodeEnvelope } from '../../message/cloudevents.codec';
 import type { MessageEnvelope } from '../../message/envelope';
 import type { DeliveryOutcome, ErrorInfo, OutboundMessage } from '../transport.interface';
+import { encodedValueSize, truncateUtf8 } from './amqp-table.util';
 import { RABBITMQ_HEADERS as H, TRANSIENT_HEADERS } from './rabbitmq.naming';
 
-const MAX_ERROR_MESSAGE = 4_000;
+/** Bytes of an error message / stack kept in the reason headers (ours stay under ~7 KB in all). */
+const MAX_ERROR_MESSAGE_BYTES = 2_048;
+const MAX_STACK_BYTES = 4_096;
 const STACK_LINES = 12;
+/**
+ * Encoded bytes of foreign headers (not ours) carried into a retry, dead letter or replay. Headers
+ * over it are left out and listed in `x-messaging-headers-dropped`, so a message whose headers are
+ * near the 64 KiB encoding limit can still be retried and dead-lettered with our headers added.
+ */
+export const CARRIED_HEADERS_BUDGET_BYTES = 16_384;
+const MAX_DROPPED_NOTE_BYTES = 1_024;
 
 /** A value fit for an AMQP short string property (≤ 255 bytes), else undefined. */
 function short(value: unknown): string | undefined {
@@ -21,7 +31,9 @@ function str(value: unknown): string | undefined {
 
 /** First lines of a stack trace, bounded. */
 export function stackHead(stack: string | undefined): string | undefined {
-  return stack?.split('\n').slice(0, STACK_LINES).join('\n').slice(0, MAX_ERROR_MESSAGE);
+  return stack === undefined
+    ? undefined
+    : truncateUtf8(stack.split('\n').slice(0, STACK_LINES).join('\n'), MAX_STACK_BYTES);
 }
 
 /** AMQP properties of a message published by `publish()`: identity mirrored from the envelope. */
@@ -54,11 +66,35 @@ export function readFirstFailureAt(headers: Record<string, unknown>): string | u
   return str(headers[H.firstFailureAt]);
 }
 
-/** Original properties of a delivery, without the headers of its previous lives. */
-function carriedProperties(properties: MessageProperties): Options.Publish & { headers: Record<string, unknown> } {
+type CarriedProperties = Options.Publish & { headers: Record<string, unknown> };
+
+/**
+ * Original properties of a delivery, without the headers of its previous lives; foreign headers
+ * within {@link CARRIED_HEADERS_BUDGET_BYTES} (in order), the others noted in `x-messaging-headers-dropped`.
+ * `keepHeaders: false` keeps none (the minimal properties of a dead letter that could not be published otherwise).
+ */
+function carriedProperties(properties: MessageProperties, keepHeaders = true): CarriedProperties {
   const headers: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  let droppedBytes = 0;
+  let used = 0;
+  const previous = str(properties.headers?.[H.headersDropped]);
   for (const [name, value] of Object.entries(properties.headers ?? {})) {
-    if (!TRANSIENT_HEADERS.includes(name)) headers[name] = value;
+    if (value === undefined || TRANSIENT_HEADERS.includes(name) || name === H.headersDropped) continue;
+    const size = 1 + Buffer.byteLength(name) + encodedValueSize(value);
+    if (keepHeaders && used + size <= CARRIED_HEADERS_BUDGET_BYTES) {
+      headers[name] = value;
+      used += size;
+    } else {
+      dropped.push(name);
+      droppedBytes += size;
+    }
+  }
+  if (dropped.length > 0) {
+    const note = `${dropped.length} header(s), ${droppedBytes} bytes: ${dropped.join(', ')}`;
+    headers[H.headersDropped] = truncateUtf8(previous ? `${note}; before: ${previous}` : note, MAX_DROPPED_NOTE_BYTES);
+  } else if (previous) {
+    headers[H.headersDropped] = truncateUtf8(previous, MAX_DROPPED_NOTE_BYTES);
   }
   return {
     contentType: short(properties.contentType),
@@ -81,7 +117,7 @@ export function retryProperties(
   const props = carriedProperties(delivery.properties);
   props.headers[H.attempt] = outcome.nextAttempt;
   props.headers[H.firstFailureAt] = outcome.firstFailureAt;
-  props.headers[H.lastError] = `${outcome.error.name}: ${outcome.error.message}`.slice(0, 1_000);
+  props.headers[H.lastError] = truncateUtf8(`${outcome.error.name}: ${outcome.error.message}`, 1_000);
   if (delayLevelMs > 0) props.headers[H.delay] = String(delayLevelMs);
   return props;
 }
@@ -98,15 +134,19 @@ export interface DeadLetterFacts {
   deadLetteredAt: string;
 }
 
-/** Properties of a dead letter: the original ones plus the reason headers. */
-export function deadLetterProperties(delivery: Message, facts: DeadLetterFacts): Options.Publish {
-  const props = carriedProperties(delivery.properties);
+/**
+ * Properties of a dead letter: the original ones (foreign headers within the budget) plus the
+ * reason headers. `minimal` keeps no foreign header at all: the fallback when the full properties
+ * could not be published (e.g. headers too large to encode).
+ */
+export function deadLetterProperties(delivery: Message, facts: DeadLetterFacts, minimal = false): Options.Publish {
+  const props = carriedProperties(delivery.properties, !minimal);
   Object.assign(props.headers, {
     [H.deadLetterId]: facts.id,
-    [H.errorName]: facts.error.name.slice(0, 200),
-    [H.errorMessage]: facts.error.message.slice(0, MAX_ERROR_MESSAGE),
-    [H.subscriber]: facts.subscriber,
-    [H.sourceQueue]: facts.sourceQueue,
+    [H.errorName]: truncateUtf8(facts.error.name, 200),
+    [H.errorMessage]: truncateUtf8(facts.error.message, MAX_ERROR_MESSAGE_BYTES),
+    [H.subscriber]: truncateUtf8(facts.subscriber, 255),
+    [H.sourceQueue]: truncateUtf8(facts.sourceQueue, 255),
     [H.attempts]: facts.attempts,
     [H.firstFailureAt]: facts.firstFailureAt,
     [H.lastFailureAt]: facts.lastFailureAt,
@@ -115,6 +155,30 @@ export function deadLetterProperties(delivery: Message, facts: DeadLetterFacts):
   const stack = stackHead(facts.error.stack);
   if (stack) props.headers[H.errorStack] = stack;
   return props;
+}
+
+/**
+ * Properties of a delivery that came back `redelivered`, published again to its own queue so the
+ * extra attempt is recorded on the message: attempt and redelivery count raised, first failure set.
+ */
+export function redeliveryProperties(
+  delivery: Message,
+  attempt: number,
+  redeliveries: number,
+  firstFailureAt: string,
+): Options.Publish {
+  const props = carriedProperties(delivery.properties);
+  props.headers[H.attempt] = attempt;
+  props.headers[H.redeliveries] = redeliveries;
+  props.headers[H.firstFailureAt] = truncateUtf8(firstFailureAt, 64);
+  return props;
+}
+
+/** How many times in a row the delivery came back redelivered (our header, 0 when absent). */
+export function readRedeliveries(headers: Record<string, unknown>): number {
+  const raw = headers[H.redeliveries];
+  const n = typeof raw === 'number' ? raw : Number(str(raw));
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** Properties of a replayed dead letter: original properties, attempt 1, reason headers dropped. */

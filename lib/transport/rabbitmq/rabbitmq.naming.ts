@@ -23,11 +23,21 @@ export const RABBITMQ_HEADERS = {
   attempts: 'x-messaging-attempts',
   lastFailureAt: 'x-messaging-last-failure-at',
   deadLetteredAt: 'x-messaging-dead-lettered-at',
+  /**
+   * Times in a row the delivery came back from the broker marked `redelivered` (its consumer died,
+   * its channel closed or `consumer_timeout` hit before it was settled); reset by a retry.
+   */
+  redeliveries: 'x-messaging-redeliveries',
+  /**
+   * Set when foreign headers were left out of a retry or dead letter because they exceeded the
+   * carried-headers budget (names and sizes of what was dropped). Kept across later lives.
+   */
+  headersDropped: 'x-messaging-headers-dropped',
 } as const;
 
 /** Headers describing a previous life of a message, dropped when it is retried or replayed. */
 export const TRANSIENT_HEADERS: readonly string[] = [
-  ...Object.values(RABBITMQ_HEADERS),
+  ...Object.values(RABBITMQ_HEADERS).filter((name) => name !== RABBITMQ_HEADERS.headersDropped),
   'x-death',
   'x-first-death-exchange',
   'x-first-death-queue',

@@ -1,9 +1,11 @@
 import type { LoggerService } from '@nestjs/common';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
+import { MAX_ENCODED_HEADERS_BYTES, encodedTableSize } from './amqp-table.util';
+import { HeadersTooLargeError } from './errors/headers-too-large.error';
 import { PublishTimeoutError } from './errors/publish-timeout.error';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { UnroutableMessageError } from './errors/unroutable-message.error';
-import { ManagedChannel } from './managed-channel';
+import { ManagedChannel } from './managed.channel';
 import type { RabbitMqConnection } from './rabbitmq.connection';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.interface';
 
@@ -83,8 +85,16 @@ export class RabbitMqPublisher {
     return this.channel.channel !== undefined;
   }
 
-  /** Publishes and waits for the broker's confirm (see the class comment). */
+  /**
+   * Publishes and waits for the broker's confirm (see the class comment). Headers too large to
+   * encode reject with `HeadersTooLargeError` before the channel is touched.
+   */
   publish(p: RawPublish): Promise<void> {
+    const headerBytes = encodedTableSize(p.properties.headers as Record<string, unknown> | undefined);
+    if (headerBytes > MAX_ENCODED_HEADERS_BYTES) {
+      const id = p.properties.messageId as string | undefined;
+      return Promise.reject(new HeadersTooLargeError(id, headerBytes, MAX_ENCODED_HEADERS_BYTES));
+    }
     const timeoutMs = p.timeoutMs ?? this.options.publishConfirmTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const ch = this.channel.channel;

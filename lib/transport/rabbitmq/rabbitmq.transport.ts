@@ -12,7 +12,8 @@
  * amqp-connection-manager only heals on the next reconnect): a confirm channel for publishing
  * (persistent, mandatory, confirm with timeout, republish after a reconnect) and one channel per
  * subscriber (manual ack, prefetch). Responsibilities live in separate files: connection, channel,
- * topology, publisher, consumer, dead-letter store, options, naming, message properties.
+ * topology, publisher, consumer, failure publisher (retries, dead letters), dead-letter store, options,
+ * naming, message properties.
  */
 import { Logger, type LoggerService } from '@nestjs/common';
 import type { DeadLetterStore } from '../../dead-letter/dead-letter.interface';
@@ -141,6 +142,7 @@ export class RabbitMqTransport implements MessageTransport {
       logger: this.logger,
       prefetch: this.options.prefetch,
       reconnectDelayMs: this.options.reconnectDelayMs,
+      redeliveryLimit: this.options.redeliveryLimit,
       newId: () => this.ids.next(),
     });
     this.consumers.set(subscriber.name, consumer);

@@ -5,3 +5,4 @@ export * from './topology-mismatch.error';
 export * from './dead-letter-store-busy.error';
 export * from './dead-letter-replay.error';
 export * from './transport-not-connected.error';
+export * from './headers-too-large.error';

@@ -18,7 +18,8 @@ if (tsc.status !== 0) {
 }
 
 fs.rmSync(report, { force: true });
-const args = ['--runInBand', '--json', `--outputFile=${report}`, ...process.argv.slice(2)];
+// --forceExit: a failing test that leaves a connection open must not hang CI until its time limit
+const args = ['--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...process.argv.slice(2)];
 const jest = spawnSync(bin('jest'), args, { cwd: root, stdio: 'inherit' });
 
 let passed = 0;

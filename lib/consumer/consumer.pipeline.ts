@@ -138,6 +138,16 @@ export class ConsumerPipeline {
     return this.lastTimeMs;
   }
 
+  /** The retry policy's verdict; a throwing `isPermanent` counts as transient (retries are bounded). */
+  private isPermanent(sub: SubscriberDefinition, error: unknown, where: string): boolean {
+    try {
+      return isPermanentFailure(sub.retry, error);
+    } catch (classifyError) {
+      this.logger.error(`retry.isPermanent threw (${toErrorInfo(classifyError).message}); retrying as transient (${where})`);
+      return false;
+    }
+  }
+
   private async onFailure(
     sub: SubscriberDefinition,
     message: InboundMessage,
@@ -148,7 +158,7 @@ export class ConsumerPipeline {
     const firstFailureAt = message.firstFailureAt ?? now;
     const info = toErrorInfo(error);
     const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} subscriber=${sub.name} attempt=${message.attempt} correlationId=${envelope?.correlationId ?? '?'}`;
-    if (!isPermanentFailure(sub.retry, error) && message.attempt <= sub.retry.maxRetries) {
+    if (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries) {
       const delayMs = retryDelay(sub.retry, message.attempt);
       const nextAttempt = message.attempt + 1;
       this.logger.warn(`attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`);
@@ -170,6 +180,7 @@ export class ConsumerPipeline {
   }
 }
 
+/** @internal */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -86,3 +86,10 @@ describe('CloudEvents codec', () => {
     expect(decodeEnvelope('{"specversion":"1.0","id":"a","type":"X","source":"s","traceparent":"garbage"}').traceparent).toBeUndefined();
   });
 });
+
+describe('deeply nested input', () => {
+  it('refuses __proto__ hidden deeper than 64 levels instead of missing it', () => {
+    const deep = '{"a":'.repeat(80) + '{"__proto__":{"x":1}}' + '}'.repeat(80);
+    expect(() => decodeEnvelope(`{"specversion":"1.0","id":"a","type":"X","source":"s","data":${deep}}`)).toThrow(MalformedMessageError);
+  });
+});

@@ -69,7 +69,8 @@ export function encodeEnvelope(envelope: MessageEnvelope): string {
 }
 
 function hasProtoKey(value: unknown, depth = 0): boolean {
-  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > 64) throw new MalformedMessageError('JSON nested deeper than 64 levels');
   if (Array.isArray(value)) return value.some((v) => hasProtoKey(v, depth + 1));
   for (const key of Object.keys(value)) {
     if (key === '__proto__') return true;

@@ -19,6 +19,18 @@ interface ValidationErrorLike {
   children?: ValidationErrorLike[];
 }
 
+/** Whether `value` has a `constructor` or `prototype` key at any depth (bounded). */
+function hasShadowingKey(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth > 64) throw new MalformedMessageError('payload nested deeper than 64 levels');
+  if (Array.isArray(value)) return value.some((v) => hasShadowingKey(v, depth + 1));
+  for (const key in value) {
+    if (key === 'constructor' || key === 'prototype') return true;
+    if (hasShadowingKey((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
 function flatten(errors: ValidationErrorLike[], prefix = ''): ValidationFailure[] {
   const out: ValidationFailure[] = [];
   for (const e of errors) {
@@ -62,6 +74,17 @@ export class MessageValidator {
   }
 
   /**
+   * Validates a rebuilt instance against the rules of `cls`. class-validator finds rules through
+   * `instance.constructor`, which `materialize` guarantees is `cls` (payload keys cannot shadow it).
+   */
+  private async validateAs(type: string, cls: Function, instance: object): Promise<object> {
+    if (instance.constructor !== cls) throw new MalformedMessageError(`${type} payload could not be rebuilt as ${cls.name}`);
+    const errors = await this.validator!.validate(instance, { forbidUnknownValues: false });
+    if (errors.length > 0) throw new InvalidMessageError(type, flatten(errors as ValidationErrorLike[]));
+    return instance;
+  }
+
+  /**
    * Turns a received payload into an instance of `cls` (class-transformer's `plainToInstance`)
    * and validates it. Synchronous when the class has no rules: returns the instance itself, so
    * the consumer pipeline goes on without waiting a tick; else a promise of it, rejected with
@@ -72,10 +95,13 @@ export class MessageValidator {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new MalformedMessageError(`${type} payload must be a JSON object`);
     }
+    // a "constructor" or "prototype" key would shadow the class that class-validator and
+    // class-transformer look rules up by (and "__proto__" was refused by the codec)
+    if (hasShadowingKey(data)) throw new MalformedMessageError(`${type} payload has a forbidden "constructor" or "prototype" key`);
     const instance = this.transformer
       ? (this.transformer.plainToInstance(cls as any, data) as object)
-      : Object.assign(Object.create(cls.prototype), data); // __proto__ keys were refused by the codec
-    if (!this.hasRules(instance.constructor)) return instance;
-    return this.validateInstance(type, instance).then(() => instance);
+      : Object.assign(Object.create(cls.prototype), data);
+    if (!this.hasRules(cls)) return instance;
+    return this.validateAs(type, cls, instance);
   }
 }

@@ -196,7 +196,8 @@ export class OutboxRelay {
       return false;
     }
     try {
-      await this.transport.publish(message);
+      // a non-durable transport (in-memory) confirms only once the subscribers settled the message
+      await this.transport.publish(this.transport.capabilities.durable ? message : { ...message, awaitHandling: true });
       result.sent.push(row.id);
       return true;
     } catch (error) {

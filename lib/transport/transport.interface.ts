@@ -18,6 +18,13 @@ export interface OutboundMessage {
   attempt?: number;
   /** ISO time of the first failure, carried across retries. */
   firstFailureAt?: string;
+  /**
+   * For a transport that is not durable (`capabilities.durable` false): resolve `publish` only once
+   * every subscriber has settled the message (handled, dead-lettered or its retry stored), and
+   * reject if it is dropped unhandled. The outbox relay sets it, so a row is marked sent only when
+   * its effects are safe. Durable transports ignore it (the broker confirm is enough).
+   */
+  awaitHandling?: boolean;
 }
 
 /**

@@ -1,11 +1,14 @@
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
 import type { DeliveryHandler } from '../transport.interface';
+import { toErrorInfo } from '../../errors/error-info';
 
 /** A message waiting in an in-memory queue. */
 export interface QueuedMessage {
   body: string;
   attempt: number;
   firstFailureAt?: string;
+  /** Told once the message is settled (true) or dropped unhandled (false); see `awaitHandling`. */
+  onSettled?: (settled: boolean) => void;
 }
 
 /** One consumer of a queue: an app instance's subscriber. */
@@ -36,6 +39,14 @@ export class InMemoryQueue {
   push(message: QueuedMessage): void {
     this.items.push(message);
     this.schedule();
+  }
+
+  /** Removes and returns every waiting message (used when the last consumer of a private queue leaves). */
+  drain(): QueuedMessage[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
   }
 
   /** Runs the dispatch loop soon (once per tick however many pushes). */
@@ -92,9 +103,15 @@ export class InMemoryQueue {
             done();
           }
         },
-        () => {
-          this.items.push(message); // a handler must not reject; if one does, the message is not lost
-          done();
+        (error: unknown) => {
+          // a delivery handler must not reject; if one does, the message is dead-lettered, not looped
+          try {
+            const now = new Date().toISOString();
+            const info = toErrorInfo(error);
+            consumer.settle(message, { status: 'dead-letter', error: info, attempts: message.attempt, firstFailureAt: message.firstFailureAt ?? now, lastFailureAt: now });
+          } finally {
+            done();
+          }
         },
       );
   }
@@ -128,14 +145,20 @@ export class InMemoryBroker {
     return q;
   }
 
-  /** Routes a message to every queue bound to `type`. */
-  route(type: string, message: QueuedMessage): void {
+  /** Routes a message to every queue bound to `type`; returns the queues it went to. */
+  route(type: string, message: QueuedMessage): number {
     const bound = this.bindings.get(type);
     if (!bound || bound.size === 0) {
       this.unroutable++;
-      return;
+      return 0;
     }
     for (const q of bound) q.push(bound.size === 1 ? message : { ...message });
+    return bound.size;
+  }
+
+  /** The queues a message of `type` would go to. */
+  bound(type: string): Iterable<InMemoryQueue> {
+    return this.bindings.get(type) ?? [];
   }
 
   /** A new dead-letter id. */

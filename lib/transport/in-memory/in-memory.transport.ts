@@ -9,6 +9,7 @@ import type {
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
 import { InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
 import { InMemoryDeadLetterStore } from './in-memory-dead-letter.store';
+import { Logger } from '@nestjs/common';
 
 /**
  * The embedded default transport: everything in process, with the semantics of the RabbitMQ
@@ -24,9 +25,17 @@ export class InMemoryTransport implements MessageTransport {
   private readonly subscriptions: Array<{ queue: InMemoryQueue; consumer: QueueConsumer; name: string }> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private connected = false;
+  private readonly logger = new Logger('InMemoryTransport');
 
-  constructor(readonly broker: InMemoryBroker = new InMemoryBroker()) {
-    this.deadLetters = new InMemoryDeadLetterStore(broker, () => this.prefix());
+  /** The broker: its own, or one shared by several app instances in this process. */
+  readonly broker: InMemoryBroker;
+  /** Whether the broker is this transport's own (not shared with other app instances). */
+  private readonly ownsBroker: boolean;
+
+  constructor(broker?: InMemoryBroker) {
+    this.broker = broker ?? new InMemoryBroker();
+    this.ownsBroker = broker === undefined;
+    this.deadLetters = new InMemoryDeadLetterStore(this.broker, () => this.prefix());
   }
 
   private prefix(): string {
@@ -46,11 +55,26 @@ export class InMemoryTransport implements MessageTransport {
   async publish(message: OutboundMessage): Promise<void> {
     if (!this.connected) throw new Error('InMemoryTransport is closed');
     const queued: QueuedMessage = { body: message.body, attempt: message.attempt ?? 1, firstFailureAt: message.firstFailureAt };
-    if (message.destination !== undefined) {
-      this.broker.queue(`${this.prefix()}.${message.destination}`).push(queued);
-    } else {
-      this.broker.route(message.envelope.type, queued);
+    const targets =
+      message.destination !== undefined
+        ? [this.broker.queue(`${this.prefix()}.${message.destination}`)]
+        : [...this.broker.bound(message.envelope.type)];
+    if (!message.awaitHandling) {
+      if (message.destination !== undefined) targets[0].push(queued);
+      else this.broker.route(message.envelope.type, queued);
+      return;
     }
+    // wait for every queue consumed in this process to settle its copy (see `awaitHandling`)
+    return new Promise<void>((resolve, reject) => {
+      let pending = targets.filter((q) => q.consumers.length > 0).length;
+      const onSettled = (settled: boolean) => {
+        if (!settled) reject(new Error(`in-memory message ${message.envelope.id} was dropped unhandled: the transport closed`));
+        else if (--pending === 0) resolve();
+      };
+      for (const q of targets) q.push(q.consumers.length > 0 ? { ...queued, onSettled } : { ...queued });
+      if (message.destination === undefined && targets.length === 0) this.broker.unroutable++;
+      if (pending === 0) resolve();
+    });
   }
 
   async subscribe(subscriber: SubscriberDescriptor, handler: DeliveryHandler): Promise<void> {
@@ -65,7 +89,8 @@ export class InMemoryTransport implements MessageTransport {
         if (outcome.status === 'retry') {
           const timer = setTimeout(() => {
             this.timers.delete(timer);
-            queue.push({ body: message.body, attempt: outcome.nextAttempt, firstFailureAt: outcome.firstFailureAt });
+            // the retry carries the settlement: a relay waiting on it waits for the final outcome
+            queue.push({ body: message.body, attempt: outcome.nextAttempt, firstFailureAt: outcome.firstFailureAt, onSettled: message.onSettled });
           }, outcome.delayMs);
           timer.unref?.();
           this.timers.add(timer);
@@ -87,6 +112,7 @@ export class InMemoryTransport implements MessageTransport {
           this.broker.deadLetters.push(dl);
           this.context?.onDeadLetter(dl);
         }
+        if (outcome.status !== 'retry') message.onSettled?.(true);
       },
     };
     queue.consumers.push(consumer);
@@ -106,6 +132,13 @@ export class InMemoryTransport implements MessageTransport {
   }
 
   async close(drainTimeoutMs: number): Promise<void> {
+    const deadline = Date.now() + drainTimeoutMs;
+    // the messages waiting in a queue only this instance consumes have nowhere else to go: work them
+    // off first (within the timeout), then stop taking new ones and wait for those in flight
+    const sole = this.subscriptions.filter(({ queue }) => queue.consumers.length === 1);
+    while (sole.some(({ queue }) => queue.depth > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (const { queue, consumer } of this.subscriptions) {
       const i = queue.consumers.indexOf(consumer);
       if (i >= 0) queue.consumers.splice(i, 1);
@@ -117,8 +150,18 @@ export class InMemoryTransport implements MessageTransport {
       ),
     );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)))]);
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
     clearTimeout(timer);
+    let dropped = 0;
+    for (const { queue } of this.subscriptions) {
+      // a shared broker keeps its queues for the other instances; a private one ends with us
+      if (!this.ownsBroker || queue.consumers.length > 0) continue;
+      for (const m of queue.drain()) {
+        dropped++;
+        m.onSettled?.(false); // an outbox row stays pending and is delivered after a restart
+      }
+    }
+    if (dropped > 0) this.logger.warn(`closed with ${dropped} message(s) not handled within the drain timeout; those not from the outbox are lost`);
     // retries scheduled by this instance go back to the shared broker's queues when due
     this.subscriptions.length = 0;
     this.connected = false;

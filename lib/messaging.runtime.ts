@@ -68,6 +68,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
 
   async onApplicationBootstrap(): Promise<void> {
     const pipeline = new ConsumerPipeline({
+      serviceName: this.options.serviceName,
       maxMessageBytes: this.options.maxMessageBytes,
       upcasters: this.upcasters,
       validator: this.validator,

@@ -21,6 +21,8 @@ const ACK: DeliveryOutcome = Object.freeze({ status: 'ack' }) as DeliveryOutcome
 
 /** What the pipeline needs; the outbox feature supplies `unitOfWork` and `retryScheduler`. */
 export interface ConsumerPipelineDeps {
+  /** This service: the inbox key is `<service>.<subscriber>`, so services may share the inbox table. */
+  serviceName: string;
   maxMessageBytes: number;
   upcasters: UpcasterRegistry;
   validator: MessageValidator;
@@ -114,7 +116,7 @@ export class ConsumerPipeline {
       const env = state.message!;
       return runInMessageContext(state, () =>
         withTimeout(sub.name, sub.timeoutMs, performance.now(), () =>
-          uow.run(env, sub.name, async (tx) => {
+          uow.run(env, `${this.deps.serviceName}.${sub.name}`, async (tx) => {
             state.transaction = tx;
             await route.invoke(payload);
           }),

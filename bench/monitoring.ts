@@ -13,10 +13,24 @@
  * to drift of a noisy machine). Target ≥ 0.95.
  */
 import 'reflect-metadata';
-import { Injectable, Module, type DynamicModule, type INestApplicationContext, type Provider, type Type } from '@nestjs/common';
+import {
+  Injectable,
+  Module,
+  type DynamicModule,
+  type INestApplicationContext,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Registry } from 'prom-client';
-import { EventBus, Message, MessagingModule, Subscribe, resolveMessagingOptions, type MessagingModuleOptions } from '../lib';
+import {
+  EventBus,
+  Message,
+  MessagingModule,
+  Subscribe,
+  resolveMessagingOptions,
+  type MessagingModuleOptions,
+} from '../lib';
 import { MessagingMonitor } from '../lib/monitoring/messaging-monitor.service';
 import { MessagingMetrics } from '../lib/monitoring/prometheus/messaging-metrics.service';
 import { MessagingTracing } from '../lib/tracing/messaging-tracing.service';
@@ -48,7 +62,10 @@ function until(n: number): Promise<void> {
 
 @Message('MonBenchEvent')
 class BenchEvent {
-  constructor(readonly orderId: string, readonly amount: number) {}
+  constructor(
+    readonly orderId: string,
+    readonly amount: number,
+  ) {}
 }
 
 @Injectable()
@@ -73,7 +90,9 @@ class SubC {
   }
 }
 
-const coreHasMonitoring = ((Reflect.getMetadata('providers', MessagingModule) ?? []) as unknown[]).includes(MessagingMonitor);
+const coreHasMonitoring = ((Reflect.getMetadata('providers', MessagingModule) ?? []) as unknown[]).includes(
+  MessagingMonitor,
+);
 const coreHasOption = (() => {
   try {
     resolveMessagingOptions({ serviceName: 'probe', monitoring: {} } as MessagingModuleOptions);
@@ -87,7 +106,8 @@ function appModule(name: string, subscribers: Type[], monitoring: MonitoringOpti
   const extra: Provider[] = [];
   const options = { serviceName: name } as MessagingModuleOptions & { monitoring?: MonitoringOptions };
   if (coreHasOption) options.monitoring = monitoring ?? { prometheus: false, tracing: false };
-  else if (monitoring) extra.push({ provide: MESSAGING_MONITORING_OPTIONS, useValue: resolveMonitoringOptions(monitoring) });
+  else if (monitoring)
+    extra.push({ provide: MESSAGING_MONITORING_OPTIONS, useValue: resolveMonitoringOptions(monitoring) });
   if (!coreHasMonitoring && monitoring) extra.push(...MONITORING_SERVICES);
   @Module({ imports: [MessagingModule.forRoot(options) as DynamicModule], providers: [...subscribers, ...extra] })
   class BenchModule {}
@@ -137,7 +157,9 @@ async function measure(name: string, on: Round, off: Round, scrape: () => Promis
   }
   const ratio = median(onRounds.map((x, i) => x / offRounds[i]));
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US').padStart(11);
-  console.log(`${name.padEnd(34)}${fmt(median(onRounds))}${fmt(median(offRounds))}   ${ratio.toFixed(3)}  N=${n}  ${ratio >= TARGET ? 'ok' : 'MISSED'} (target ≥ ${TARGET})`);
+  console.log(
+    `${name.padEnd(34)}${fmt(median(onRounds))}${fmt(median(offRounds))}   ${ratio.toFixed(3)}  N=${n}  ${ratio >= TARGET ? 'ok' : 'MISSED'} (target ≥ ${TARGET})`,
+  );
   return ratio >= TARGET;
 }
 
@@ -145,7 +167,10 @@ async function main(): Promise<void> {
   const registry = new Registry();
   // BENCH_ON=prometheus|tracing measures one of them alone (attribution); default both
   const only = process.env.BENCH_ON;
-  const on = { prometheus: only === 'tracing' ? false : { registry }, tracing: only !== 'prometheus' } as MonitoringOptions;
+  const on = {
+    prometheus: only === 'tracing' ? false : { registry },
+    tracing: only !== 'prometheus',
+  } as MonitoringOptions;
   const start = (m: Type) => NestFactory.createApplicationContext(m, { logger: false, abortOnError: false });
   const [on1, off1, on3, off3] = await Promise.all([
     start(appModule('bench-on1', [SubA], on)),
@@ -155,12 +180,16 @@ async function main(): Promise<void> {
   ]);
   const metrics = on1.get(MessagingMetrics);
   const tracing = on1.get(MessagingTracing);
-  console.log(`nestjs-messaging monitoring overhead — Node ${process.version}; ${ROUNDS} interleaved rounds of ~${ROUND_MS} ms`);
+  console.log(
+    `nestjs-messaging monitoring overhead — Node ${process.version}; ${ROUNDS} interleaved rounds of ~${ROUND_MS} ms`,
+  );
   console.log(
     `on: prom-client ${metrics.enabled ? 'on' : 'OFF'}, tracing ${tracing.enabled ? 'on (API, no SDK)' : 'OFF'}, ` +
       `core wiring ${coreHasMonitoring ? 'patched (consume wrapper + traceparent)' : 'NOT patched (metrics observer only)'}`,
   );
-  console.log(`${'scenario (sequential publish)'.padEnd(34)}${'on ops/s'.padStart(11)}${'off ops/s'.padStart(11)}   on/off (median of pair ratios)`);
+  console.log(
+    `${'scenario (sequential publish)'.padEnd(34)}${'on ops/s'.padStart(11)}${'off ops/s'.padStart(11)}   on/off (median of pair ratios)`,
+  );
   const scrape = () => metrics.metrics();
   const ok1 = await measure('EventBus.publish → 1 subscriber', sequential(on1, 1), sequential(off1, 1), scrape);
   const ok3 = await measure('EventBus.publish → 3 subscribers', sequential(on3, 3), sequential(off3, 3), scrape);

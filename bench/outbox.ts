@@ -30,14 +30,19 @@ import { uuidv7 } from '../lib/message/uuid-v7';
 import type { DeliveryHandler, OutboundMessage } from '../lib/transport/transport.interface';
 import type { MessageEnvelope } from '../lib/message/envelope';
 
-const URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WRITERS = 10;
 const FIXED_RATE = 500;
 const SUFFIX = `${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
 const T = { outbox: `bench_outbox_${SUFFIX}`, inbox: `bench_inbox_${SUFFIX}`, effect: `bench_effect_${SUFFIX}` };
-const B = { outbox: `bench_base_outbox_${SUFFIX}`, inbox: `bench_base_inbox_${SUFFIX}`, effect: `bench_base_effect_${SUFFIX}` };
+const B = {
+  outbox: `bench_base_outbox_${SUFFIX}`,
+  inbox: `bench_base_inbox_${SUFFIX}`,
+  effect: `bench_base_effect_${SUFFIX}`,
+};
 const silent = { log() {}, warn() {}, error: (m: string) => console.error(m) };
 
 interface Side {
@@ -108,7 +113,11 @@ function message(): OutboundMessage {
   return { envelope, body: encodeEnvelope(envelope) };
 }
 
-function subscriberOn(transport: InMemoryTransport, handle: (envelope: MessageEnvelope) => Promise<void>, clock: () => Clock) {
+function subscriberOn(
+  transport: InMemoryTransport,
+  handle: (envelope: MessageEnvelope) => Promise<void>,
+  clock: () => Clock,
+) {
   const handler: DeliveryHandler = async (inbound) => {
     const envelope = decodeEnvelope(inbound.body);
     await handle(envelope);
@@ -194,7 +203,8 @@ async function baseline(clockRef: () => Clock): Promise<Side> {
         for (const row of rows) {
           await transport.publish({ envelope: decodeEnvelope(row.payload), body: row.payload });
         }
-        if (n) await c.query(`UPDATE "${B.outbox}" SET sent = true WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
+        if (n)
+          await c.query(`UPDATE "${B.outbox}" SET sent = true WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
         await c.query('COMMIT');
       } finally {
         c.release();
@@ -236,7 +246,14 @@ function percentile(sorted: number[], p: number): number {
 function summarize(clock: Clock, msgs: number, startedAt: number): Result {
   const sorted = clock.latencies.slice().sort((a, b) => a - b);
   const seconds = (clock.lastHandledAt - startedAt) / 1000;
-  return { msgs, seconds, rate: msgs / seconds, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+  return {
+    msgs,
+    seconds,
+    rate: msgs / seconds,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+  };
 }
 
 async function maxRate(side: Side, setClock: (c: Clock) => void, seconds = SECONDS): Promise<Result> {
@@ -294,7 +311,9 @@ async function main(): Promise<void> {
     baseline: { max: [], fixed: [] },
   };
   const rssAtSetup = process.memoryUsage().rss / 1048576;
-  console.log(`PostgreSQL ${URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers; ${SECONDS} s per run; ${ROUNDS} round(s)`);
+  console.log(
+    `PostgreSQL ${URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers; ${SECONDS} s per run; ${ROUNDS} round(s)`,
+  );
   try {
     // warm-up (JIT, connections, plans)
     for (const side of sides) await maxRate(side, setClock, 1);

@@ -22,7 +22,14 @@ export {
 } from './decorators/command-handler.decorator';
 export { QueryHandler, type IQueryHandler } from './decorators/query-handler.decorator';
 export { Subscribe, type SubscribeOptions } from './decorators/subscribe.decorator';
-export { Message, getMessageInfo, type MessageOptions, type MessageInfo, type MessageClass, type UpcastFunction } from './message/message-type';
+export {
+  Message,
+  getMessageInfo,
+  type MessageOptions,
+  type MessageInfo,
+  type MessageClass,
+  type UpcastFunction,
+} from './message/message-type';
 
 export type { MessageEnvelope } from './message/envelope';
 export type { SendOptions } from './message/envelope.factory';
@@ -31,7 +38,12 @@ export { uuidv7, uuidv7Time } from './message/uuid-v7';
 export type { UpcasterDefinition } from './message/upcaster.registry';
 
 export { MessageContext } from './context/message-context.service';
-export { currentMessageContext, runInMessageContext, type MessageContextState, type MessageKind } from './context/message-context';
+export {
+  currentMessageContext,
+  runInMessageContext,
+  type MessageContextState,
+  type MessageKind,
+} from './context/message-context';
 export { CorrelationIdMiddleware, CORRELATION_ID_HEADER } from './context/correlation.middleware';
 
 export type { RetryPolicyOptions } from './consumer/retry.policy';

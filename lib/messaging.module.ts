@@ -1,9 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import {
-  ConfigurableMessagingModule,
-  MESSAGING_MODULE_OPTIONS,
-} from './config/messaging.module-definition';
+import { ConfigurableMessagingModule, MESSAGING_MODULE_OPTIONS } from './config/messaging.module-definition';
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './config/messaging-options.interface';
 import { resolveMessagingOptions } from './config/messaging-options.validator';
 import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
@@ -52,7 +49,8 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     {
       provide: EnvelopeFactory,
       inject: [MESSAGING_OPTIONS, MessagingTracing],
-      useFactory: (options: ResolvedMessagingOptions, tracing: MessagingTracing) => new EnvelopeFactory(options.serviceName, tracing.traceparent),
+      useFactory: (options: ResolvedMessagingOptions, tracing: MessagingTracing) =>
+        new EnvelopeFactory(options.serviceName, tracing.traceparent),
     },
     { provide: HandlerRegistry, useFactory: () => new HandlerRegistry() },
     { provide: UpcasterRegistry, useFactory: () => new UpcasterRegistry() },

@@ -54,15 +54,23 @@ export class OutboxIntegration {
   ) {}
 
   /** Builds the outbox from the application's DataSource and plugs it into the buses. */
-  async init(commands: CommandBus, queries: QueryBus, events: EventBus, transactions: MessagingTransactions): Promise<void> {
+  async init(
+    commands: CommandBus,
+    queries: QueryBus,
+    events: EventBus,
+    transactions: MessagingTransactions,
+  ): Promise<void> {
     const outbox = this.options.outbox;
     if (!outbox || outbox.enabled === false) return;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { OutboxFeature: Feature, outboxDataSourceToken } = require('./outbox/outbox.feature') as typeof import('./outbox/outbox.feature');
+    const { OutboxFeature: Feature, outboxDataSourceToken } =
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require('./outbox/outbox.feature') as typeof import('./outbox/outbox.feature');
     let dataSource = typeof outbox.dataSource === 'object' ? outbox.dataSource : undefined;
     if (!dataSource) {
       try {
-        dataSource = this.moduleRef.get(outboxDataSourceToken(outbox.dataSource as string | undefined) as never, { strict: false });
+        dataSource = this.moduleRef.get(outboxDataSourceToken(outbox.dataSource as string | undefined) as never, {
+          strict: false,
+        });
       } catch {
         throw new InvalidConfigurationError(
           `outbox is on but no TypeORM DataSource${outbox.dataSource ? ` named "${String(outbox.dataSource)}"` : ''} was found: ` +

@@ -27,7 +27,12 @@ type Env = Record<string, string | undefined>;
 export function sampleDatabase(env: Env): TypeOrmModuleOptions {
   const entities = [Order, Reservation, Notification];
   if (env.DATABASE_URL) {
-    return { type: 'postgres', url: env.DATABASE_URL, entities: [...entities, ...createMessagingEntities({ database: 'postgres' })], synchronize: true };
+    return {
+      type: 'postgres',
+      url: env.DATABASE_URL,
+      entities: [...entities, ...createMessagingEntities({ database: 'postgres' })],
+      synchronize: true,
+    };
   }
   return {
     type: 'better-sqlite3',
@@ -45,7 +50,9 @@ export function sampleMessaging(env: Env): MessagingModuleOptions {
     ...options,
     outbox: { pollIntervalMs: 200, ...options.outbox, enabled: true },
     onDeadLetter: (dl) =>
-      logger.warn(`dead letter ${dl.id}: ${dl.type} for ${dl.subscriber} after ${dl.attempts} attempt(s): ${dl.error.message}`),
+      logger.warn(
+        `dead letter ${dl.id}: ${dl.type} for ${dl.subscriber} after ${dl.attempts} attempt(s): ${dl.error.message}`,
+      ),
     // health goes down (and an alert is logged) past these limits
     monitoring: { thresholds: { maxOutboxAgeMs: 60_000, maxDeadLetters: 100 }, onAlert: logAlerts() },
   };

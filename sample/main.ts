@@ -29,18 +29,27 @@ async function main(): Promise<void> {
   const ok = await post('alice');
   log.log(`created order ${ok.id} for alice (correlation demo-alice)`);
   const failing = await post(UNREACHABLE_CUSTOMER);
-  log.log(`created order ${failing.id} for "${UNREACHABLE_CUSTOMER}": its notification will retry twice, then be dead-lettered`);
+  log.log(
+    `created order ${failing.id} for "${UNREACHABLE_CUSTOMER}": its notification will retry twice, then be dead-lettered`,
+  );
   await new Promise((r) => setTimeout(r, 2500));
   const view = await (await fetch(`${base}/orders/${ok.id}`)).json();
   log.log(`GET /orders/${ok.id} → ${JSON.stringify(view)}`);
-  const dead = (await (await fetch(`${base}/dead-letters`)).json()) as Array<{ subscriber: string; error: { message: string } }>;
-  log.log(`GET /dead-letters → ${dead.length} dead letter(s): ${dead.map((d) => `${d.subscriber}: ${d.error.message}`).join('; ')}`);
+  const dead = (await (await fetch(`${base}/dead-letters`)).json()) as Array<{
+    subscriber: string;
+    error: { message: string };
+  }>;
+  log.log(
+    `GET /dead-letters → ${dead.length} dead letter(s): ${dead.map((d) => `${d.subscriber}: ${d.error.message}`).join('; ')}`,
+  );
 
   if (process.argv.includes('--once')) {
     await app.close();
     return;
   }
-  log.log(`try: curl -s -XPOST ${base}/orders -H 'content-type: application/json' -d '{"customerId":"bob","totalAmount":7}'`);
+  log.log(
+    `try: curl -s -XPOST ${base}/orders -H 'content-type: application/json' -d '{"customerId":"bob","totalAmount":7}'`,
+  );
 }
 
 main().catch((err) => {

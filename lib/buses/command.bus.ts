@@ -23,7 +23,8 @@ export class CommandBus {
    * Executes `command` with its handler. Throws `HandlerNotFoundError` when none is registered,
    * `InvalidMessageError` when it breaks its validation rules, or whatever the handler throws.
    */
-  execute<R = any>(command: object, options?: SendOptions): Promise<R> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  execute<R = any>(command: object, options?: SendOptions): Promise<R> {
     return this.dispatcher.dispatch<R>(command, options);
   }
 }

@@ -62,7 +62,8 @@ export class EventBus {
       const messages: OutboundMessage[] = new Array(events.length);
       for (let i = 0; i < events.length; i++) {
         const resolved = this.resolver.resolve(events[i]);
-        if (resolved.cls !== undefined && this.validator.hasRules(resolved.cls)) return this.publishValidated(events, options);
+        if (resolved.cls !== undefined && this.validator.hasRules(resolved.cls))
+          return this.publishValidated(events, options);
         messages[i] = this.toOutbound(resolved, events[i], options);
       }
       return messages.length > 0 ? this.publisher.publish(messages, { manager: options?.manager }) : Promise.resolve();

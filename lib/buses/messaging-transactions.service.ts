@@ -22,17 +22,21 @@ export class MessagingTransactions implements TransactionRunner {
   /** @internal set by the runtime when the outbox is on. */
   runner?: TransactionRunner;
 
-  run<R>(work: (manager: any) => Promise<R>): Promise<R> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  run<R>(work: (manager: any) => Promise<R>): Promise<R> {
     if (!this.runner) {
       return Promise.reject(
-        new InvalidConfigurationError('MessagingTransactions needs the outbox: set outbox: { dataSource } in MessagingModule options'),
+        new InvalidConfigurationError(
+          'MessagingTransactions needs the outbox: set outbox: { dataSource } in MessagingModule options',
+        ),
       );
     }
     return this.runner.run(work);
   }
 
   /** The `EntityManager` of the transaction open in this context, if any. */
-  get manager(): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get manager(): any {
     return currentMessageContext()?.transaction;
   }
 }

@@ -15,7 +15,8 @@ export class QueryBus {
   }
 
   /** Executes `query` with its handler and returns the answer (errors as for `CommandBus.execute`). */
-  execute<R = any>(query: object, options?: SendOptions): Promise<R> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  execute<R = any>(query: object, options?: SendOptions): Promise<R> {
     return this.dispatcher.dispatch<R>(query, options);
   }
 }

@@ -1,5 +1,10 @@
 import { HandlerNotFoundError } from '../errors/handler-not-found.error';
-import { currentMessageContext, runInMessageContext, type MessageContextState, type MessageKind } from '../context/message-context';
+import {
+  currentMessageContext,
+  runInMessageContext,
+  type MessageContextState,
+  type MessageKind,
+} from '../context/message-context';
 import type { EnvelopeFactory, RequestEnvelope, SendOptions } from '../message/envelope.factory';
 import type { MessageValidator } from '../message/message.validator';
 import type { HandlerRegistry, RequestHandlerEntry } from '../discovery/handler.registry';
@@ -57,9 +62,15 @@ export class RequestDispatcher {
     // a command sent inside an open transaction (a subscriber's inbox, MessagingTransactions.run)
     // joins it: the events its handler publishes commit or roll back with the caller's work
     const transaction = currentMessageContext()?.transaction;
-    const tx = this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
+    const tx =
+      this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
     if (tx) {
-      const state: MessageContextState = { correlationId: envelope.correlationId, message: envelope, kind: this.kind, transaction };
+      const state: MessageContextState = {
+        correlationId: envelope.correlationId,
+        message: envelope,
+        kind: this.kind,
+        transaction,
+      };
       return runInMessageContext(state, () => tx.run(async () => (await entry.execute(message)) as R));
     }
     const state: MessageContextState = envelope.startsNewFlow()

@@ -41,7 +41,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (!/^[a-z][a-z-]*$/.test(name)) throw new UsageError(`invalid option ${arg}`);
     if (WITH_VALUE.has(name)) {
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined || value === '' || (eq < 0 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+      if (value === undefined || value === '' || (eq < 0 && value.startsWith('--')))
+        throw new UsageError(`--${name} needs a value`);
       flags[name] = value;
     } else {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
@@ -60,6 +61,7 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
 /** Fails on options not in `allowed`. */
 export function onlyFlags(args: ParsedArgs, allowed: readonly string[]): void {
   for (const name of Object.keys(args.flags)) {
-    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name} (accepted: ${allowed.map((a) => `--${a}`).join(', ') || 'none'})`);
+    if (!allowed.includes(name))
+      throw new UsageError(`unknown option --${name} (accepted: ${allowed.map((a) => `--${a}`).join(', ') || 'none'})`);
   }
 }

@@ -34,14 +34,25 @@ exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 not found, 4 not c
 /** A logger for the transport: warnings and errors to stderr, the rest dropped. */
 function stderrLogger(io: CliIo): LoggerService {
   const drop = () => undefined;
-  return { log: drop, debug: drop, verbose: drop, warn: (m: unknown) => io.err(`warning: ${String(m)}`), error: (m: unknown) => io.err(`error: ${String(m)}`) };
+  return {
+    log: drop,
+    debug: drop,
+    verbose: drop,
+    warn: (m: unknown) => io.err(`warning: ${String(m)}`),
+    error: (m: unknown) => io.err(`error: ${String(m)}`),
+  };
 }
 
 /** Builds and connects the transport the application uses, from `env`. */
-export async function connectTransport(env: Record<string, string | undefined>, io: CliIo): Promise<{ transport: MessageTransport; service: string }> {
+export async function connectTransport(
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<{ transport: MessageTransport; service: string }> {
   const options = resolveMessagingOptions(messagingOptionsFromEnv(env));
   if (options.transport === 'memory') {
-    throw new UsageError('the memory transport keeps dead letters inside the application process: set MESSAGING_TRANSPORT=rabbitmq');
+    throw new UsageError(
+      'the memory transport keeps dead letters inside the application process: set MESSAGING_TRANSPORT=rabbitmq',
+    );
   }
   if (options.transport === 'rabbitmq' && options.rabbitmq) {
     options.rabbitmq = { ...options.rabbitmq, logger: stderrLogger(io), connectionName: `${options.serviceName} cli` };
@@ -79,11 +90,17 @@ async function dispatch(args: ParsedArgs, env: Record<string, string | undefined
     }
   }
   if (group === 'outbox' && verb === 'stats') return outboxStats(args, env, io);
-  throw new UsageError(group === undefined ? 'a command is needed' : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`);
+  throw new UsageError(
+    group === undefined ? 'a command is needed' : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`,
+  );
 }
 
 /** Runs the command line `argv` against `env`; resolves to the exit code (never throws). */
-export async function runCli(argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<number> {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);

@@ -14,7 +14,11 @@ function pad(s: string, n: number): string {
 export async function dlqList(admin: DeadLetterAdmin, args: ParsedArgs, io: CliIo, service: string): Promise<number> {
   onlyFlags(args, ['subscriber', 'error', 'type', 'json']);
   if (args.positionals.length > 2) throw new UsageError('dlq list takes no argument');
-  const groups = await admin.groups({ subscriber: stringFlag(args, 'subscriber'), errorName: stringFlag(args, 'error'), type: stringFlag(args, 'type') });
+  const groups = await admin.groups({
+    subscriber: stringFlag(args, 'subscriber'),
+    errorName: stringFlag(args, 'error'),
+    type: stringFlag(args, 'type'),
+  });
   if (args.flags.json) {
     io.out(JSON.stringify({ service, total: groups.reduce((n, g) => n + g.count, 0), groups }, null, 2));
     return EXIT.OK;
@@ -27,8 +31,12 @@ export async function dlqList(admin: DeadLetterAdmin, args: ParsedArgs, io: CliI
   io.out('');
   io.out(`${pad('SUBSCRIBER', w1)}  ${pad('ERROR', w2)}  ${'COUNT'.padStart(6)}  NEWEST                    TYPES`);
   for (const g of groups) {
-    const types = Object.entries(g.types).map(([t, n]) => `${t}×${n}`).join(', ');
-    io.out(`${pad(g.subscriber, w1)}  ${pad(g.errorName, w2)}  ${String(g.count).padStart(6)}  ${pad(g.newestAt, 24)}  ${types}`);
+    const types = Object.entries(g.types)
+      .map(([t, n]) => `${t}×${n}`)
+      .join(', ');
+    io.out(
+      `${pad(g.subscriber, w1)}  ${pad(g.errorName, w2)}  ${String(g.count).padStart(6)}  ${pad(g.newestAt, 24)}  ${types}`,
+    );
     io.out(`${' '.repeat(w1 + 2)}last error: ${g.lastErrorMessage}`);
     const more = g.ids.length > MAX_IDS_SHOWN ? ` (+${g.ids.length - MAX_IDS_SHOWN} more)` : '';
     io.out(`${' '.repeat(w1 + 2)}ids: ${g.ids.slice(0, MAX_IDS_SHOWN).join(' ')}${more}`);
@@ -72,7 +80,15 @@ function describe(dl: DeadLetter): string[] {
   if (dl.error.stack) lines.push('stack:', ...dl.error.stack.split('\n').map((l) => `  ${l.trim()}`));
   lines.push('headers:');
   const headers: Record<string, string | undefined> = e
-    ? { source: e.source, time: e.time, correlationid: e.correlationId, causationid: e.causationId, traceparent: e.traceparent, partitionkey: e.partitionKey, ...e.headers }
+    ? {
+        source: e.source,
+        time: e.time,
+        correlationid: e.correlationId,
+        causationid: e.causationId,
+        traceparent: e.traceparent,
+        partitionkey: e.partitionKey,
+        ...e.headers,
+      }
     : {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) lines.push(`  ${pad(k + ':', 16)}${v}`);
   if (!e) lines.push('  (the body could not be decoded)');
@@ -90,7 +106,11 @@ function describe(dl: DeadLetter): string[] {
 /** The selection of `replay`/`purge`: `<id>`, `--all`, or `--subscriber`/`--error`/`--type` (combined with AND). */
 export function selectionOf(args: ParsedArgs, verb: string): DeadLetterSelection {
   const id = args.positionals[2];
-  const filter = { subscriber: stringFlag(args, 'subscriber'), errorName: stringFlag(args, 'error'), type: stringFlag(args, 'type') };
+  const filter = {
+    subscriber: stringFlag(args, 'subscriber'),
+    errorName: stringFlag(args, 'error'),
+    type: stringFlag(args, 'type'),
+  };
   const filtered = Object.values(filter).some((v) => v !== undefined);
   const chosen = [id !== undefined, args.flags.all === true, filtered].filter(Boolean).length;
   if (chosen !== 1 || args.positionals.length > 3) {

@@ -22,11 +22,16 @@ export interface OutboxTableReport {
   failedByType: Array<{ type: string; count: number; lastError: string }>;
 }
 
-type PgClient = { connect(): Promise<void>; query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; end(): Promise<void> };
+type PgClient = {
+  connect(): Promise<void>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  end(): Promise<void>;
+};
 
 /** Reads the outbox table's figures with `pg` (parameterized; the table name is validated, then quoted). */
 export async function readOutboxStats(databaseUrl: string, table: string): Promise<OutboxTableReport> {
-  if (!isValidTableName(table)) throw new UsageError(`MESSAGING_OUTBOX_TABLE is not a valid table name: ${JSON.stringify(table)}`);
+  if (!isValidTableName(table))
+    throw new UsageError(`MESSAGING_OUTBOX_TABLE is not a valid table name: ${JSON.stringify(table)}`);
   let pg: { Client: new (o: object) => PgClient };
   try {
     pg = require('pg');
@@ -34,7 +39,11 @@ export async function readOutboxStats(databaseUrl: string, table: string): Promi
     throw new UsageError('outbox stats needs the "pg" package installed');
   }
   const t = quoteTable(table);
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'nestjs-messaging-cli' });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'nestjs-messaging-cli',
+  });
   await client.connect();
   try {
     const { rows } = await client.query(
@@ -73,11 +82,16 @@ export async function readOutboxStats(databaseUrl: string, table: string): Promi
 }
 
 /** `outbox stats [--json]`: from DATABASE_URL and MESSAGING_OUTBOX_TABLE (default `messaging_outbox`). */
-export async function outboxStats(args: ParsedArgs, env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+export async function outboxStats(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<number> {
   onlyFlags(args, ['json']);
   const url = env.DATABASE_URL;
   if (!url) throw new UsageError('DATABASE_URL is not set (postgres://user:password@host:5432/database)');
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`outbox stats supports PostgreSQL only, DATABASE_URL is ${maskUrl(url)}`);
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new UsageError(`outbox stats supports PostgreSQL only, DATABASE_URL is ${maskUrl(url)}`);
   const table = env.MESSAGING_OUTBOX_TABLE || DEFAULT_OUTBOX_TABLE;
   let report: OutboxTableReport;
   try {

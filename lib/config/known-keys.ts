@@ -7,7 +7,9 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 export function assertKnownKeys(options: object, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new InvalidConfigurationError(`unknown option ${where ? `${where}.` : ''}${key}; accepted: ${allowed.join(', ')}`);
+      throw new InvalidConfigurationError(
+        `unknown option ${where ? `${where}.` : ''}${key}; accepted: ${allowed.join(', ')}`,
+      );
     }
   }
 }

@@ -63,15 +63,21 @@ export function messagingOptionsFromEnv(
 ): MessagingModuleOptions {
   const transport = env.MESSAGING_TRANSPORT || undefined;
   if (transport !== undefined && transport !== 'memory' && transport !== 'rabbitmq') {
-    throw new InvalidConfigurationError(`MESSAGING_TRANSPORT must be "memory" or "rabbitmq", got ${JSON.stringify(transport)}`);
+    throw new InvalidConfigurationError(
+      `MESSAGING_TRANSPORT must be "memory" or "rabbitmq", got ${JSON.stringify(transport)}`,
+    );
   }
   const queueType = env.MESSAGING_AMQP_QUEUE_TYPE || undefined;
   if (queueType !== undefined && queueType !== 'classic' && queueType !== 'quorum') {
-    throw new InvalidConfigurationError(`MESSAGING_AMQP_QUEUE_TYPE must be "classic" or "quorum", got ${JSON.stringify(queueType)}`);
+    throw new InvalidConfigurationError(
+      `MESSAGING_AMQP_QUEUE_TYPE must be "classic" or "quorum", got ${JSON.stringify(queueType)}`,
+    );
   }
   const serviceName = overrides.serviceName ?? env.MESSAGING_SERVICE_NAME;
   if (!serviceName) {
-    throw new InvalidConfigurationError('MESSAGING_SERVICE_NAME is not set: name this service, e.g. MESSAGING_SERVICE_NAME=orders');
+    throw new InvalidConfigurationError(
+      'MESSAGING_SERVICE_NAME is not set: name this service, e.g. MESSAGING_SERVICE_NAME=orders',
+    );
   }
   const outboxEnabled = bool(env, 'MESSAGING_OUTBOX');
   const fromEnv: MessagingModuleOptions = {

@@ -27,7 +27,9 @@ const KNOWN_OPTIONS = new Set([
 function intOption(value: unknown, name: string, def: number, min: number, max: number): number {
   if (value === undefined) return def;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigurationError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new InvalidConfigurationError(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -56,7 +58,9 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     }
   }
   if (transport === 'rabbitmq' && !options.rabbitmq?.url) {
-    throw new InvalidConfigurationError('transport "rabbitmq" needs rabbitmq.url (e.g. amqp://user:password@host:5672), or MESSAGING_AMQP_URL');
+    throw new InvalidConfigurationError(
+      'transport "rabbitmq" needs rabbitmq.url (e.g. amqp://user:password@host:5672), or MESSAGING_AMQP_URL',
+    );
   }
   if (options.validate !== undefined && typeof options.validate !== 'boolean') {
     throw new InvalidConfigurationError('validate must be true or false');

@@ -65,7 +65,10 @@ export class ConsumerPipeline {
     try {
       const { body } = message;
       // a string's byte length is at most 3× its length: skip the count when clearly small
-      if ((typeof body !== 'string' || body.length * 3 > this.deps.maxMessageBytes) && byteLength(body) > this.deps.maxMessageBytes) {
+      if (
+        (typeof body !== 'string' || body.length * 3 > this.deps.maxMessageBytes) &&
+        byteLength(body) > this.deps.maxMessageBytes
+      ) {
         throw new MessageTooLargeError(byteLength(body), this.deps.maxMessageBytes);
       }
       const env = (envelope = decodeEnvelope(body));
@@ -81,7 +84,12 @@ export class ConsumerPipeline {
       };
       const handled = (duplicate: boolean): DeliveryOutcome | Promise<DeliveryOutcome> => {
         try {
-          this.deps.observer.handled(sub.name, performance.now() - started, Math.max(0, Date.now() - this.timeOf(env.time)), duplicate);
+          this.deps.observer.handled(
+            sub.name,
+            performance.now() - started,
+            Math.max(0, Date.now() - this.timeOf(env.time)),
+            duplicate,
+          );
           return ACK;
         } catch (error) {
           return fail(error);
@@ -100,9 +108,16 @@ export class ConsumerPipeline {
   }
 
   /** `invoke`, inside `deps.wrap` when there is one (tracing). */
-  private wrapped(sub: SubscriberDefinition, route: SubscriberRoute, state: MessageContextState, payload: unknown): false | Promise<boolean> {
+  private wrapped(
+    sub: SubscriberDefinition,
+    route: SubscriberRoute,
+    state: MessageContextState,
+    payload: unknown,
+  ): false | Promise<boolean> {
     const wrap = this.deps.wrap;
-    return wrap ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload)) : this.invoke(sub, route, state, payload);
+    return wrap
+      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload))
+      : this.invoke(sub, route, state, payload);
   }
 
   /**
@@ -110,7 +125,12 @@ export class ConsumerPipeline {
    * Returns `false` when a handler without inbox finished synchronously (nothing to time out),
    * else a promise of whether the inbox found the message already processed.
    */
-  private invoke(sub: SubscriberDefinition, route: SubscriberRoute, state: MessageContextState, payload: unknown): false | Promise<boolean> {
+  private invoke(
+    sub: SubscriberDefinition,
+    route: SubscriberRoute,
+    state: MessageContextState,
+    payload: unknown,
+  ): false | Promise<boolean> {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
       const env = state.message!;
@@ -145,7 +165,9 @@ export class ConsumerPipeline {
     try {
       return isPermanentFailure(sub.retry, error);
     } catch (classifyError) {
-      this.logger.error(`retry.isPermanent threw (${toErrorInfo(classifyError).message}); retrying as transient (${where})`);
+      this.logger.error(
+        `retry.isPermanent threw (${toErrorInfo(classifyError).message}); retrying as transient (${where})`,
+      );
       return false;
     }
   }
@@ -163,7 +185,9 @@ export class ConsumerPipeline {
     if (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries) {
       const delayMs = retryDelay(sub.retry, message.attempt);
       const nextAttempt = message.attempt + 1;
-      this.logger.warn(`attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`);
+      this.logger.warn(
+        `attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`,
+      );
       this.deps.observer.retried(sub.name);
       if (this.deps.retryScheduler && envelope) {
         try {
@@ -171,24 +195,42 @@ export class ConsumerPipeline {
           await this.deps.retryScheduler.scheduleRetry(envelope, body, sub.name, delayMs, nextAttempt, firstFailureAt);
           return ACK;
         } catch (scheduleError) {
-          this.logger.error(`could not schedule the retry in the outbox, the transport retries instead: ${toErrorInfo(scheduleError).message} (${where})`);
+          this.logger.error(
+            `could not schedule the retry in the outbox, the transport retries instead: ${toErrorInfo(scheduleError).message} (${where})`,
+          );
         }
       }
       return { status: 'retry', delayMs, nextAttempt, error: info, firstFailureAt };
     }
     this.logger.error(`dead-lettered after ${message.attempt} attempt(s): ${info.name}: ${info.message} (${where})`);
     this.deps.observer.deadLettered(sub.name);
-    return { status: 'dead-letter', error: info, attempts: message.attempt, firstFailureAt, lastFailureAt: now, envelope };
+    return {
+      status: 'dead-letter',
+      error: info,
+      attempts: message.attempt,
+      firstFailureAt,
+      lastFailureAt: now,
+      envelope,
+    };
   }
 }
 
 /** @internal */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** Settles like `work()`, or rejects with `HandlerTimeoutError` `timeoutMs` after `startedAt` (a `performance.now()`). */
-function withTimeout<T>(subscriber: string, timeoutMs: number, startedAt: number, work: () => PromiseLike<T>): Promise<T> {
+function withTimeout<T>(
+  subscriber: string,
+  timeoutMs: number,
+  startedAt: number,
+  work: () => PromiseLike<T>,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const remaining = Math.max(0, timeoutMs - (performance.now() - startedAt));
     const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), remaining);

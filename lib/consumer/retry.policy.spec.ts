@@ -1,4 +1,11 @@
-import { DEFAULT_RETRY_POLICY, baseDelay, isPermanentFailure, resolveRetryPolicy, retryDelay, retryDelayLevels } from './retry.policy';
+import {
+  DEFAULT_RETRY_POLICY,
+  baseDelay,
+  isPermanentFailure,
+  resolveRetryPolicy,
+  retryDelay,
+  retryDelayLevels,
+} from './retry.policy';
 import { InvalidMessageError } from '../errors/invalid-message.error';
 
 describe('retry policy', () => {
@@ -7,7 +14,9 @@ describe('retry policy', () => {
     const capped = resolveRetryPolicy(DEFAULT_RETRY_POLICY, { maxRetries: 10, maxDelayMs: 5000 }, 'retry');
     expect(baseDelay(capped, 8)).toBe(5000);
     expect(retryDelayLevels(capped)).toEqual([1000, 1200, 2000, 2400, 4000, 4800, 5000]);
-    expect(Math.max(...Array.from({ length: 50 }, (_, i) => retryDelay(capped, 1 + (i % 8), i / 50)))).toBeLessThanOrEqual(5000);
+    expect(
+      Math.max(...Array.from({ length: 50 }, (_, i) => retryDelay(capped, 1 + (i % 8), i / 50))),
+    ).toBeLessThanOrEqual(5000);
   });
 
   it('spreads delays by the jitter fraction', () => {
@@ -18,7 +27,11 @@ describe('retry policy', () => {
 
   it('classifies permanent errors: marker, configured classes, predicate', () => {
     class Fatal extends Error {}
-    const policy = resolveRetryPolicy(DEFAULT_RETRY_POLICY, { permanentErrors: [Fatal], isPermanent: (e) => (e as Error).message === 'gone' }, 'retry');
+    const policy = resolveRetryPolicy(
+      DEFAULT_RETRY_POLICY,
+      { permanentErrors: [Fatal], isPermanent: (e) => (e as Error).message === 'gone' },
+      'retry',
+    );
     expect(isPermanentFailure(policy, new InvalidMessageError('X', []))).toBe(true);
     expect(isPermanentFailure(policy, new Fatal('x'))).toBe(true);
     expect(isPermanentFailure(policy, new Error('gone'))).toBe(true);

@@ -47,17 +47,38 @@ export function resolveRetryPolicy(
   where: string,
 ): ResolvedRetryPolicy {
   if (override === undefined) return base;
-  if (override === null || typeof override !== 'object') throw new InvalidConfigurationError(`${where} must be an object`);
-  assertKnownKeys(override, ['maxRetries', 'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'permanentErrors', 'isPermanent'], where);
+  if (override === null || typeof override !== 'object')
+    throw new InvalidConfigurationError(`${where} must be an object`);
+  assertKnownKeys(
+    override,
+    ['maxRetries', 'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'permanentErrors', 'isPermanent'],
+    where,
+  );
   const p: ResolvedRetryPolicy = { ...base, ...stripUndefined(override) };
   const int = (n: number) => Number.isInteger(n) && n >= 0;
   check(int(p.maxRetries) && p.maxRetries <= 100, `${where}.maxRetries`, 'must be an integer from 0 to 100');
   check(int(p.initialDelayMs), `${where}.initialDelayMs`, 'must be an integer >= 0 (milliseconds)');
-  check(typeof p.multiplier === 'number' && p.multiplier >= 1 && p.multiplier <= 100, `${where}.multiplier`, 'must be a number from 1 to 100');
-  check(int(p.maxDelayMs) && p.maxDelayMs >= p.initialDelayMs, `${where}.maxDelayMs`, 'must be an integer >= initialDelayMs');
-  check(typeof p.jitter === 'number' && p.jitter >= 0 && p.jitter <= 1, `${where}.jitter`, 'must be a number from 0 to 1');
+  check(
+    typeof p.multiplier === 'number' && p.multiplier >= 1 && p.multiplier <= 100,
+    `${where}.multiplier`,
+    'must be a number from 1 to 100',
+  );
+  check(
+    int(p.maxDelayMs) && p.maxDelayMs >= p.initialDelayMs,
+    `${where}.maxDelayMs`,
+    'must be an integer >= initialDelayMs',
+  );
+  check(
+    typeof p.jitter === 'number' && p.jitter >= 0 && p.jitter <= 1,
+    `${where}.jitter`,
+    'must be a number from 0 to 1',
+  );
   check(Array.isArray(p.permanentErrors), `${where}.permanentErrors`, 'must be an array of error classes');
-  check(p.isPermanent === undefined || typeof p.isPermanent === 'function', `${where}.isPermanent`, 'must be a function');
+  check(
+    p.isPermanent === undefined || typeof p.isPermanent === 'function',
+    `${where}.isPermanent`,
+    'must be a function',
+  );
   return p;
 }
 

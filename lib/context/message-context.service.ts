@@ -49,7 +49,8 @@ export class MessageContext {
    * The open transaction's TypeORM `EntityManager` (inbox subscribers, transactional commands,
    * `TransactionRunner.run`); undefined when none is open.
    */
-  get manager(): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get manager(): any {
     return currentMessageContext()?.transaction;
   }
 

@@ -13,7 +13,8 @@ export interface RequestHandlerOptions {
 }
 
 /** What a command or query handler class implements (the same shape as `@nestjs/cqrs`'s). */
-export interface IRequestHandler<TMessage = any, TResult = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface IRequestHandler<TMessage = any, TResult = any> {
   /** Handles the command or query. */
   execute(message: TMessage): Promise<TResult> | TResult;
 }
@@ -31,7 +32,11 @@ export function defineRequestHandler(
   options: RequestHandlerOptions,
 ): void {
   if (typeof message === 'string') {
-    assertTypeAndVersion(message, 1, `@${handlerKey === CQRS_COMMAND_HANDLER_METADATA ? 'CommandHandler' : 'QueryHandler'} on ${target.name}`);
+    assertTypeAndVersion(
+      message,
+      1,
+      `@${handlerKey === CQRS_COMMAND_HANDLER_METADATA ? 'CommandHandler' : 'QueryHandler'} on ${target.name}`,
+    );
   } else if (!Reflect.hasOwnMetadata(messageKey, message)) {
     Reflect.defineMetadata(messageKey, { id: randomUUID() }, message);
   }
@@ -47,5 +52,12 @@ export function defineRequestHandler(
  */
 export function CommandHandler(command: MessageClass | string, options: RequestHandlerOptions = {}): ClassDecorator {
   return (target) =>
-    defineRequestHandler(target, command, CQRS_COMMAND_HANDLER_METADATA, CQRS_COMMAND_METADATA, COMMAND_HANDLER_OPTIONS, options);
+    defineRequestHandler(
+      target,
+      command,
+      CQRS_COMMAND_HANDLER_METADATA,
+      CQRS_COMMAND_METADATA,
+      COMMAND_HANDLER_OPTIONS,
+      options,
+    );
 }

@@ -11,5 +11,12 @@ export type IQueryHandler<TQuery = any, TResult = any> = IRequestHandler<TQuery,
  */
 export function QueryHandler(query: MessageClass | string, options: RequestHandlerOptions = {}): ClassDecorator {
   return (target) =>
-    defineRequestHandler(target, query, CQRS_QUERY_HANDLER_METADATA, CQRS_QUERY_METADATA, QUERY_HANDLER_OPTIONS, options);
+    defineRequestHandler(
+      target,
+      query,
+      CQRS_QUERY_HANDLER_METADATA,
+      CQRS_QUERY_METADATA,
+      QUERY_HANDLER_OPTIONS,
+      options,
+    );
 }

@@ -51,8 +51,22 @@ export class HandlerExplorer {
           `${metatype.name} is request-scoped; message handlers must be singleton providers (remove the scope)`,
         );
       }
-      this.addRequestHandler(registry.commands, 'command', CQRS_COMMAND_HANDLER_METADATA, COMMAND_HANDLER_OPTIONS, metatype, instance);
-      this.addRequestHandler(registry.queries, 'query', CQRS_QUERY_HANDLER_METADATA, QUERY_HANDLER_OPTIONS, metatype, instance);
+      this.addRequestHandler(
+        registry.commands,
+        'command',
+        CQRS_COMMAND_HANDLER_METADATA,
+        COMMAND_HANDLER_OPTIONS,
+        metatype,
+        instance,
+      );
+      this.addRequestHandler(
+        registry.queries,
+        'query',
+        CQRS_QUERY_HANDLER_METADATA,
+        QUERY_HANDLER_OPTIONS,
+        metatype,
+        instance,
+      );
       this.addCqrsEventsHandler(registry, metatype, instance, options);
       this.addSubscribers(registry, metatype, instance, options);
     }
@@ -101,19 +115,45 @@ export class HandlerExplorer {
     if (info) map.set(info.type, entry); // plain objects with that type reach it too
   }
 
-  private addCqrsEventsHandler(registry: HandlerRegistry, metatype: Function, instance: object, options: ResolvedMessagingOptions): void {
+  private addCqrsEventsHandler(
+    registry: HandlerRegistry,
+    metatype: Function,
+    instance: object,
+    options: ResolvedMessagingOptions,
+  ): void {
     const events = Reflect.getMetadata(CQRS_EVENTS_HANDLER_METADATA, metatype) as MessageClass[] | undefined;
     if (!events?.length) return;
     if (typeof (instance as { handle?: unknown }).handle !== 'function') {
       throw new InvalidConfigurationError(`${metatype.name} is an @EventsHandler but has no handle() method`);
     }
-    this.define(registry, metatype, instance, { method: 'handle', messages: events, options: {} }, options, metatype.name, false);
+    this.define(
+      registry,
+      metatype,
+      instance,
+      { method: 'handle', messages: events, options: {} },
+      options,
+      metatype.name,
+      false,
+    );
   }
 
-  private addSubscribers(registry: HandlerRegistry, metatype: Function, instance: object, options: ResolvedMessagingOptions): void {
+  private addSubscribers(
+    registry: HandlerRegistry,
+    metatype: Function,
+    instance: object,
+    options: ResolvedMessagingOptions,
+  ): void {
     const declarations = (Reflect.getMetadata(SUBSCRIBE_METADATA, metatype) ?? []) as SubscribeDeclaration[];
     for (const d of declarations) {
-      this.define(registry, metatype, instance, d, options, d.options.name ?? `${metatype.name}.${d.method}`, d.options.name !== undefined);
+      this.define(
+        registry,
+        metatype,
+        instance,
+        d,
+        options,
+        d.options.name ?? `${metatype.name}.${d.method}`,
+        d.options.name !== undefined,
+      );
     }
   }
 
@@ -128,7 +168,9 @@ export class HandlerExplorer {
   ): void {
     const origin = `${metatype.name}.${d.method}`;
     if (!SUBSCRIBER_NAME.test(name)) {
-      throw new InvalidConfigurationError(`subscriber name "${name}" (${origin}) must be letters, digits, ".", "_" or "-"`);
+      throw new InvalidConfigurationError(
+        `subscriber name "${name}" (${origin}) must be letters, digits, ".", "_" or "-"`,
+      );
     }
     const method = (instance as Record<string, unknown>)[d.method];
     if (typeof method !== 'function') throw new InvalidConfigurationError(`${origin} is not a method`);
@@ -175,7 +217,9 @@ export class HandlerExplorer {
         cls = m;
         version = version ?? info.version;
       } else {
-        throw new InvalidConfigurationError(`${origin}: @Subscribe takes a type name or a @Message class, got ${String(m)}`);
+        throw new InvalidConfigurationError(
+          `${origin}: @Subscribe takes a type name or a @Message class, got ${String(m)}`,
+        );
       }
       version = version ?? 1;
       assertTypeAndVersion(type, version, `@Subscribe on ${origin}`);

@@ -19,9 +19,7 @@ export class InvalidMessageError extends PermanentMessageError {
   ) {
     super(
       `Invalid ${messageType}: ` +
-        failures
-          .map((f) => `${f.property} (${Object.values(f.constraints).join('; ') || 'invalid'})`)
-          .join(', '),
+        failures.map((f) => `${f.property} (${Object.values(f.constraints).join('; ') || 'invalid'})`).join(', '),
     );
   }
 }

@@ -59,7 +59,10 @@ describe('CloudEvents codec', () => {
     ['{"specversion":"1.0","id":"a","type":"X","source":"s","time":"yesterday"}', /time/],
     ['{"specversion":"1.0","id":"a","type":"X","source":"s","data":{"x":{"__proto__":{"p":1}}}}', /__proto__/],
     ['{"specversion":"1.0","id":"a","type":"X","source":"s","data":{"\\u005f_proto__":{"p":1}}}', /__proto__/],
-    [`{"specversion":"1.0","id":"a","type":"X","source":"s","correlationid":"${'x'.repeat(10000)}\\r\\nInjected: 1"}`, /correlationid/],
+    [
+      `{"specversion":"1.0","id":"a","type":"X","source":"s","correlationid":"${'x'.repeat(10000)}\\r\\nInjected: 1"}`,
+      /correlationid/,
+    ],
   ])('refuses %s', (body, reason) => {
     let error: unknown;
     try {
@@ -83,13 +86,17 @@ describe('CloudEvents codec', () => {
   });
 
   it('drops an invalid traceparent instead of failing', () => {
-    expect(decodeEnvelope('{"specversion":"1.0","id":"a","type":"X","source":"s","traceparent":"garbage"}').traceparent).toBeUndefined();
+    expect(
+      decodeEnvelope('{"specversion":"1.0","id":"a","type":"X","source":"s","traceparent":"garbage"}').traceparent,
+    ).toBeUndefined();
   });
 });
 
 describe('deeply nested input', () => {
   it('refuses __proto__ hidden deeper than 64 levels instead of missing it', () => {
     const deep = '{"a":'.repeat(80) + '{"__proto__":{"x":1}}' + '}'.repeat(80);
-    expect(() => decodeEnvelope(`{"specversion":"1.0","id":"a","type":"X","source":"s","data":${deep}}`)).toThrow(MalformedMessageError);
+    expect(() => decodeEnvelope(`{"specversion":"1.0","id":"a","type":"X","source":"s","data":${deep}}`)).toThrow(
+      MalformedMessageError,
+    );
   });
 });

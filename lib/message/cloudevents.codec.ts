@@ -152,8 +152,7 @@ export function decodeEnvelope(body: Buffer | string): MessageEnvelope {
   const correlationId = optionalString(e, 'correlationid') ?? id;
   const causationId = optionalString(e, 'causationid');
   const partitionKey = optionalString(e, 'partitionkey');
-  const traceparent =
-    typeof e.traceparent === 'string' && TRACEPARENT.test(e.traceparent) ? e.traceparent : undefined;
+  const traceparent = typeof e.traceparent === 'string' && TRACEPARENT.test(e.traceparent) ? e.traceparent : undefined;
   const headers: Record<string, string> = {};
   let count = 0;
   for (const name of Object.keys(e)) {

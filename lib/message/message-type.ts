@@ -86,7 +86,9 @@ export class MessageTypeResolver {
   /** Type and version of `message`; `fallbackToClassName` is for in-process commands/queries only. */
   resolve(message: unknown, fallbackToClassName = false): ResolvedMessage {
     if (message === null || typeof message !== 'object') {
-      throw new InvalidConfigurationError(`a message must be an object, got ${message === null ? 'null' : typeof message}`);
+      throw new InvalidConfigurationError(
+        `a message must be an object, got ${message === null ? 'null' : typeof message}`,
+      );
     }
     const ctor = (message as object).constructor;
     if (ctor === Object || ctor === undefined) {

@@ -19,11 +19,16 @@ describe('MessageValidator.materialize', () => {
   const validator = new MessageValidator();
 
   it('rebuilds and validates a received payload, nested classes included', async () => {
-    const ok = await validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [{ sku: 'a', quantity: 1 }] });
+    const ok = await validator.materialize('OrderPlaced', OrderPlaced, {
+      orderId: 'o',
+      lines: [{ sku: 'a', quantity: 1 }],
+    });
     expect(ok).toBeInstanceOf(OrderPlaced);
     expect((ok as OrderPlaced).lines[0]).toBeInstanceOf(Line);
     await expect(
-      Promise.resolve(validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [{ sku: 'a', quantity: 0 }] })),
+      Promise.resolve(
+        validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [{ sku: 'a', quantity: 0 }] }),
+      ),
     ).rejects.toThrow(InvalidMessageError);
   });
 

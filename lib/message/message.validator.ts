@@ -35,7 +35,8 @@ function flatten(errors: ValidationErrorLike[], prefix = ''): ValidationFailure[
   const out: ValidationFailure[] = [];
   for (const e of errors) {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
-    if (e.constraints && Object.keys(e.constraints).length > 0) out.push({ property: path, constraints: e.constraints });
+    if (e.constraints && Object.keys(e.constraints).length > 0)
+      out.push({ property: path, constraints: e.constraints });
     if (e.children?.length) out.push(...flatten(e.children, path));
   }
   return out;
@@ -78,7 +79,8 @@ export class MessageValidator {
    * `instance.constructor`, which `materialize` guarantees is `cls` (payload keys cannot shadow it).
    */
   private async validateAs(type: string, cls: Function, instance: object): Promise<object> {
-    if (instance.constructor !== cls) throw new MalformedMessageError(`${type} payload could not be rebuilt as ${cls.name}`);
+    if (instance.constructor !== cls)
+      throw new MalformedMessageError(`${type} payload could not be rebuilt as ${cls.name}`);
     const errors = await this.validator!.validate(instance, { forbidUnknownValues: false });
     if (errors.length > 0) throw new InvalidMessageError(type, flatten(errors as ValidationErrorLike[]));
     return instance;
@@ -97,7 +99,8 @@ export class MessageValidator {
     }
     // a "constructor" or "prototype" key would shadow the class that class-validator and
     // class-transformer look rules up by (and "__proto__" was refused by the codec)
-    if (hasShadowingKey(data)) throw new MalformedMessageError(`${type} payload has a forbidden "constructor" or "prototype" key`);
+    if (hasShadowingKey(data))
+      throw new MalformedMessageError(`${type} payload has a forbidden "constructor" or "prototype" key`);
     const instance = this.transformer
       ? (this.transformer.plainToInstance(cls as any, data) as object)
       : Object.assign(Object.create(cls.prototype), data);

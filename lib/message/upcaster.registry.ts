@@ -38,7 +38,8 @@ export class UpcasterRegistry {
    */
   upcast(type: string, version: number, target: number, data: unknown): unknown {
     if (version === target) return data;
-    if (version > target) throw new UnknownMessageVersionError(type, version, target, 'the message is newer than the subscriber');
+    if (version > target)
+      throw new UnknownMessageVersionError(type, version, target, 'the message is newer than the subscriber');
     const versions = this.byType.get(type);
     let current = data;
     for (let v = version; v < target; v++) {

@@ -19,7 +19,14 @@ export function alertPayload(alert: MessagingAlert): Record<string, unknown> {
   if (alert.kind === 'threshold') return { ...alert, text: describeAlert(alert) };
   const { body: _body, envelope, ...deadLetter } = alert.deadLetter;
   const meta = envelope ? { ...envelope, data: undefined } : undefined;
-  return { kind: alert.kind, service: alert.service, subscriber: alert.subscriber, error: alert.error, deadLetter: { ...deadLetter, envelope: meta }, text: describeAlert(alert) };
+  return {
+    kind: alert.kind,
+    service: alert.service,
+    subscriber: alert.subscriber,
+    error: alert.error,
+    deadLetter: { ...deadLetter, envelope: meta },
+    text: describeAlert(alert),
+  };
 }
 
 /**

@@ -24,7 +24,13 @@ export class AlertNotifier {
 
   /** Reports a dead letter. */
   deadLettered(deadLetter: DeadLetter): void {
-    this.emit({ kind: 'dead-letter', service: this.service, subscriber: deadLetter.subscriber, error: deadLetter.error, deadLetter });
+    this.emit({
+      kind: 'dead-letter',
+      service: this.service,
+      subscriber: deadLetter.subscriber,
+      error: deadLetter.error,
+      deadLetter,
+    });
   }
 
   /** Compares the breaches of a check with the previous ones and reports the changes. */
@@ -43,7 +49,9 @@ export class AlertNotifier {
     const hook = this.hook;
     if (!hook) return;
     try {
-      Promise.resolve(hook(alert)).catch((err) => this.logger.error(`alert hook failed: ${(err as Error)?.message ?? err}`));
+      Promise.resolve(hook(alert)).catch((err) =>
+        this.logger.error(`alert hook failed: ${(err as Error)?.message ?? err}`),
+      );
     } catch (err) {
       this.logger.error(`alert hook failed: ${(err as Error)?.message ?? err}`);
     }

@@ -12,13 +12,28 @@ export type {
   TracingOptions,
   ResolvedMonitoringOptions,
 } from './monitoring-options.interface';
-export { resolveMonitoringOptions, DEFAULT_DURATION_BUCKETS, DEFAULT_LAG_BUCKETS } from './monitoring-options.validator';
+export {
+  resolveMonitoringOptions,
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_LAG_BUCKETS,
+} from './monitoring-options.validator';
 export { findBreaches } from './threshold-checker';
-export { logAlerts, webhookAlerts, combineAlertHooks, describeAlert, alertPayload, type WebhookAlertOptions } from './alert-hooks';
+export {
+  logAlerts,
+  webhookAlerts,
+  combineAlertHooks,
+  describeAlert,
+  alertPayload,
+  type WebhookAlertOptions,
+} from './alert-hooks';
 export { MessagingMetrics } from './prometheus/messaging-metrics.service';
 export { MessagingMetricsController } from './prometheus/metrics.controller';
 export { MessagingHealthIndicator, type MessagingHealthResult } from './health/messaging-health.indicator';
-export { DeadLetterAdmin, type DeadLetterSelection, type ProgressCallback } from './dead-letters/dead-letter-admin.service';
+export {
+  DeadLetterAdmin,
+  type DeadLetterSelection,
+  type ProgressCallback,
+} from './dead-letters/dead-letter-admin.service';
 export { groupDeadLetters, type DeadLetterGroup } from './dead-letters/dead-letter-groups';
 export { MESSAGING_MONITORING_OPTIONS } from './monitoring.tokens';
 export { MONITORING_PROVIDERS, MONITORING_EXPORTS } from './monitoring.providers';

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from '../messaging.tokens';
 import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
 import type { MessageTransport, QueueStats } from '../transport/transport.interface';
@@ -119,7 +126,11 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
 }
 
 /** Joins a subscriber's counters with its queue and estimates its current lag. */
-export function subscriberSnapshot(s: SubscriberStatsSnapshot, queue: QueueStats | undefined, now: number): SubscriberSnapshot {
+export function subscriberSnapshot(
+  s: SubscriberStatsSnapshot,
+  queue: QueueStats | undefined,
+  now: number,
+): SubscriberSnapshot {
   const since = s.lastHandledAt ?? s.registeredAt;
   const idleMs = since ? Math.max(0, now - Date.parse(since)) : 0;
   const last = s.lastLagMs ?? 0;

@@ -37,7 +37,11 @@ export function checkThresholds(thresholds: unknown, where: string): MonitoringT
 
 function buckets(value: unknown, name: string, fallback: number[]): number[] {
   if (value === undefined) return fallback;
-  if (!Array.isArray(value) || value.length === 0 || value.some((v, i) => typeof v !== 'number' || !(v > 0) || (i > 0 && v <= value[i - 1]))) {
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.some((v, i) => typeof v !== 'number' || !(v > 0) || (i > 0 && v <= value[i - 1]))
+  ) {
     throw new InvalidConfigurationError(`monitoring.prometheus.${name} must be increasing positive numbers`);
   }
   return value;
@@ -54,7 +58,9 @@ export function resolveMonitoringOptions(options: MonitoringOptions | undefined)
   const wantsTimer = o.onAlert !== undefined && Object.keys(thresholds).length > 0;
   const checkIntervalMs = o.checkIntervalMs ?? (wantsTimer ? DEFAULT_CHECK_INTERVAL_MS : 0);
   if (typeof checkIntervalMs !== 'number' || !Number.isInteger(checkIntervalMs) || checkIntervalMs < 0) {
-    throw new InvalidConfigurationError(`monitoring.checkIntervalMs must be an integer ≥ 0, got ${JSON.stringify(o.checkIntervalMs)}`);
+    throw new InvalidConfigurationError(
+      `monitoring.checkIntervalMs must be an integer ≥ 0, got ${JSON.stringify(o.checkIntervalMs)}`,
+    );
   }
   const prom = typeof o.prometheus === 'object' ? o.prometheus : { enabled: o.prometheus !== false };
   const tracing = typeof o.tracing === 'object' ? o.tracing : { enabled: o.tracing !== false };

@@ -19,7 +19,13 @@ export const monitoringOptionsProvider: Provider = {
 };
 
 /** The monitoring services, without their options provider. */
-export const MONITORING_SERVICES = [MessagingMonitor, MessagingMetrics, MessagingHealthIndicator, MessagingTracing, DeadLetterAdmin];
+export const MONITORING_SERVICES = [
+  MessagingMonitor,
+  MessagingMetrics,
+  MessagingHealthIndicator,
+  MessagingTracing,
+  DeadLetterAdmin,
+];
 
 /** Providers to spread into `MessagingModule`'s `providers`. */
 export const MONITORING_PROVIDERS: Provider[] = [monitoringOptionsProvider, ...MONITORING_SERVICES];

@@ -5,7 +5,10 @@ import type { MonitoringThresholds, ThresholdBreach } from './monitoring-options
  * The breaches of `thresholds` in a snapshot (without its own `breaches`): outbox age, dead-letter
  * depth, and per subscriber current lag and queue depth. A value equal to its limit is no breach.
  */
-export function findBreaches(snapshot: Omit<MessagingSnapshot, 'breaches'>, thresholds: MonitoringThresholds): ThresholdBreach[] {
+export function findBreaches(
+  snapshot: Omit<MessagingSnapshot, 'breaches'>,
+  thresholds: MonitoringThresholds,
+): ThresholdBreach[] {
   const out: ThresholdBreach[] = [];
   const { maxOutboxAgeMs, maxDeadLetters, maxConsumerLagMs, maxQueueDepth } = thresholds;
   const age = snapshot.outbox?.oldestPendingAgeMs;

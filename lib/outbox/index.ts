@@ -1,7 +1,11 @@
 export * from './outbox-options.interface';
 export { validateOutboxOptions, isValidTableName } from './outbox-options.validator';
 export { createMessagingEntities, type MessagingEntitiesOptions } from './outbox.entities';
-export { createMessagingMigration, MessagingTables1764230400000, type MessagingMigrationClass } from './outbox.migration';
+export {
+  createMessagingMigration,
+  MessagingTables1764230400000,
+  type MessagingMigrationClass,
+} from './outbox.migration';
 export type { MessagingTableNames, OutboxDatabase } from './outbox.ddl';
 export { OutboxFeature, outboxDataSourceToken, type OutboxStats } from './outbox.feature';
 export { OutboxRelay } from './outbox.relay';

@@ -53,7 +53,9 @@ function backoffOf(value: OutboxBackoffOptions | undefined): Required<OutboxBack
   if (typeof b !== 'object') throw new InvalidConfigurationError('outbox.backoff must be an object');
   const jitter = b.jitter ?? 0.2;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
-    throw new InvalidConfigurationError(`outbox.backoff.jitter must be a number from 0 to 1, got ${JSON.stringify(jitter)}`);
+    throw new InvalidConfigurationError(
+      `outbox.backoff.jitter must be a number from 0 to 1, got ${JSON.stringify(jitter)}`,
+    );
   }
   const multiplier = b.multiplier ?? 2;
   if (typeof multiplier !== 'number' || !(multiplier >= 1 && multiplier <= 100)) {
@@ -64,7 +66,9 @@ function backoffOf(value: OutboxBackoffOptions | undefined): Required<OutboxBack
   const initialDelayMs = integer('backoff.initialDelayMs', b.initialDelayMs, 1000, 1, 86_400_000);
   const maxDelayMs = integer('backoff.maxDelayMs', b.maxDelayMs, 300_000, 1, 7 * 86_400_000);
   if (maxDelayMs < initialDelayMs) {
-    throw new InvalidConfigurationError('outbox.backoff.maxDelayMs must not be smaller than outbox.backoff.initialDelayMs');
+    throw new InvalidConfigurationError(
+      'outbox.backoff.maxDelayMs must not be smaller than outbox.backoff.initialDelayMs',
+    );
   }
   return { initialDelayMs, multiplier, maxDelayMs, jitter };
 }
@@ -91,9 +95,29 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
   if (options === null || typeof options !== 'object') {
     throw new InvalidConfigurationError('outbox must be an options object');
   }
-  assertKnownKeys(options, ['enabled', 'dataSource', 'outboxTable', 'inboxTable', 'relay', 'pollIntervalMs', 'batchSize', 'maxAttempts', 'backoff', 'listenNotify', 'preparedStatements', 'inbox', 'retention'], 'outbox');
-  if (options.backoff) assertKnownKeys(options.backoff, ['initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter'], 'outbox.backoff');
-  if (options.retention) assertKnownKeys(options.retention, ['enabled', 'sentMs', 'inboxMs', 'intervalMs', 'batchSize'], 'outbox.retention');
+  assertKnownKeys(
+    options,
+    [
+      'enabled',
+      'dataSource',
+      'outboxTable',
+      'inboxTable',
+      'relay',
+      'pollIntervalMs',
+      'batchSize',
+      'maxAttempts',
+      'backoff',
+      'listenNotify',
+      'preparedStatements',
+      'inbox',
+      'retention',
+    ],
+    'outbox',
+  );
+  if (options.backoff)
+    assertKnownKeys(options.backoff, ['initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter'], 'outbox.backoff');
+  if (options.retention)
+    assertKnownKeys(options.retention, ['enabled', 'sentMs', 'inboxMs', 'intervalMs', 'batchSize'], 'outbox.retention');
   const ds = options.dataSource;
   if (ds !== undefined && !(typeof ds === 'string' && ds.length > 0) && (ds === null || typeof ds !== 'object')) {
     throw new InvalidConfigurationError('outbox.dataSource must be a TypeORM DataSource or the name of one');
@@ -122,7 +146,10 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
 
 /** Delay before the next publish attempt of a row that failed `attempts` times. */
 export function backoffDelayMs(backoff: Required<OutboxBackoffOptions>, attempts: number): number {
-  const base = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * Math.pow(backoff.multiplier, Math.max(0, attempts - 1)));
+  const base = Math.min(
+    backoff.maxDelayMs,
+    backoff.initialDelayMs * Math.pow(backoff.multiplier, Math.max(0, attempts - 1)),
+  );
   return Math.round(base * (1 + backoff.jitter * Math.random()));
 }
 

@@ -32,7 +32,12 @@ export function createMessagingEntities(options: MessagingEntitiesOptions = {}):
     name: `MessagingOutbox_${outboxTable}`,
     ...split(outboxTable),
     columns: {
-      id: { type: pg ? 'bigint' : 'integer', primary: true, generated: 'increment', primaryKeyConstraintName: indexName(outboxTable, 'pkey') },
+      id: {
+        type: pg ? 'bigint' : 'integer',
+        primary: true,
+        generated: 'increment',
+        primaryKeyConstraintName: indexName(outboxTable, 'pkey'),
+      },
       message_id: { type: 'varchar', length: 200 },
       type: { type: 'varchar', length: 255 },
       payload: { type: 'text' },
@@ -61,8 +66,18 @@ export function createMessagingEntities(options: MessagingEntitiesOptions = {}):
     name: `MessagingInbox_${inboxTable}`,
     ...split(inboxTable),
     columns: {
-      message_id: { type: 'varchar', length: 200, primary: true, primaryKeyConstraintName: indexName(inboxTable, 'pkey') },
-      subscriber: { type: 'varchar', length: 255, primary: true, primaryKeyConstraintName: indexName(inboxTable, 'pkey') },
+      message_id: {
+        type: 'varchar',
+        length: 200,
+        primary: true,
+        primaryKeyConstraintName: indexName(inboxTable, 'pkey'),
+      },
+      subscriber: {
+        type: 'varchar',
+        length: 255,
+        primary: true,
+        primaryKeyConstraintName: indexName(inboxTable, 'pkey'),
+      },
       processed_at: { type: ts, ...now },
     },
     indices: [{ name: indexName(inboxTable, 'processed_idx'), columns: ['processed_at'] }],

@@ -133,7 +133,9 @@ export class OutboxFeature {
     if (this.options.relay) {
       if (this.listener) {
         await this.listener.start().catch((error: Error) => {
-          this.logger.warn?.(`outbox LISTEN failed (${error.message}); polling every ${this.options.pollIntervalMs} ms meanwhile`);
+          this.logger.warn?.(
+            `outbox LISTEN failed (${error.message}); polling every ${this.options.pollIntervalMs} ms meanwhile`,
+          );
           this.listener?.scheduleReconnect();
         });
       }

@@ -49,7 +49,10 @@ export class OutboxPublisher implements EventPublisher {
   async publish(messages: OutboundMessage[], context: PublishContext = {}): Promise<void> {
     if (messages.length === 0) return;
     const manager = this.managerFor(context);
-    await this.store.insert(manager, messages.map((m) => toOutboxRow(m)));
+    await this.store.insert(
+      manager,
+      messages.map((m) => toOutboxRow(m)),
+    );
     const runner = manager?.queryRunner as RunnerState | undefined;
     if (runner?.isTransactionActive) this.commitWakeup.markPending(runner);
     else this.wake();

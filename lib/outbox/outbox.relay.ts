@@ -97,11 +97,14 @@ export class OutboxRelay {
     if (this.stopping || time >= this.dueAt) return;
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueAt = time;
-    this.dueTimer = setTimeout(() => {
-      this.dueTimer = undefined;
-      this.dueAt = Infinity;
-      this.wake();
-    }, Math.max(0, time - Date.now()) + 5);
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimer = undefined;
+        this.dueAt = Infinity;
+        this.wake();
+      },
+      Math.max(0, time - Date.now()) + 5,
+    );
     this.dueTimer.unref?.();
   }
 
@@ -191,8 +194,16 @@ export class OutboxRelay {
     try {
       message = toOutboundMessage(row);
     } catch (error) {
-      this.logger.error(`outbox row ${row.id} (message ${row.messageId}) cannot be decoded, giving up: ${errorText(error)}`);
-      result.failed.push({ id: row.id, attempts: row.attempts + 1, error: errorText(error), giveUp: true, retryInMs: 0 });
+      this.logger.error(
+        `outbox row ${row.id} (message ${row.messageId}) cannot be decoded, giving up: ${errorText(error)}`,
+      );
+      result.failed.push({
+        id: row.id,
+        attempts: row.attempts + 1,
+        error: errorText(error),
+        giveUp: true,
+        retryInMs: 0,
+      });
       return false;
     }
     try {
@@ -205,8 +216,12 @@ export class OutboxRelay {
       const giveUp = attempts >= this.options.maxAttempts;
       const retryInMs = giveUp ? 0 : backoffDelayMs(this.options.backoff, attempts);
       const what = `outbox row ${row.id} (message ${row.messageId}, type ${row.type})`;
-      if (giveUp) this.logger.error(`${what} failed ${attempts} time(s), giving up (status failed): ${errorText(error)}`);
-      else this.logger.warn?.(`${what} publish failed (attempt ${attempts}), retry in ${retryInMs} ms: ${errorText(error)}`);
+      if (giveUp)
+        this.logger.error(`${what} failed ${attempts} time(s), giving up (status failed): ${errorText(error)}`);
+      else
+        this.logger.warn?.(
+          `${what} publish failed (attempt ${attempts}), retry in ${retryInMs} ms: ${errorText(error)}`,
+        );
       result.failed.push({ id: row.id, attempts, error: errorText(error), giveUp, retryInMs });
       return false;
     }

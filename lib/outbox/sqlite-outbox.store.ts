@@ -103,7 +103,13 @@ export class SqliteOutboxStore implements OutboxStore {
     db.transaction(() => {
       for (const id of result.sent) sent.run(iso(now), Number(id));
       for (const f of result.failed) {
-        failed.run(f.attempts, f.error, f.giveUp ? 'failed' : 'pending', iso(now + (f.giveUp ? 0 : f.retryInMs)), Number(f.id));
+        failed.run(
+          f.attempts,
+          f.error,
+          f.giveUp ? 'failed' : 'pending',
+          iso(now + (f.giveUp ? 0 : f.retryInMs)),
+          Number(f.id),
+        );
       }
     })();
   }
@@ -122,23 +128,25 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   deleteSent(ageMs: number, limit: number): Promise<number> {
-    return this.whenIdle(() =>
-      this.db
-        .prepare(
-          `DELETE FROM ${this.outbox} WHERE id IN (SELECT id FROM ${this.outbox} WHERE status = 'sent' ` +
-            `AND sent_at < ? LIMIT ?)`,
-        )
-        .run(iso(Date.now() - ageMs), limit).changes,
+    return this.whenIdle(
+      () =>
+        this.db
+          .prepare(
+            `DELETE FROM ${this.outbox} WHERE id IN (SELECT id FROM ${this.outbox} WHERE status = 'sent' ` +
+              `AND sent_at < ? LIMIT ?)`,
+          )
+          .run(iso(Date.now() - ageMs), limit).changes,
     );
   }
 
   deleteProcessed(ageMs: number, limit: number): Promise<number> {
-    return this.whenIdle(() =>
-      this.db
-        .prepare(
-          `DELETE FROM ${this.inbox} WHERE rowid IN (SELECT rowid FROM ${this.inbox} WHERE processed_at < ? LIMIT ?)`,
-        )
-        .run(iso(Date.now() - ageMs), limit).changes,
+    return this.whenIdle(
+      () =>
+        this.db
+          .prepare(
+            `DELETE FROM ${this.inbox} WHERE rowid IN (SELECT rowid FROM ${this.inbox} WHERE processed_at < ? LIMIT ?)`,
+          )
+          .run(iso(Date.now() - ageMs), limit).changes,
     );
   }
 
@@ -166,7 +174,8 @@ export class SqliteOutboxStore implements OutboxStore {
     return this.whenIdle(() => {
       const stmt = this.db.prepare(
         `UPDATE ${this.outbox} SET status = 'pending', attempts = 0, last_error = NULL, available_at = ? ` +
-          `WHERE status = 'failed'` + (ids ? ' AND id = ?' : ''),
+          `WHERE status = 'failed'` +
+          (ids ? ' AND id = ?' : ''),
       );
       const now = iso(Date.now());
       if (!ids) return stmt.run(now).changes;

@@ -9,7 +9,8 @@ export function createTransport(options: ResolvedMessagingOptions): MessageTrans
   const t = options.transport;
   if (t === 'memory') return new InMemoryTransport(options.inMemory.broker);
   if (t === 'rabbitmq') {
-    const { RabbitMqTransport } = require('./rabbitmq/rabbitmq.transport') as typeof import('./rabbitmq/rabbitmq.transport');
+    const { RabbitMqTransport } =
+      require('./rabbitmq/rabbitmq.transport') as typeof import('./rabbitmq/rabbitmq.transport');
     return new RabbitMqTransport(options.rabbitmq!);
   }
   return t;

@@ -25,7 +25,11 @@ export class NotificationService {
       throw new Error(`mail server refused customer ${event.customerId} (attempt ${this.ctx.attempt})`);
     }
     await this.ctx.manager.save(
-      this.ctx.manager.create(Notification, { orderId: event.orderId, customerId: event.customerId, correlationId: this.ctx.correlationId }),
+      this.ctx.manager.create(Notification, {
+        orderId: event.orderId,
+        customerId: event.customerId,
+        correlationId: this.ctx.correlationId,
+      }),
     );
     this.logger.log(`sent confirmation of order ${event.orderId} to ${event.customerId}`);
   }

@@ -17,8 +17,12 @@ export class CreateOrderHandler implements ICommandHandler<CreateOrder, Order> {
 
   execute(command: CreateOrder): Promise<Order> {
     return this.transactions.run(async (manager) => {
-      const order = await manager.save(manager.create(Order, { customerId: command.customerId, totalAmount: command.totalAmount }));
-      await this.eventBus.publish(new OrderCreated(order.id, order.customerId, order.totalAmount), { partitionKey: order.id });
+      const order = await manager.save(
+        manager.create(Order, { customerId: command.customerId, totalAmount: command.totalAmount }),
+      );
+      await this.eventBus.publish(new OrderCreated(order.id, order.customerId, order.totalAmount), {
+        partitionKey: order.id,
+      });
       return order;
     });
   }

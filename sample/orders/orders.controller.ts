@@ -18,7 +18,8 @@ export class OrdersController {
     try {
       return await this.commands.execute(new CreateOrder(body?.customerId, body?.totalAmount));
     } catch (err) {
-      if (err instanceof InvalidMessageError) throw new HttpException({ message: err.message, failures: err.failures }, 400);
+      if (err instanceof InvalidMessageError)
+        throw new HttpException({ message: err.message, failures: err.failures }, 400);
       throw err;
     }
   }

@@ -22,12 +22,21 @@ export function runCliProcess(args: string[], env: Record<string, string>, timeo
       ['-r', 'ts-node/register/transpile-only', MAIN, ...args],
       {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'), ...env },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
+          ...env,
+        },
         timeout: timeoutMs,
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
         if (code === -1) return reject(new Error(`CLI did not finish: ${err?.message}\n${stderr}`));
         resolve({ code, stdout, stderr });
       },

@@ -71,7 +71,11 @@ describe('nestjs-messaging CLI end to end (RabbitMQ, PostgreSQL)', () => {
     for (let i = 0; i < 3; i++) await bus.publish(new PaymentRequested(i));
     for (let i = 0; i < BULK; i++) await bus.publish(new BulkImported(i));
     const monitor = moduleRef.get(MessagingMonitor);
-    await waitUntil(async () => (await monitor.snapshot()).deadLetterQueue.depth === 3 + 1 + BULK, 'dead letters', 20_000);
+    await waitUntil(
+      async () => (await monitor.snapshot()).deadLetterQueue.depth === 3 + 1 + BULK,
+      'dead letters',
+      20_000,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -84,7 +88,9 @@ describe('nestjs-messaging CLI end to end (RabbitMQ, PostgreSQL)', () => {
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout);
     expect(report.total).toBe(3 + 1 + BULK);
-    const summary = report.groups.map((g: { subscriber: string; errorName: string; count: number }) => `${g.subscriber}/${g.errorName}=${g.count}`);
+    const summary = report.groups.map(
+      (g: { subscriber: string; errorName: string; count: number }) => `${g.subscriber}/${g.errorName}=${g.count}`,
+    );
     expect(summary).toEqual([`bulk/SyntaxError=${BULK}`, 'payments/RangeError=3', 'audit/TypeError=1']);
 
     const text = await runCliProcess(['dlq', 'list', '--subscriber', 'payments'], env);
@@ -152,11 +158,19 @@ describe('nestjs-messaging CLI end to end (RabbitMQ, PostgreSQL)', () => {
     expect(purged.stdout).toContain('purged 1 dead letter(s)');
     const after = await runCliProcess(['dlq', 'list'], env);
     expect(after.stdout).toContain('0 dead letter(s)');
-    expect(await moduleRef.get(MessagingMonitor).snapshot().then((s) => s.deadLetterQueue.depth)).toBe(0);
+    expect(
+      await moduleRef
+        .get(MessagingMonitor)
+        .snapshot()
+        .then((s) => s.deadLetterQueue.depth),
+    ).toBe(0);
   }, 60_000);
 
   it('fails with code 1 and no password when the broker is unreachable; 2 on bad configuration', async () => {
-    const unreachable = await runCliProcess(['dlq', 'list'], { ...env, MESSAGING_AMQP_URL: 'amqp://ops:S3cretPass@127.0.0.1:1' });
+    const unreachable = await runCliProcess(['dlq', 'list'], {
+      ...env,
+      MESSAGING_AMQP_URL: 'amqp://ops:S3cretPass@127.0.0.1:1',
+    });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stdout + unreachable.stderr).not.toContain('S3cretPass');
     const memory = await runCliProcess(['dlq', 'list'], { ...env, MESSAGING_TRANSPORT: 'memory' });
@@ -196,7 +210,10 @@ describe('nestjs-messaging outbox stats (PostgreSQL)', () => {
   });
 
   it('reports pending, due, failed, sent and the outbox lag from the table', async () => {
-    const res = await runCliProcess(['outbox', 'stats', '--json'], { DATABASE_URL: TEST_DATABASE_URL, MESSAGING_OUTBOX_TABLE: table });
+    const res = await runCliProcess(['outbox', 'stats', '--json'], {
+      DATABASE_URL: TEST_DATABASE_URL,
+      MESSAGING_OUTBOX_TABLE: table,
+    });
     expect(res.code).toBe(0);
     const report = JSON.parse(res.stdout);
     expect(report).toMatchObject({ table, pending: 4, due: 2, failed: 2, sent: 1 });
@@ -205,15 +222,24 @@ describe('nestjs-messaging outbox stats (PostgreSQL)', () => {
     expect(report.oldestPendingAgeMs).toBeGreaterThanOrEqual(40_000);
     expect(report.failedByType).toEqual([{ type: 'PaymentTaken', count: 2, lastError: 'broker said no' }]);
 
-    const text = await runCliProcess(['outbox', 'stats'], { DATABASE_URL: TEST_DATABASE_URL, MESSAGING_OUTBOX_TABLE: table });
+    const text = await runCliProcess(['outbox', 'stats'], {
+      DATABASE_URL: TEST_DATABASE_URL,
+      MESSAGING_OUTBOX_TABLE: table,
+    });
     expect(text.stdout).toContain('pending:             4 (2 due)');
   }, 60_000);
 
   it('validates the table name, needs DATABASE_URL, and reports a missing table', async () => {
-    const bad = await runCliProcess(['outbox', 'stats'], { DATABASE_URL: TEST_DATABASE_URL, MESSAGING_OUTBOX_TABLE: 'x; drop table y' });
+    const bad = await runCliProcess(['outbox', 'stats'], {
+      DATABASE_URL: TEST_DATABASE_URL,
+      MESSAGING_OUTBOX_TABLE: 'x; drop table y',
+    });
     expect(bad.code).toBe(2);
     expect((await runCliProcess(['outbox', 'stats'], {})).code).toBe(2);
-    const missing = await runCliProcess(['outbox', 'stats'], { DATABASE_URL: TEST_DATABASE_URL, MESSAGING_OUTBOX_TABLE: `${table}_none` });
+    const missing = await runCliProcess(['outbox', 'stats'], {
+      DATABASE_URL: TEST_DATABASE_URL,
+      MESSAGING_OUTBOX_TABLE: `${table}_none`,
+    });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('does not exist');
   }, 60_000);

@@ -48,7 +48,10 @@ function descriptor(name: string, types: string[], concurrency = 10): Subscriber
 }
 
 /** Registers the contract tests in the current describe block. */
-export function runTransportContract(name: string, makeHarness: () => ContractHarness | Promise<ContractHarness>): void {
+export function runTransportContract(
+  name: string,
+  makeHarness: () => ContractHarness | Promise<ContractHarness>,
+): void {
   describe(`transport contract: ${name}`, () => {
     let harness: ContractHarness;
     const open: MessageTransport[] = [];
@@ -82,7 +85,12 @@ export function runTransportContract(name: string, makeHarness: () => ContractHa
       return t;
     }
 
-    function message(serviceName: string, type: string, data: unknown, extra: Partial<OutboundMessage> = {}): OutboundMessage {
+    function message(
+      serviceName: string,
+      type: string,
+      data: unknown,
+      extra: Partial<OutboundMessage> = {},
+    ): OutboundMessage {
       const envelope = new EnvelopeFactory(serviceName).create(type, 1, data, { headers: { tenant: 'acme' } });
       return { envelope, body: encodeEnvelope(envelope), ...extra };
     }
@@ -125,7 +133,12 @@ export function runTransportContract(name: string, makeHarness: () => ContractHa
       const t = await connect(s);
       const r = recorder();
       await t.subscribe(descriptor('meta', ['MetaChecked']), r.handler);
-      const sent = message(s, 'MetaChecked', { orderId: 'o-1', total: 42.5, nested: { list: [1, 'two', null] }, text: 'héllo ✓' });
+      const sent = message(s, 'MetaChecked', {
+        orderId: 'o-1',
+        total: 42.5,
+        nested: { list: [1, 'two', null] },
+        text: 'héllo ✓',
+      });
       await t.publish(sent);
       await waitFor(() => r.received.length === 1, 'delivery', within());
       const body = r.received[0].body;
@@ -140,7 +153,9 @@ export function runTransportContract(name: string, makeHarness: () => ContractHa
       const b = recorder();
       await t.subscribe(descriptor('a', ['Targeted']), a.handler);
       await t.subscribe(descriptor('b', ['Targeted']), b.handler);
-      await t.publish(message(s, 'Targeted', {}, { destination: 'b', attempt: 3, firstFailureAt: '2026-01-01T00:00:00.000Z' }));
+      await t.publish(
+        message(s, 'Targeted', {}, { destination: 'b', attempt: 3, firstFailureAt: '2026-01-01T00:00:00.000Z' }),
+      );
       await waitFor(() => b.received.length === 1, 'targeted delivery', within());
       await new Promise((r) => setTimeout(r, 100));
       expect(a.received).toHaveLength(0);
@@ -186,7 +201,11 @@ export function runTransportContract(name: string, makeHarness: () => ContractHa
         return body.includes('"poison":true')
           ? {
               status: 'dead-letter',
-              error: { name: 'InvalidMessageError', message: 'orderId must be a string', stack: 'InvalidMessageError: …' },
+              error: {
+                name: 'InvalidMessageError',
+                message: 'orderId must be a string',
+                stack: 'InvalidMessageError: …',
+              },
               attempts: m.attempt,
               firstFailureAt: '2026-01-03T00:00:00.000Z',
               lastFailureAt: '2026-01-03T00:00:01.000Z',
@@ -222,9 +241,21 @@ export function runTransportContract(name: string, makeHarness: () => ContractHa
       const failing = recorder((m) => {
         if (healed) return ACK;
         if (m.attempt < 2) {
-          return { status: 'retry', delayMs: 50, nextAttempt: m.attempt + 1, error: { name: 'Error', message: 'down' }, firstFailureAt: m.firstFailureAt ?? new Date().toISOString() };
+          return {
+            status: 'retry',
+            delayMs: 50,
+            nextAttempt: m.attempt + 1,
+            error: { name: 'Error', message: 'down' },
+            firstFailureAt: m.firstFailureAt ?? new Date().toISOString(),
+          };
         }
-        return { status: 'dead-letter', error: { name: 'Error', message: 'down' }, attempts: m.attempt, firstFailureAt: m.firstFailureAt!, lastFailureAt: new Date().toISOString() };
+        return {
+          status: 'dead-letter',
+          error: { name: 'Error', message: 'down' },
+          attempts: m.attempt,
+          firstFailureAt: m.firstFailureAt!,
+          lastFailureAt: new Date().toISOString(),
+        };
       });
       const healthy = recorder();
       await t.subscribe(descriptor('failing', ['Exhausted']), failing.handler);

@@ -98,11 +98,20 @@ describe('bootstrap errors', () => {
 
   it('reads options from environment variables, with clear errors', () => {
     expect(
-      messagingOptionsFromEnv({ MESSAGING_SERVICE_NAME: 'orders', MESSAGING_TRANSPORT: 'memory', MESSAGING_RETRY_MAX: '5', MESSAGING_CONCURRENCY: '4' }),
+      messagingOptionsFromEnv({
+        MESSAGING_SERVICE_NAME: 'orders',
+        MESSAGING_TRANSPORT: 'memory',
+        MESSAGING_RETRY_MAX: '5',
+        MESSAGING_CONCURRENCY: '4',
+      }),
     ).toEqual({ serviceName: 'orders', transport: 'memory', retry: { maxRetries: 5 }, concurrency: 4 });
     expect(() => messagingOptionsFromEnv({})).toThrow(/MESSAGING_SERVICE_NAME is not set/);
-    expect(() => messagingOptionsFromEnv({ MESSAGING_SERVICE_NAME: 'x', MESSAGING_TRANSPORT: 'kafka' })).toThrow(/MESSAGING_TRANSPORT must be/);
-    expect(() => messagingOptionsFromEnv({ MESSAGING_SERVICE_NAME: 'x', MESSAGING_RETRY_MAX: 'many' })).toThrow(/MESSAGING_RETRY_MAX must be a number/);
+    expect(() => messagingOptionsFromEnv({ MESSAGING_SERVICE_NAME: 'x', MESSAGING_TRANSPORT: 'kafka' })).toThrow(
+      /MESSAGING_TRANSPORT must be/,
+    );
+    expect(() => messagingOptionsFromEnv({ MESSAGING_SERVICE_NAME: 'x', MESSAGING_RETRY_MAX: 'many' })).toThrow(
+      /MESSAGING_RETRY_MAX must be a number/,
+    );
   });
 });
 
@@ -164,7 +173,9 @@ describe('@nestjs/cqrs compatibility', () => {
   it('finds cqrs-decorated handlers, runs @EventsHandler classes as subscribers and bridges the cqrs EventBus', async () => {
     const app = await startApp([RegisterUserHandler, FindUserHandler, WelcomeMailer], {}, [CqrsModule.forRoot()]);
     // our buses dispatch to cqrs-decorated handlers
-    expect(await app.get(CommandBus).execute(new RegisterUser('a@x'), { correlationId: 'c-42' })).toBe('registered a@x');
+    expect(await app.get(CommandBus).execute(new RegisterUser('a@x'), { correlationId: 'c-42' })).toBe(
+      'registered a@x',
+    );
     expect(await app.get(QueryBus).execute(new FindUser('a@x'))).toEqual({ email: 'a@x' });
     await waitFor(() => cqrsSeen.length === 1, 'event handled');
     expect(cqrsSeen[0]).toEqual({ email: 'a@x', correlationId: 'c-42' });

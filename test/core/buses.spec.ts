@@ -80,7 +80,11 @@ class GetOrderHandler {
 class Inventory {
   @Subscribe('OrderCreated')
   async reserve(event: { orderId: string }) {
-    seen.push({ where: 'inventory', message: currentMessageContext()?.message, correlationId: currentMessageContext()?.correlationId });
+    seen.push({
+      where: 'inventory',
+      message: currentMessageContext()?.message,
+      correlationId: currentMessageContext()?.correlationId,
+    });
     expect(event.orderId).toBeDefined();
   }
 }
@@ -104,7 +108,14 @@ describe('buses through Nest DI', () => {
   beforeEach(() => (seen.length = 0));
 
   it('dispatches commands and queries to their one handler and returns results', async () => {
-    const app = await startApp([CreateOrderHandler, GetOrderHandler, PlaceOrderHandler, PlainCommandHandler, Inventory, Notifications]);
+    const app = await startApp([
+      CreateOrderHandler,
+      GetOrderHandler,
+      PlaceOrderHandler,
+      PlainCommandHandler,
+      Inventory,
+      Notifications,
+    ]);
     const commands = app.get(CommandBus);
     const queries = app.get(QueryBus);
     expect(await commands.execute(new CreateOrder('o-1', 2))).toBe('created o-1');
@@ -149,7 +160,10 @@ describe('buses through Nest DI', () => {
   it('rejects an invalid command with InvalidMessageError before the handler runs', async () => {
     const app = await startApp([PlaceOrderHandler]);
     const bad = Object.assign(new PlaceOrder(), { orderId: 7, quantity: 0 });
-    const error = await app.get(CommandBus).execute(bad).catch((e) => e);
+    const error = await app
+      .get(CommandBus)
+      .execute(bad)
+      .catch((e) => e);
     expect(error).toBeInstanceOf(InvalidMessageError);
     expect((error as InvalidMessageError).failures.map((f) => f.property).sort()).toEqual(['orderId', 'quantity']);
     expect(error.message).toContain('quantity');
@@ -160,7 +174,10 @@ describe('buses through Nest DI', () => {
 
   it('throws HandlerNotFoundError naming the message and the fix', async () => {
     const app = await startApp([]);
-    const error = await app.get(CommandBus).execute(new CreateOrder('x', 1)).catch((e) => e);
+    const error = await app
+      .get(CommandBus)
+      .execute(new CreateOrder('x', 1))
+      .catch((e) => e);
     expect(error).toBeInstanceOf(HandlerNotFoundError);
     expect(error.message).toContain('CreateOrder');
     expect(error.message).toContain('@CommandHandler');

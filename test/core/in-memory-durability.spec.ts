@@ -41,9 +41,9 @@ describe('in-memory transport with the outbox on a SQLite file', () => {
   it('delivers after a restart what a short shutdown left unhandled, with one effect each', async () => {
     let app = await start();
     await app.get(DataSource).query('CREATE TABLE effects (n integer NOT NULL)');
-    await app.get(MessagingTransactions).run(() =>
-      app.get(EventBus).publishAll(Array.from({ length: 30 }, (_, n) => ({ type: 'Slow', n }))),
-    );
+    await app
+      .get(MessagingTransactions)
+      .run(() => app.get(EventBus).publishAll(Array.from({ length: 30 }, (_, n) => ({ type: 'Slow', n }))));
     await new Promise((r) => setTimeout(r, 150));
     await app.close(); // 100 ms drain: most events are still unhandled
     app = await start();

@@ -34,14 +34,18 @@ describe('services sharing the inbox table', () => {
     const broker = new InMemoryBroker();
     const app = (service: string) => {
       const outboxTable = `shared_outbox_${service}_${suffix}`;
-      return startApp([Sink], { serviceName: service, inMemory: { broker }, outbox: { outboxTable, inboxTable, pollIntervalMs: 20 } }, [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: TEST_DATABASE_URL,
-          entities: createMessagingEntities({ database: 'postgres', outboxTable, inboxTable }),
-          synchronize: true,
-        }),
-      ]);
+      return startApp(
+        [Sink],
+        { serviceName: service, inMemory: { broker }, outbox: { outboxTable, inboxTable, pollIntervalMs: 20 } },
+        [
+          TypeOrmModule.forRoot({
+            type: 'postgres',
+            url: TEST_DATABASE_URL,
+            entities: createMessagingEntities({ database: 'postgres', outboxTable, inboxTable }),
+            synchronize: true,
+          }),
+        ],
+      );
     };
     const a = await app('a');
     const b = await app('b');

@@ -16,7 +16,10 @@ import {
 } from '../../lib';
 import { startApp, waitFor } from './app.helper';
 
-@Message('PaymentTaken', { version: 2, upcasters: { 1: (v1: { amount: number }) => ({ amountCents: v1.amount * 100, currency: 'EUR' }) } })
+@Message('PaymentTaken', {
+  version: 2,
+  upcasters: { 1: (v1: { amount: number }) => ({ amountCents: v1.amount * 100, currency: 'EUR' }) },
+})
 class PaymentTaken {
   @IsString() currency!: string;
   @IsPositive() amountCents!: number;
@@ -89,7 +92,10 @@ describe('subscriber pipeline on the in-memory transport', () => {
     expect(calls.flaky).toEqual([1, 2, 3]);
     expect(calls.steady).toEqual([1]);
     expect(alerts).toHaveLength(0);
-    const stats = a.get(SubscriberStats).snapshot().find((s) => s.subscriber === 'Subscribers.flaky')!;
+    const stats = a
+      .get(SubscriberStats)
+      .snapshot()
+      .find((s) => s.subscriber === 'Subscribers.flaky')!;
     expect(stats).toMatchObject({ handled: 1, retried: 2, deadLettered: 0 });
     await a.close();
   });
@@ -100,7 +106,12 @@ describe('subscriber pipeline on the in-memory transport', () => {
     await waitFor(() => alerts.length === 1, 'alert');
     expect(calls.doomed).toEqual([1, 2, 3]);
     const [dl] = await a.get(DeadLetterService).list();
-    expect(dl).toMatchObject({ subscriber: 'Subscribers.doomed', attempts: 3, type: 'Doomed', error: { name: 'TypeError', message: 'always broken' } });
+    expect(dl).toMatchObject({
+      subscriber: 'Subscribers.doomed',
+      attempts: 3,
+      type: 'Doomed',
+      error: { name: 'TypeError', message: 'always broken' },
+    });
     expect(dl.error.stack).toContain('TypeError: always broken');
     expect(Date.parse(dl.lastFailureAt)).toBeGreaterThanOrEqual(Date.parse(dl.firstFailureAt));
     expect(alerts[0].id).toBe(dl.id);
@@ -119,7 +130,16 @@ describe('subscriber pipeline on the in-memory transport', () => {
   it('upcasts an old version to the version the subscriber understands', async () => {
     const a = await app();
     const transport = a.get<MessageTransport>(MESSAGING_TRANSPORT);
-    const envelope = { id: 'v1-msg', type: 'PaymentTaken', version: 1, time: new Date().toISOString(), source: 'legacy', correlationId: 'c', headers: {}, data: { amount: 12 } };
+    const envelope = {
+      id: 'v1-msg',
+      type: 'PaymentTaken',
+      version: 1,
+      time: new Date().toISOString(),
+      source: 'legacy',
+      correlationId: 'c',
+      headers: {},
+      data: { amount: 12 },
+    };
     await transport.publish({ envelope, body: encodeEnvelope(envelope) });
     await waitFor(() => received.payments?.length === 1, 'payment');
     expect(received.payments[0]).toBeInstanceOf(PaymentTaken);
@@ -130,7 +150,13 @@ describe('subscriber pipeline on the in-memory transport', () => {
   it('dead-letters, without retrying, a newer unknown version and an invalid payload', async () => {
     const a = await app();
     const transport = a.get<MessageTransport>(MESSAGING_TRANSPORT);
-    const base = { type: 'PaymentTaken', time: new Date().toISOString(), source: 'other', correlationId: 'c', headers: {} };
+    const base = {
+      type: 'PaymentTaken',
+      time: new Date().toISOString(),
+      source: 'other',
+      correlationId: 'c',
+      headers: {},
+    };
     const v3 = { ...base, id: 'v3', version: 3, data: { amountCents: 1, currency: 'EUR' } };
     const invalid = { ...base, id: 'bad', version: 2, data: { amountCents: -5, currency: 7 } };
     await transport.publish({ envelope: v3, body: encodeEnvelope(v3) });
@@ -148,8 +174,20 @@ describe('subscriber pipeline on the in-memory transport', () => {
   it('dead-letters an undecodable body with the reason and keeps consuming', async () => {
     const a = await app();
     const transport = a.get<MessageTransport>(MESSAGING_TRANSPORT);
-    const ok = { id: 'ok', type: 'PaymentTaken', version: 2, time: new Date().toISOString(), source: 's', correlationId: 'c', headers: {}, data: { amountCents: 5, currency: 'EUR' } };
-    await transport.publish({ envelope: ok, body: '{"specversion":"1.0","id":"x","type":"PaymentTaken","source":"s","data":{"__proto__":{"polluted":true}}}' });
+    const ok = {
+      id: 'ok',
+      type: 'PaymentTaken',
+      version: 2,
+      time: new Date().toISOString(),
+      source: 's',
+      correlationId: 'c',
+      headers: {},
+      data: { amountCents: 5, currency: 'EUR' },
+    };
+    await transport.publish({
+      envelope: ok,
+      body: '{"specversion":"1.0","id":"x","type":"PaymentTaken","source":"s","data":{"__proto__":{"polluted":true}}}',
+    });
     await transport.publish({ envelope: ok, body: 'not json' });
     await transport.publish({ envelope: ok, body: encodeEnvelope(ok) });
     await waitFor(() => alerts.length === 2 && received.payments?.length === 1, 'dead letters and the good one');

@@ -81,7 +81,17 @@ class StartFlowHandler {
 
 const suffix = randomBytes(3).toString('hex');
 const databases = {
-  SQLite: { outboxTable: 'messaging_outbox', inboxTable: 'messaging_processed_messages', orm: () => TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', entities: createMessagingEntities({ database: 'sqlite' }), synchronize: true }) },
+  SQLite: {
+    outboxTable: 'messaging_outbox',
+    inboxTable: 'messaging_processed_messages',
+    orm: () =>
+      TypeOrmModule.forRoot({
+        type: 'better-sqlite3',
+        database: ':memory:',
+        entities: createMessagingEntities({ database: 'sqlite' }),
+        synchronize: true,
+      }),
+  },
   PostgreSQL: {
     outboxTable: `tx_outbox_${suffix}`,
     inboxTable: `tx_inbox_${suffix}`,
@@ -89,7 +99,11 @@ const databases = {
       TypeOrmModule.forRoot({
         type: 'postgres',
         url: TEST_DATABASE_URL,
-        entities: createMessagingEntities({ database: 'postgres', outboxTable: `tx_outbox_${suffix}`, inboxTable: `tx_inbox_${suffix}` }),
+        entities: createMessagingEntities({
+          database: 'postgres',
+          outboxTable: `tx_outbox_${suffix}`,
+          inboxTable: `tx_inbox_${suffix}`,
+        }),
         synchronize: true,
       }),
   },
@@ -98,7 +112,13 @@ const databases = {
 describe.each(Object.entries(databases))('transactions across commands and subscribers (%s outbox)', (name, db) => {
   const outbox = { pollIntervalMs: 20, outboxTable: db.outboxTable, inboxTable: db.inboxTable };
   const outboxRows = async (ds: DataSource, type: string) =>
-    Number((await ds.query(`SELECT count(*) AS c FROM ${db.outboxTable} WHERE type = ${name === 'SQLite' ? '?' : '$1'}`, [type]))[0].c);
+    Number(
+      (
+        await ds.query(`SELECT count(*) AS c FROM ${db.outboxTable} WHERE type = ${name === 'SQLite' ? '?' : '$1'}`, [
+          type,
+        ])
+      )[0].c,
+    );
 
   afterAll(async () => {
     if (name !== 'PostgreSQL') return;

@@ -26,8 +26,17 @@ class Subscribers {
 
 /** Force-closes only this test's broker connections (client-provided name contains the run id). */
 async function cutConnections(): Promise<number> {
-  const { stdout } = await exec('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
-  const pids = stdout.split('\n').filter((l) => l.includes(run)).map((l) => l.split('\t')[0]);
+  const { stdout } = await exec('rabbitmqctl', [
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = stdout
+    .split('\n')
+    .filter((l) => l.includes(run))
+    .map((l) => l.split('\t')[0]);
   await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'health test'])));
   return pids.length;
 }

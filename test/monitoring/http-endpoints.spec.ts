@@ -133,7 +133,12 @@ describe('GET /metrics and GET /health (Nest HTTP app, in-memory transport)', ()
   it('is up while connected and under the thresholds, down when the transport disconnects, up again after', async () => {
     const ok = await request(app.getHttpServer()).get('/health').expect(200);
     expect(ok.body.status).toBe('ok');
-    expect(ok.body.info.messaging).toMatchObject({ status: 'up', transport: 'memory', connected: true, deadLetters: M });
+    expect(ok.body.info.messaging).toMatchObject({
+      status: 'up',
+      transport: 'memory',
+      connected: true,
+      deadLetters: M,
+    });
 
     const transport = app.get<MessageTransport>(MESSAGING_TRANSPORT);
     await transport.close(50);

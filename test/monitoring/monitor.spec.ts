@@ -91,12 +91,19 @@ describe('MessagingMonitor snapshot on the in-memory transport', () => {
     const early = await monitor.snapshot();
     expect(sub(early.subscribers, 'orders')).toMatchObject({ handled: N, failed: 0, currentLagMs: 0 });
     expect(sub(early.subscribers, 'orders').queue!.depth).toBe(0);
-    expect(sub(early.subscribers, 'payments')).toMatchObject({ handled: 0, retried: M, deadLettered: M, failed: 2 * M });
+    expect(sub(early.subscribers, 'payments')).toMatchObject({
+      handled: 0,
+      retried: M,
+      deadLettered: M,
+      failed: 2 * M,
+    });
     const reports = sub(early.subscribers, 'reports');
     expect(reports.handled).toBe(0);
     expect(reports.queue).toMatchObject({ depth: K - 1, consumers: 1 }); // one in flight, stuck
     expect(early.breaches.map((b) => `${b.threshold}:${b.subscriber ?? ''}`).sort()).toEqual(
-      ['maxDeadLetters:', 'maxQueueDepth:reports'].concat(reports.currentLagMs > 150 ? ['maxConsumerLagMs:reports'] : []).sort(),
+      ['maxDeadLetters:', 'maxQueueDepth:reports']
+        .concat(reports.currentLagMs > 150 ? ['maxConsumerLagMs:reports'] : [])
+        .sort(),
     );
 
     // the stall goes on: current lag grows past the threshold

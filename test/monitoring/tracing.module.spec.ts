@@ -57,7 +57,9 @@ describeWired('tracing through the module (core wiring applied)', () => {
 
   it('a published event carries the producer span; its consumer span is linked and active for what the handler sends', async () => {
     const producer = provider.getTracer().startSpan('POST /orders');
-    await context.with(trace.setSpan(context.active(), producer), () => moduleRef.get(EventBus).publish(new OrderPlaced(1)));
+    await context.with(trace.setSpan(context.active(), producer), () =>
+      moduleRef.get(EventBus).publish(new OrderPlaced(1)),
+    );
     await waitUntil(() => seen.length === 2, 'both subscribers');
     const { traceId, spanId } = producer.spanContext();
     expect(seen[0]).toEqual({ type: 'TracedOrderPlaced', traceparent: `00-${traceId}-${spanId}-01` });
@@ -67,6 +69,8 @@ describeWired('tracing through the module (core wiring applied)', () => {
     expect(consumer.ended).toBe(true);
     const c = consumer.spanContext();
     expect(seen[1].traceparent).toBe(`00-${c.traceId}-${c.spanId}-01`);
-    expect(provider.spans.find((s) => s.name === 'process TracedStockReserved')!.links[0].context.spanId).toBe(c.spanId);
+    expect(provider.spans.find((s) => s.name === 'process TracedStockReserved')!.links[0].context.spanId).toBe(
+      c.spanId,
+    );
   });
 });

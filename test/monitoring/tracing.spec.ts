@@ -18,7 +18,11 @@ describe('traceparent parsing', () => {
   it('round-trips and rejects what W3C Trace Context rejects', () => {
     const tp = formatTraceparent('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', 1);
     expect(tp).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
-    expect(parseTraceparent(tp)).toEqual({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 });
+    expect(parseTraceparent(tp)).toEqual({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 1,
+    });
     expect(parseTraceparent(`00-${'0'.repeat(32)}-b7ad6b7169203331-01`)).toBeUndefined();
     expect(parseTraceparent(`00-0af7651916cd43dd8448eb211c80319c-${'0'.repeat(16)}-01`)).toBeUndefined();
     expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
@@ -36,7 +40,9 @@ describe('MessagingTracing without an OpenTelemetry SDK', () => {
     let ran = 0;
     await t.consumeWrapper!(envelope, 'sub', 1, async () => void ran++);
     expect(ran).toBe(1);
-    await expect(t.consumeWrapper!(envelope, 'sub', 1, async () => Promise.reject(new Error('x')))).rejects.toThrow('x');
+    await expect(t.consumeWrapper!(envelope, 'sub', 1, async () => Promise.reject(new Error('x')))).rejects.toThrow(
+      'x',
+    );
   });
 
   it('is entirely off with tracing: false', () => {
@@ -117,9 +123,11 @@ describe('MessagingTracing with a tracer provider and context manager registered
     const envelope = new EnvelopeFactory('orders', () => undefined).create('OrderPlaced', 1, {});
     expect(t.consumeWrapper!(envelope, 'sub', 1, () => false)).toBe(false);
     expect(provider.spans[provider.spans.length - 1].ended).toBe(true);
-    expect(() => t.consumeWrapper!(envelope, 'sub', 1, () => {
-      throw new TypeError('sync failure');
-    })).toThrow('sync failure');
+    expect(() =>
+      t.consumeWrapper!(envelope, 'sub', 1, () => {
+        throw new TypeError('sync failure');
+      }),
+    ).toThrow('sync failure');
     const failed = provider.spans[provider.spans.length - 1];
     expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'TypeError: sync failure' });
     expect(failed.ended).toBe(true);

@@ -19,7 +19,9 @@ afterAll(async () => {
   await dropAll(ds, tables);
 });
 
-function runChild(env: Record<string, string>): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
+function runChild(
+  env: Record<string, string>,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -104,15 +106,18 @@ describe('crashes (child process killed with SIGKILL)', () => {
     for (const envelope of deliveries) {
       outcomes.push(
         await fresh.unitOfWork!.run(envelope, 'Billing.onOrderPaid', async (tx) => {
-          await (tx as DataSource['manager']).query(`UPDATE "${tables.ordersTable}" SET note = coalesce(note, '') || 'paid;' WHERE id = $1`, [
-            'crash-2',
-          ]);
+          await (tx as DataSource['manager']).query(
+            `UPDATE "${tables.ordersTable}" SET note = coalesce(note, '') || 'paid;' WHERE id = $1`,
+            ['crash-2'],
+          );
           effects++;
         }),
       );
     }
     expect(outcomes).toEqual([true, false]);
     expect(effects).toBe(1);
-    expect(await ds.query(`SELECT note FROM "${tables.ordersTable}" WHERE id = 'crash-2'`)).toEqual([{ note: 'paid;' }]);
+    expect(await ds.query(`SELECT note FROM "${tables.ordersTable}" WHERE id = 'crash-2'`)).toEqual([
+      { note: 'paid;' },
+    ]);
   }, 30_000);
 });

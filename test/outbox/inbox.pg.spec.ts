@@ -10,7 +10,12 @@ let f: OutboxFeature;
 
 beforeAll(async () => {
   ds = await pgDataSource(tables);
-  f = new OutboxFeature({ outboxTable: tables.outboxTable, inboxTable: tables.inboxTable }, ds, new FakeTransport(), testLogger());
+  f = new OutboxFeature(
+    { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable },
+    ds,
+    new FakeTransport(),
+    testLogger(),
+  );
 });
 afterAll(async () => {
   await dropAll(ds, tables);

@@ -158,7 +158,11 @@ describe('outbox on PostgreSQL', () => {
         const pid = relayFeature.listener!.backendPid;
         expect(pid).toBeDefined();
         await ds.query('SELECT pg_terminate_backend($1)', [pid]);
-        await eventually(() => relayFeature.listener!.backendPid !== undefined && relayFeature.listener!.backendPid !== pid, 5000, 'reconnect');
+        await eventually(
+          () => relayFeature.listener!.backendPid !== undefined && relayFeature.listener!.backendPid !== pid,
+          5000,
+          'reconnect',
+        );
         await writer.publisher.publish([outbound('AfterReconnect', {})], {});
         await transport.waitFor(1, 3000);
       } finally {
@@ -222,7 +226,14 @@ describe('outbox on PostgreSQL', () => {
       try {
         const m = outbound('Retried', { x: 1 });
         const scheduledAt = Date.now();
-        await f.retryScheduler.scheduleRetry(m.envelope, m.body, 'Inventory.onRetried', 300, 2, '2026-01-01T00:00:00.000Z');
+        await f.retryScheduler.scheduleRetry(
+          m.envelope,
+          m.body,
+          'Inventory.onRetried',
+          300,
+          2,
+          '2026-01-01T00:00:00.000Z',
+        );
         await new Promise((r) => setTimeout(r, 100));
         expect(transport.published).toHaveLength(0);
         await transport.waitFor(1, 3000);
@@ -263,12 +274,20 @@ describe('outbox on PostgreSQL', () => {
         await f.stop();
       }
       const order = (key: string) =>
-        transport.published.filter((m) => m.envelope.partitionKey === key).map((m) => (m.envelope.data as { n: number }).n);
+        transport.published
+          .filter((m) => m.envelope.partitionKey === key)
+          .map((m) => (m.envelope.data as { n: number }).n);
       expect(order('agg-1')).toEqual([1, 2, 3, 4, 5]);
       expect(order('agg-2')).toEqual([1, 2, 3, 4, 5]);
       // agg-2 was not held up by agg-1's retry
-      const firstAgg1After = transport.published.findIndex((m) => m.envelope.partitionKey === 'agg-1' && (m.envelope.data as { n: number }).n === 2);
-      expect(firstAgg1After).toBeGreaterThan(transport.published.findIndex((m) => m.envelope.partitionKey === 'agg-2' && (m.envelope.data as { n: number }).n === 5));
+      const firstAgg1After = transport.published.findIndex(
+        (m) => m.envelope.partitionKey === 'agg-1' && (m.envelope.data as { n: number }).n === 2,
+      );
+      expect(firstAgg1After).toBeGreaterThan(
+        transport.published.findIndex(
+          (m) => m.envelope.partitionKey === 'agg-2' && (m.envelope.data as { n: number }).n === 5,
+        ),
+      );
     });
 
     it('stop() finishes the in-flight batch', async () => {
@@ -293,7 +312,8 @@ describe('outbox on PostgreSQL', () => {
       const insert = (status: string, sentAgo: string | null) =>
         ds.query(
           `INSERT INTO ${o} (message_id, type, payload, status, sent_at) VALUES ($1, 'T', '{}', $2, ` +
-            (sentAgo ? `now() - interval '${sentAgo}'` : 'NULL') + `)`,
+            (sentAgo ? `now() - interval '${sentAgo}'` : 'NULL') +
+            `)`,
           [`m-${Math.random()}`, status],
         );
       for (let i = 0; i < 5; i++) await insert('sent', '2 minutes'); // old sent: delete
@@ -301,9 +321,15 @@ describe('outbox on PostgreSQL', () => {
       await insert('pending', null); // keep
       await insert('failed', null); // keep
       const i = `"${tables.inboxTable}"`;
-      await ds.query(`INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('a', 's', now() - interval '2 hours')`);
-      await ds.query(`INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('b', 's', now() - interval '30 minutes')`);
-      await ds.query(`INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('c', 's', now() - interval '3 hours')`);
+      await ds.query(
+        `INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('a', 's', now() - interval '2 hours')`,
+      );
+      await ds.query(
+        `INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('b', 's', now() - interval '30 minutes')`,
+      );
+      await ds.query(
+        `INSERT INTO ${i} (message_id, subscriber, processed_at) VALUES ('c', 's', now() - interval '3 hours')`,
+      );
       const result = await f.retention.runOnce();
       expect(result).toEqual({ sent: 5, processed: 2 });
       const left = await rows();
@@ -316,8 +342,12 @@ describe('outbox on PostgreSQL', () => {
     it('reports pending, due, failed counts and the age of the oldest due row', async () => {
       const f = feature(new FakeTransport());
       const o = `"${tables.outboxTable}"`;
-      await ds.query(`INSERT INTO ${o} (message_id, type, payload, available_at) VALUES ('x', 'T', '{}', now() - interval '5 seconds')`);
-      await ds.query(`INSERT INTO ${o} (message_id, type, payload, available_at) VALUES ('y', 'T', '{}', now() + interval '1 hour')`);
+      await ds.query(
+        `INSERT INTO ${o} (message_id, type, payload, available_at) VALUES ('x', 'T', '{}', now() - interval '5 seconds')`,
+      );
+      await ds.query(
+        `INSERT INTO ${o} (message_id, type, payload, available_at) VALUES ('y', 'T', '{}', now() + interval '1 hour')`,
+      );
       await ds.query(`INSERT INTO ${o} (message_id, type, payload, status) VALUES ('z', 'T', '{}', 'failed')`);
       const stats = await f.stats();
       expect(stats).toMatchObject({ pending: 2, due: 1, failed: 1, relayRunning: false });

@@ -57,7 +57,8 @@ describe('outbox on SQLite (better-sqlite3, embedded default)', () => {
     await f.start();
     try {
       await ds.transaction(async (manager) => {
-        for (let n = 1; n <= 5; n++) await f.publisher.publish([outbound('Changed', { n }, { partitionKey: 'k' })], { manager });
+        for (let n = 1; n <= 5; n++)
+          await f.publisher.publish([outbound('Changed', { n }, { partitionKey: 'k' })], { manager });
       });
       await transport.waitFor(5, 3000);
       expect(transport.published.map((m) => (m.envelope.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5]);
@@ -156,7 +157,12 @@ describe('entities for synchronize: true', () => {
     await sync.initialize();
     try {
       const transport = new FakeTransport();
-      const f = new OutboxFeature({ outboxTable: names.outboxTable, inboxTable: names.inboxTable }, sync, transport, testLogger());
+      const f = new OutboxFeature(
+        { outboxTable: names.outboxTable, inboxTable: names.inboxTable },
+        sync,
+        transport,
+        testLogger(),
+      );
       await f.start();
       await f.publisher.publish([outbound('Synced', {})], {});
       await transport.waitFor(1, 3000);

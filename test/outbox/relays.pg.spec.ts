@@ -19,17 +19,17 @@ afterAll(async () => {
 
 async function startRelays(transport: FakeTransport, batchSize: number): Promise<void> {
   for (let k = 0; k < 3; k++) {
-      const own = new TypeOrmDataSource({ type: 'postgres', url: TEST_DATABASE_URL, poolSize: 5 });
-      await own.initialize();
-      const feature = new OutboxFeature(
-        { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, batchSize, pollIntervalMs: 20 },
-        own,
-        transport,
-        testLogger(),
-      );
-      await feature.start();
-      instances.push({ ds: own, feature });
-    }
+    const own = new TypeOrmDataSource({ type: 'postgres', url: TEST_DATABASE_URL, poolSize: 5 });
+    await own.initialize();
+    const feature = new OutboxFeature(
+      { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, batchSize, pollIntervalMs: 20 },
+      own,
+      transport,
+      testLogger(),
+    );
+    await feature.start();
+    instances.push({ ds: own, feature });
+  }
 }
 
 async function stopRelays(): Promise<void> {

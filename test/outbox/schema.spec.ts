@@ -46,7 +46,9 @@ describe('outbox options', () => {
   it('accepts schema-qualified names on PostgreSQL but not on SQLite', async () => {
     expect(validateOutboxOptions({ outboxTable: 'app.outbox' }).outboxTable).toBe('app.outbox');
     const sqlite = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
-    expect(() => new OutboxFeature({ outboxTable: 'app.outbox' }, sqlite, new FakeTransport())).toThrow(/no schema prefix/);
+    expect(() => new OutboxFeature({ outboxTable: 'app.outbox' }, sqlite, new FakeTransport())).toThrow(
+      /no schema prefix/,
+    );
   });
 
   it('refuses unsupported databases', () => {

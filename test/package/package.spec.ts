@@ -34,7 +34,9 @@ describe('the npm package', () => {
   });
 
   it('contains the build, the types, the CLI and the README, and no sources or tests', () => {
-    expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']));
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']),
+    );
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.filter((f) => /spec|test\//.test(f))).toEqual([]);
   });
@@ -93,7 +95,10 @@ describe('the npm package', () => {
       types: ['node'],
       typeRoots: [path.join(root, 'node_modules/@types')],
       baseUrl: path.dirname(file),
-      paths: { 'nestjs-messaging': [pkg], '*': [path.join(root, 'node_modules/*'), path.join(root, 'node_modules/@types/*')] },
+      paths: {
+        'nestjs-messaging': [pkg],
+        '*': [path.join(root, 'node_modules/*'), path.join(root, 'node_modules/@types/*')],
+      },
     });
     const diagnostics = ts
       .getPreEmitDiagnostics(program)

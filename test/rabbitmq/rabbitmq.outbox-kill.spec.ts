@@ -6,7 +6,14 @@ import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Client } from 'pg';
-import { EventBus, MessageContext, MessagingModule, MessagingTransactions, Subscribe, createMessagingEntities } from '../../lib';
+import {
+  EventBus,
+  MessageContext,
+  MessagingModule,
+  MessagingTransactions,
+  Subscribe,
+  createMessagingEntities,
+} from '../../lib';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
 import { cleanup } from './rabbitmq-test.helpers';
 
@@ -31,8 +38,17 @@ async function killConnections(): Promise<void> {
     await exec('rabbitmqctl', ['close_all_connections', 'outbox kill test']);
     return;
   }
-  const { stdout } = await exec('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
-  const pids = stdout.split('\n').filter((l) => l.includes(run)).map((l) => l.split('\t')[0]);
+  const { stdout } = await exec('rabbitmqctl', [
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = stdout
+    .split('\n')
+    .filter((l) => l.includes(run))
+    .map((l) => l.split('\t')[0]);
   expect(pids.length).toBeGreaterThan(0);
   await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'outbox kill test'])));
 }
@@ -43,7 +59,10 @@ class Sink {
 
   @Subscribe('KillTest', { name: 'sink', concurrency: 20 })
   async onEvent(event: { n: number }): Promise<void> {
-    await this.ctx.manager.query(`INSERT INTO ${effects} (message_id, n) VALUES ($1, $2)`, [this.ctx.messageId, event.n]);
+    await this.ctx.manager.query(`INSERT INTO ${effects} (message_id, n) VALUES ($1, $2)`, [
+      this.ctx.messageId,
+      event.n,
+    ]);
   }
 }
 
@@ -85,7 +104,11 @@ describe('outbox → RabbitMQ → inbox under connection loss', () => {
   afterAll(async () => {
     process.removeListener('unhandledRejection', onUnhandled);
     await app?.close();
-    await cleanup(run, [`${service}.sink`, `${service}.dead-letter`, `${service}.dead-letter.lock`], [exchange, `${service}.retry`]);
+    await cleanup(
+      run,
+      [`${service}.sink`, `${service}.dead-letter`, `${service}.dead-letter.lock`],
+      [exchange, `${service}.retry`],
+    );
     for (const t of [effects, outboxTable, inboxTable]) await db.query(`DROP TABLE IF EXISTS ${t}`);
     await db.end();
   }, 60_000);
@@ -115,8 +138,14 @@ describe('outbox → RabbitMQ → inbox under connection loss', () => {
     await writing;
     await waitHandled(TOTAL, 120_000);
     await new Promise((r) => setTimeout(r, 1_000)); // late duplicates would land now
-    const { rows } = await db.query(`SELECT count(*) AS total, count(DISTINCT message_id) AS ids, count(DISTINCT n) AS ns FROM ${effects}`);
-    expect({ total: Number(rows[0].total), ids: Number(rows[0].ids), ns: Number(rows[0].ns) }).toEqual({ total: TOTAL, ids: TOTAL, ns: TOTAL });
+    const { rows } = await db.query(
+      `SELECT count(*) AS total, count(DISTINCT message_id) AS ids, count(DISTINCT n) AS ns FROM ${effects}`,
+    );
+    expect({ total: Number(rows[0].total), ids: Number(rows[0].ids), ns: Number(rows[0].ns) }).toEqual({
+      total: TOTAL,
+      ids: TOTAL,
+      ns: TOTAL,
+    });
     const outbox = await db.query(
       `SELECT count(*) FILTER (WHERE destination IS NULL AND status = 'sent') AS sent, count(*) FILTER (WHERE status <> 'sent') AS open FROM ${outboxTable}`,
     );

@@ -44,7 +44,9 @@ describe('README examples', () => {
         baseUrl: root,
         paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },
       });
-      const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file && files.includes(path.resolve(d.file.fileName)));
+      const diagnostics = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)));
       const messages = diagnostics.map((d) => {
         const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
         return `${path.basename(d.file!.fileName)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;

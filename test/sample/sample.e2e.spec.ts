@@ -65,19 +65,31 @@ function scenario(name: string, env: () => Record<string, string>) {
       expect(health.body.status).toBe('ok');
       const snapshot = (await request(app.getHttpServer()).get('/health/messaging').expect(200)).body;
       expect(snapshot.outbox).toMatchObject({ pending: expect.any(Number), failed: 0 });
-      expect(snapshot.subscribers.map((s: { subscriber: string }) => s.subscriber).sort()).toEqual(['inventory', 'notifications']);
+      expect(snapshot.subscribers.map((s: { subscriber: string }) => s.subscriber).sort()).toEqual([
+        'inventory',
+        'notifications',
+      ]);
       const metrics = await request(app.getHttpServer()).get('/metrics').expect(200);
       expect(metrics.text).toMatch(/messaging_messages_handled_total\{[^}]*subscriber="inventory"[^}]*\} [1-9]/);
       expect(metrics.text).toContain('messaging_outbox_pending');
     });
 
     it('rejects an invalid order with 400 and the validation details', async () => {
-      const res = await request(app.getHttpServer()).post('/orders').send({ customerId: '', totalAmount: -1 }).expect(400);
-      expect(res.body.failures.map((f: { property: string }) => f.property).sort()).toEqual(['customerId', 'totalAmount']);
+      const res = await request(app.getHttpServer())
+        .post('/orders')
+        .send({ customerId: '', totalAmount: -1 })
+        .expect(400);
+      expect(res.body.failures.map((f: { property: string }) => f.property).sort()).toEqual([
+        'customerId',
+        'totalAmount',
+      ]);
     });
 
     it('a failing subscriber retries then dead-letters, without affecting the other', async () => {
-      const res = await request(app.getHttpServer()).post('/orders').send({ customerId: 'unreachable', totalAmount: 5 }).expect(201);
+      const res = await request(app.getHttpServer())
+        .post('/orders')
+        .send({ customerId: 'unreachable', totalAmount: 5 })
+        .expect(201);
       let dead: any[] = [];
       const deadline = Date.now() + 15_000;
       while (dead.length === 0 && Date.now() < deadline) {
@@ -90,13 +102,17 @@ function scenario(name: string, env: () => Record<string, string>) {
       const view = (await request(app.getHttpServer()).get(`/orders/${res.body.id}`).expect(200)).body;
       expect(view.reservations).toHaveLength(1);
       expect(view.notifications).toHaveLength(0);
-      const replayed = await request(app.getHttpServer()).post('/dead-letters/replay?subscriber=notifications').expect(201);
+      const replayed = await request(app.getHttpServer())
+        .post('/dead-letters/replay?subscriber=notifications')
+        .expect(201);
       expect(replayed.body).toEqual({ replayed: 1 });
     });
   });
 }
 
-scenario('embedded: SQLite + in-memory transport', () => ({ MESSAGING_SERVICE_NAME: `orders-${randomBytes(3).toString('hex')}` }));
+scenario('embedded: SQLite + in-memory transport', () => ({
+  MESSAGING_SERVICE_NAME: `orders-${randomBytes(3).toString('hex')}`,
+}));
 
 const pgDatabase = `sample_e2e_${randomBytes(4).toString('hex')}`;
 describe('with PostgreSQL', () => {
@@ -114,7 +130,10 @@ describe('with PostgreSQL', () => {
   });
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${pgDatabase}`;
-  scenario('PostgreSQL + in-memory transport', () => ({ MESSAGING_SERVICE_NAME: 'orders', DATABASE_URL: url.toString() }));
+  scenario('PostgreSQL + in-memory transport', () => ({
+    MESSAGING_SERVICE_NAME: 'orders',
+    DATABASE_URL: url.toString(),
+  }));
 });
 
 const rabbitRun = randomBytes(4).toString('hex');

@@ -46,7 +46,10 @@ export class MessagingMetrics implements SnapshotSource, OnModuleDestroy {
       throw new InvalidConfigurationError('monitoring.prometheus.registry must be a prom-client Registry');
     }
     try {
-      this.families = metricFamilies(prom, registry, { duration: prometheus.durationBuckets, lag: prometheus.lagBuckets });
+      this.families = metricFamilies(prom, registry, {
+        duration: prometheus.durationBuckets,
+        lag: prometheus.lagBuckets,
+      });
     } catch (err) {
       throw new InvalidConfigurationError(
         `could not register the messaging metrics (${(err as Error).message}); another copy of nestjs-messaging may own ` +

@@ -59,8 +59,16 @@ const GAUGES: GaugeSpec[] = [
       ['messaging_outbox_pending', 'Outbox rows waiting to be published (due or scheduled).', (o) => o.pending],
       ['messaging_outbox_due', 'Pending outbox rows whose time has come.', (o) => o.due],
       ['messaging_outbox_failed', 'Outbox rows given up after the maximum attempts.', (o) => o.failed],
-      ['messaging_outbox_oldest_pending_age_seconds', 'Age of the oldest due outbox row.', (o) => sec(o.oldestPendingAgeMs)],
-      ['messaging_outbox_relay_running', 'Whether the outbox relay runs in this instance.', (o) => (o.relay.running ? 1 : 0)],
+      [
+        'messaging_outbox_oldest_pending_age_seconds',
+        'Age of the oldest due outbox row.',
+        (o) => sec(o.oldestPendingAgeMs),
+      ],
+      [
+        'messaging_outbox_relay_running',
+        'Whether the outbox relay runs in this instance.',
+        (o) => (o.relay.running ? 1 : 0),
+      ],
     ] as Array<[string, string, (o: NonNullable<MessagingSnapshot['outbox']>) => number]>
   ).map<GaugeSpec>(([name, help, pick]) => ({
     name,
@@ -70,7 +78,12 @@ const GAUGES: GaugeSpec[] = [
   })),
 ];
 
-function gauge(prom: PromClientModule, registry: Registry, spec: GaugeSpec, sources: Set<SnapshotSource>): Gauge<string> {
+function gauge(
+  prom: PromClientModule,
+  registry: Registry,
+  spec: GaugeSpec,
+  sources: Set<SnapshotSource>,
+): Gauge<string> {
   return new prom.Gauge({
     name: spec.name,
     help: spec.help,
@@ -98,7 +111,10 @@ export function metricFamilies(
   const sources = new Set<SnapshotSource>();
   const families: MetricFamilies = {
     sources,
-    handled: new CounterFamily('messaging_messages_handled_total', 'Messages handled successfully by a subscriber (duplicates included).'),
+    handled: new CounterFamily(
+      'messaging_messages_handled_total',
+      'Messages handled successfully by a subscriber (duplicates included).',
+    ),
     duplicates: new CounterFamily('messaging_messages_duplicate_total', 'Redeliveries absorbed by the inbox.'),
     retried: new CounterFamily('messaging_messages_retried_total', 'Failed attempts scheduled for a retry.'),
     deadLettered: new CounterFamily('messaging_messages_dead_lettered_total', 'Messages given up and dead-lettered.'),
@@ -107,11 +123,23 @@ export function metricFamilies(
       'Time a subscriber took to handle a message (successful attempts).',
       buckets.duration,
     ),
-    lag: new HistogramFamily('messaging_consumer_lag_seconds', 'Consumer lag: handling time minus event time.', buckets.lag),
+    lag: new HistogramFamily(
+      'messaging_consumer_lag_seconds',
+      'Consumer lag: handling time minus event time.',
+      buckets.lag,
+    ),
   };
-  const local: RegistrableMetric[] = [families.handled, families.duplicates, families.retried, families.deadLettered, families.duration, families.lag];
+  const local: RegistrableMetric[] = [
+    families.handled,
+    families.duplicates,
+    families.retried,
+    families.deadLettered,
+    families.duration,
+    families.lag,
+  ];
   for (const m of local) {
-    if (registry.getSingleMetric(m.name)) throw new Error(`A metric with the name ${m.name} has already been registered.`);
+    if (registry.getSingleMetric(m.name))
+      throw new Error(`A metric with the name ${m.name} has already been registered.`);
   }
   for (const m of local) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
   for (const spec of GAUGES) gauge(prom, registry, spec, sources);

@@ -94,7 +94,13 @@ export class InMemoryQueue {
       this.schedule();
     };
     consumer
-      .handler({ body: message.body, attempt: message.attempt, firstFailureAt: message.firstFailureAt, headers: {}, source: this.name })
+      .handler({
+        body: message.body,
+        attempt: message.attempt,
+        firstFailureAt: message.firstFailureAt,
+        headers: {},
+        source: this.name,
+      })
       .then(
         (outcome) => {
           try {
@@ -108,7 +114,13 @@ export class InMemoryQueue {
           try {
             const now = new Date().toISOString();
             const info = toErrorInfo(error);
-            consumer.settle(message, { status: 'dead-letter', error: info, attempts: message.attempt, firstFailureAt: message.firstFailureAt ?? now, lastFailureAt: now });
+            consumer.settle(message, {
+              status: 'dead-letter',
+              error: info,
+              attempts: message.attempt,
+              firstFailureAt: message.firstFailureAt ?? now,
+              lastFailureAt: now,
+            });
           } finally {
             done();
           }

@@ -54,7 +54,11 @@ export class InMemoryTransport implements MessageTransport {
 
   async publish(message: OutboundMessage): Promise<void> {
     if (!this.connected) throw new Error('InMemoryTransport is closed');
-    const queued: QueuedMessage = { body: message.body, attempt: message.attempt ?? 1, firstFailureAt: message.firstFailureAt };
+    const queued: QueuedMessage = {
+      body: message.body,
+      attempt: message.attempt ?? 1,
+      firstFailureAt: message.firstFailureAt,
+    };
     const targets =
       message.destination !== undefined
         ? [this.broker.queue(`${this.prefix()}.${message.destination}`)]
@@ -68,7 +72,8 @@ export class InMemoryTransport implements MessageTransport {
     return new Promise<void>((resolve, reject) => {
       let pending = targets.filter((q) => q.consumers.length > 0).length;
       const onSettled = (settled: boolean) => {
-        if (!settled) reject(new Error(`in-memory message ${message.envelope.id} was dropped unhandled: the transport closed`));
+        if (!settled)
+          reject(new Error(`in-memory message ${message.envelope.id} was dropped unhandled: the transport closed`));
         else if (--pending === 0) resolve();
       };
       for (const q of targets) q.push(q.consumers.length > 0 ? { ...queued, onSettled } : { ...queued });
@@ -90,7 +95,12 @@ export class InMemoryTransport implements MessageTransport {
           const timer = setTimeout(() => {
             this.timers.delete(timer);
             // the retry carries the settlement: a relay waiting on it waits for the final outcome
-            queue.push({ body: message.body, attempt: outcome.nextAttempt, firstFailureAt: outcome.firstFailureAt, onSettled: message.onSettled });
+            queue.push({
+              body: message.body,
+              attempt: outcome.nextAttempt,
+              firstFailureAt: outcome.firstFailureAt,
+              onSettled: message.onSettled,
+            });
           }, outcome.delayMs);
           timer.unref?.();
           this.timers.add(timer);
@@ -127,7 +137,12 @@ export class InMemoryTransport implements MessageTransport {
       depth: queue.depth,
       consumers: queue.consumers.length,
     }));
-    out.push({ subscriber: 'dead-letter', queue: `${this.prefix()}.dead-letter`, depth: await this.deadLetters.count(), consumers: 0 });
+    out.push({
+      subscriber: 'dead-letter',
+      queue: `${this.prefix()}.dead-letter`,
+      depth: await this.deadLetters.count(),
+      consumers: 0,
+    });
     return out;
   }
 
@@ -150,7 +165,10 @@ export class InMemoryTransport implements MessageTransport {
       ),
     );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+    await Promise.race([
+      drained,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+    ]);
     clearTimeout(timer);
     let dropped = 0;
     for (const { queue } of this.subscriptions) {
@@ -161,7 +179,10 @@ export class InMemoryTransport implements MessageTransport {
         m.onSettled?.(false); // an outbox row stays pending and is delivered after a restart
       }
     }
-    if (dropped > 0) this.logger.warn(`closed with ${dropped} message(s) not handled within the drain timeout; those not from the outbox are lost`);
+    if (dropped > 0)
+      this.logger.warn(
+        `closed with ${dropped} message(s) not handled within the drain timeout; those not from the outbox are lost`,
+      );
     // retries scheduled by this instance go back to the shared broker's queues when due
     this.subscriptions.length = 0;
     this.connected = false;

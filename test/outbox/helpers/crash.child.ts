@@ -29,7 +29,12 @@ async function main(): Promise<void> {
       appendFileSync(BROKER_FILE, message.body + '\n'); // the broker confirmed it...
       process.kill(process.pid, 'SIGKILL'); // ...and we die before marking the row sent
     };
-    const feature = new OutboxFeature({ outboxTable: OUTBOX, inboxTable: INBOX, pollIntervalMs: 20 }, ds, transport, silent);
+    const feature = new OutboxFeature(
+      { outboxTable: OUTBOX, inboxTable: INBOX, pollIntervalMs: 20 },
+      ds,
+      transport,
+      silent,
+    );
     await feature.start();
   }
 }

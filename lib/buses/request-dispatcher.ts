@@ -58,10 +58,11 @@ export class RequestDispatcher {
 
   /** Gives the message its metadata and runs the handler in the message context. May throw. */
   private run<R>(entry: RequestHandlerEntry, message: object, options: SendOptions | undefined): Promise<R> {
-    const envelope = this.envelopes.createRequest(entry.type, entry.version, message, options);
+    const parent = currentMessageContext();
+    const envelope = this.envelopes.createRequest(entry.type, entry.version, message, options, parent);
     // a command sent inside an open transaction (a subscriber's inbox, MessagingTransactions.run)
     // joins it: the events its handler publishes commit or roll back with the caller's work
-    const transaction = currentMessageContext()?.transaction;
+    const transaction = parent?.transaction;
     const tx =
       this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
     if (tx) {

@@ -58,8 +58,13 @@ export class EnvelopeFactory {
    * A new envelope for a command or query, whose id and time are made on first read (see
    * `RequestEnvelope`). The clock is read now: they still say when the message was sent.
    */
-  createRequest<T>(type: string, version: number, data: T, options?: SendOptions): RequestEnvelope<T> {
-    const ctx = currentMessageContext();
+  createRequest<T>(
+    type: string,
+    version: number,
+    data: T,
+    options?: SendOptions,
+    ctx: MessageContextState | undefined = currentMessageContext(),
+  ): RequestEnvelope<T> {
     return new RequestEnvelope(
       this,
       Date.now(),

@@ -46,8 +46,11 @@ export class MessagingTracing {
     if (!api) return;
     this.api = api;
     this.tracer = api.trace.getTracer(tracing.tracerName);
+    const root = api.ROOT_CONTEXT;
     this.traceparent = () => {
-      const sc = api.trace.getSpanContext(api.context.active());
+      const active = api.context.active();
+      if (active === root) return undefined; // no context manager or no span set: the common no-SDK case
+      const sc = api.trace.getSpanContext(active);
       return sc && api.isSpanContextValid(sc) ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
     };
     this.consumeWrapper = <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T =>

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the whole Jest suite (type check first), then prints "N passed, N failed" from Jest's own
+// Runs the whole Jest suite (type check, lint and formatting first), then prints "N passed, N failed" from Jest's own
 // JSON report, so a run that executed nothing cannot pass for green.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -10,11 +10,19 @@ const root = path.resolve(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const report = path.join(root, 'test-results.json');
 
-const tsc = spawnSync(bin('tsc'), ['--noEmit', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-if (tsc.status !== 0) {
-  console.log('type check failed');
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+// static checks first: type check, lint, formatting
+const checks = [
+  ['type check', 'tsc', ['--noEmit', '-p', 'tsconfig.json']],
+  ['lint', 'eslint', ['{lib,sample,test,bench}/**/*.ts']],
+  ['formatting', 'prettier', ['--check', '--log-level', 'warn', '{lib,sample,test,bench}/**/*.ts']],
+];
+for (const [what, tool, args] of checks) {
+  const run = spawnSync(bin(tool), args, { cwd: root, stdio: 'inherit' });
+  if (run.status !== 0) {
+    console.log(`${what} failed`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 
 fs.rmSync(report, { force: true });

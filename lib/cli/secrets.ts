@@ -1,16 +1,10 @@
+import { maskUrlPassword } from '../config/mask-url';
+
 /** Environment variables whose URLs may carry credentials. */
 export const SECRET_URL_VARIABLES = ['MESSAGING_AMQP_URL', 'DATABASE_URL'] as const;
 
 /** `url` with its password replaced by `***` (best effort on unparsable input). */
-export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
-}
+export const maskUrl = maskUrlPassword;
 
 /** The passwords (raw and percent-decoded) in the URL variables of `env`. */
 export function secretsOf(env: Record<string, string | undefined>): string[] {

@@ -1,16 +1,13 @@
 import 'reflect-metadata';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Message, Subscribe } from '../../lib';
 import { MessagingHealthIndicator } from '../../lib/monitoring/health/messaging-health.indicator';
 import { MessagingMonitor } from '../../lib/monitoring/messaging-monitor.service';
 import { TEST_AMQP_URL } from '../setup/services';
-import { cleanup, runId } from '../rabbitmq/rabbitmq-test.helpers';
+import { cleanup, closeConnections, runId } from '../rabbitmq/rabbitmq-test.helpers';
 import { compileMonitoredModule, waitUntil } from './monitoring-app.helper';
 
-const exec = promisify(execFile);
 const run = runId();
 const service = `health-${run}`;
 const exchange = `${run}.events`;
@@ -25,20 +22,8 @@ class Subscribers {
 }
 
 /** Force-closes only this test's broker connections (client-provided name contains the run id). */
-async function cutConnections(): Promise<number> {
-  const { stdout } = await exec('rabbitmqctl', [
-    'list_connections',
-    '-q',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  const pids = stdout
-    .split('\n')
-    .filter((l) => l.includes(run))
-    .map((l) => l.split('\t')[0]);
-  await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'health test'])));
-  return pids.length;
+function cutConnections(): Promise<number> {
+  return closeConnections(run, 'health test');
 }
 
 describe('MessagingHealthIndicator on RabbitMQ', () => {

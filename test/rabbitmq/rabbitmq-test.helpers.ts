@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { LoggerService } from '@nestjs/common';
 import { connect, type ChannelModel } from 'amqplib';
@@ -185,4 +186,31 @@ export function deadLetter(m: InboundMessage, name = 'BoomError', message = 'boo
     firstFailureAt: m.firstFailureAt ?? new Date().toISOString(),
     lastFailureAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Force-closes broker connections with rabbitmqctl: those whose client properties contain `match`
+ * (the test's run id, so other users of a shared broker are not cut), or every connection when
+ * `all` is set (`close_all_connections`, what CI does since it has the broker to itself).
+ * Returns how many were closed (-1 for all).
+ */
+export async function closeConnections(match: string, reason: string, all = false): Promise<number> {
+  const exec = promisify(execFile);
+  if (all) {
+    await exec('rabbitmqctl', ['close_all_connections', reason]);
+    return -1;
+  }
+  const { stdout } = await exec('rabbitmqctl', [
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = stdout
+    .split('\n')
+    .filter((line) => line.includes(match))
+    .map((line) => line.split('\t')[0]);
+  await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, reason])));
+  return pids.length;
 }

@@ -1,7 +1,5 @@
 import 'reflect-metadata';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -15,7 +13,7 @@ import {
   createMessagingEntities,
 } from '../../lib';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
-import { cleanup } from './rabbitmq-test.helpers';
+import { cleanup, closeConnections } from './rabbitmq-test.helpers';
 
 /**
  * The issue's scenario, end to end: 5,000 events written through the outbox (PostgreSQL), relayed to
@@ -24,7 +22,6 @@ import { cleanup } from './rabbitmq-test.helpers';
  * In CI (CI=true, nothing else on the broker) it uses `rabbitmqctl close_all_connections`; elsewhere it
  * closes only this test's connections, so other users of a shared broker are not cut.
  */
-const exec = promisify(execFile);
 const run = randomBytes(4).toString('hex');
 const TOTAL = 5_000;
 const service = `kill-${run}`;
@@ -34,23 +31,8 @@ const outboxTable = `kill_outbox_${run}`;
 const inboxTable = `kill_inbox_${run}`;
 
 async function killConnections(): Promise<void> {
-  if (process.env.CI === 'true') {
-    await exec('rabbitmqctl', ['close_all_connections', 'outbox kill test']);
-    return;
-  }
-  const { stdout } = await exec('rabbitmqctl', [
-    'list_connections',
-    '-q',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  const pids = stdout
-    .split('\n')
-    .filter((l) => l.includes(run))
-    .map((l) => l.split('\t')[0]);
-  expect(pids.length).toBeGreaterThan(0);
-  await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'outbox kill test'])));
+  const closed = await closeConnections(run, 'outbox kill test', process.env.CI === 'true');
+  expect(closed).not.toBe(0);
 }
 
 @Injectable()

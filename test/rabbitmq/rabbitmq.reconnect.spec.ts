@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { RabbitMqTransport } from '../../lib/transport/rabbitmq/rabbitmq.transport';
 import {
   Recorder,
+  closeConnections,
   bodyId,
   cleanup,
   makeContext,
@@ -22,24 +23,8 @@ const TOTAL = Number(process.env.RABBITMQ_KILL_TEST_MESSAGES ?? 3_000);
  * client-provided name contains the run id), or every connection on the broker with
  * RABBITMQ_KILL_ALL=1 (`rabbitmqctl close_all_connections`, which also hits other users of the broker).
  */
-async function killConnections(): Promise<number> {
-  if (process.env.RABBITMQ_KILL_ALL === '1') {
-    await exec('rabbitmqctl', ['close_all_connections', 'connection-kill test']);
-    return -1;
-  }
-  const { stdout } = await exec('rabbitmqctl', [
-    'list_connections',
-    '-q',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  const pids = stdout
-    .split('\n')
-    .filter((line) => line.includes(run))
-    .map((line) => line.split('\t')[0]);
-  await Promise.all(pids.map((pid) => exec('rabbitmqctl', ['close_connection', pid, 'connection-kill test'])));
-  return pids.length;
+function killConnections(): Promise<number> {
+  return closeConnections(run, 'connection-kill test', process.env.RABBITMQ_KILL_ALL === '1');
 }
 
 describe('RabbitMQ transport under connection loss', () => {

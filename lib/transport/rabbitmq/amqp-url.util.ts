@@ -1,16 +1,10 @@
+import { maskUrlPassword } from '../../config/mask-url';
+
 /**
  * Returns the URL with its password replaced by `***`, safe for logs and error messages.
  * Works on unparsable input too (best effort on the `user:password@` part).
  */
-export function maskAmqpUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
-}
+export const maskAmqpUrl: (url: string) => string = maskUrlPassword;
 
 /** The secrets (password, raw and decoded) of an AMQP URL, to scrub from any text we surface. */
 export function urlSecrets(url: string): string[] {

@@ -119,3 +119,17 @@ export function hash32(text: string): number {
   }
   return h | 0;
 }
+
+/** Maps a result row (snake_case columns) to a claimed row. */
+export function toClaimedRow(r: Record<string, unknown>): ClaimedOutboxRow {
+  return {
+    id: String(r.id),
+    messageId: r.message_id as string,
+    type: r.type as string,
+    payload: r.payload as string,
+    headers: (r.headers as string) ?? '{}',
+    destination: (r.destination as string | null) ?? null,
+    partitionKey: (r.partition_key as string | null) ?? null,
+    attempts: Number(r.attempts),
+  };
+}

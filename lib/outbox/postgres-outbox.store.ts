@@ -1,34 +1,18 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
-
-/** The part of a `pg` client (what TypeORM's PostgreSQL QueryRunner connects to) the relay uses. */
-interface PgResult {
-  rows: Record<string, unknown>[];
-}
-interface PgClient {
-  query(
-    sql: string | { name: string; text: string; values: unknown[] },
-    params?: unknown[],
-  ): Promise<PgResult | PgResult[]>;
-}
-
-/** Rows up to which a multi-row outbox insert is still a prepared statement (one name per row count). */
-const PREPARED_ROWS = 4;
-const statementNames = new Map<string, string>();
-
-/** A per-process unique name for the prepared statement of `sql` (names are per connection in PostgreSQL). */
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (name === undefined) {
-    name = `nestjs_messaging_${statementNames.size + 1}`;
-    statementNames.set(sql, name);
-  }
-  return name;
-}
 import { quoteTable } from './outbox-options.validator';
+import {
+  runLazyTransaction,
+  sendQuery,
+  sendWithPendingBegin,
+  statementName,
+  type PgClient,
+  type PgResult,
+} from './pg-lazy-transaction';
 import {
   hash32,
   type BatchResult,
   type ClaimOutcome,
+  toClaimedRow,
   type ClaimedOutboxRow,
   type NewOutboxRow,
   type OutboxStore,
@@ -37,22 +21,10 @@ import {
 } from './outbox.store';
 
 const INSERT_CHUNK = 1000;
+/** Rows up to which a multi-row outbox insert is still a prepared statement (one name per row count). */
+const PREPARED_ROWS = 4;
 /** Keys are taken from the next `batchSize × KEY_WINDOW` due rows. */
 const KEY_WINDOW = 4;
-
-/** Maps a result row (snake_case columns) to a claimed row. */
-export function toClaimedRow(r: Record<string, unknown>): ClaimedOutboxRow {
-  return {
-    id: String(r.id),
-    messageId: r.message_id as string,
-    type: r.type as string,
-    payload: r.payload as string,
-    headers: (r.headers as string) ?? '{}',
-    destination: (r.destination as string | null) ?? null,
-    partitionKey: (r.partition_key as string | null) ?? null,
-    attempts: Number(r.attempts),
-  };
-}
 
 /**
  * PostgreSQL outbox store. The relay claims with `FOR UPDATE SKIP LOCKED` inside a transaction
@@ -72,6 +44,8 @@ export class PostgresOutboxStore implements OutboxStore {
   private readonly lockKeysSql: (limit: number) => string;
   private readonly claimSql: string;
   private readonly markSql: string;
+  /** SQL of one-to-`PREPARED_ROWS`-row outbox inserts, built once (index: row count). */
+  private readonly insertSql: string[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -96,25 +70,24 @@ export class PostgresOutboxStore implements OutboxStore {
       `ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`;
     this.markSql =
       `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) VALUES ($1, $2, now()) ` +
-      `ON CONFLICT DO NOTHING RETURNING message_id`;
+      `ON CONFLICT DO NOTHING`; // inserted or not: the row count (RETURNING on TypeORM's path)
   }
 
   async insert(manager: SqlManager | undefined, rows: NewOutboxRow[]): Promise<void> {
     for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
       const params: unknown[] = [];
-      const values = rows.slice(start, start + INSERT_CHUNK).map((row) => {
-        const b = params.length;
+      const chunk = rows.slice(start, start + INSERT_CHUNK);
+      for (const row of chunk) {
         params.push(row.messageId, row.type, row.payload, row.headers, row.destination, row.partitionKey, row.delayMs);
-        return (
-          `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ` +
-          `now() + ($${b + 7}::double precision * interval '1 millisecond'))`
-        );
-      });
-      const sql =
-        `INSERT INTO ${this.outbox} (message_id, type, payload, headers, destination, partition_key, available_at) ` +
-        `VALUES ${values.join(', ')}`;
+      }
       // the usual one-event publish is a prepared statement; a batch of other sizes is parsed each time
-      await this.prepared(manager, sql, params, values.length <= PREPARED_ROWS);
+      const prepare = chunk.length <= PREPARED_ROWS;
+      await this.prepared(
+        manager,
+        (prepare && this.insertSql[chunk.length]) || this.insertText(chunk.length),
+        params,
+        prepare,
+      );
     }
   }
 
@@ -187,6 +160,16 @@ export class PostgresOutboxStore implements OutboxStore {
     }
   }
 
+  private insertText(rows: number): string {
+    const values = Array.from({ length: rows }, (_, i) => {
+      const b = i * 7;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, now() + ($${b + 7}::double precision * interval '1 millisecond'))`;
+    });
+    const sql = `INSERT INTO ${this.outbox} (message_id, type, payload, headers, destination, partition_key, available_at) VALUES ${values.join(', ')}`;
+    if (rows <= PREPARED_ROWS) this.insertSql[rows] = sql;
+    return sql;
+  }
+
   /** Runs a statement on the relay's client, through TypeORM's query logger. */
   private async run(
     client: PgClient,
@@ -194,20 +177,31 @@ export class PostgresOutboxStore implements OutboxStore {
     query: string | { name: string; text: string; values: unknown[] },
     params?: unknown[],
   ): Promise<PgResult | PgResult[]> {
-    const logger = this.dataSource.logger;
     const text = typeof query === 'string' ? query : query.text;
-    logger.logQuery(text, params, qr);
+    return this.logged(qr, text, params, () =>
+      typeof query === 'string' ? client.query(query, params) : sendQuery(this.dataSource, client, query),
+    );
+  }
+
+  /** Logs `text` through TypeORM's logger, runs it, and wraps a failure in `QueryFailedError`. */
+  private async logged<T>(
+    qr: QueryRunner,
+    text: string,
+    params: unknown[] | undefined,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    this.dataSource.logger.logQuery(text, params, qr);
     try {
-      return await (typeof query === 'string' ? client.query(query, params) : client.query(query));
+      return await send();
     } catch (error) {
-      logger.logQueryError(error as Error, text, params, qr);
+      this.dataSource.logger.logQueryError(error as Error, text, params, qr);
       throw new QueryFailedError(text, params, error as Error);
     }
   }
 
   async markProcessed(manager: SqlManager, messageId: string, subscriber: string): Promise<boolean> {
-    const result = await this.prepared(manager, this.markSql, [messageId, subscriber], true);
-    return result.rows.length > 0;
+    const result = await this.prepared(manager, this.markSql, [messageId, subscriber], true, ' RETURNING message_id');
+    return typeof result.rowCount === 'number' ? result.rowCount > 0 : result.rows.length > 0;
   }
 
   /**
@@ -224,25 +218,30 @@ export class PostgresOutboxStore implements OutboxStore {
     sql: string,
     params: unknown[],
     prepare: boolean,
+    returning = '',
   ): Promise<PgResult> {
     const runner = manager?.queryRunner as (QueryRunner & { connect?: () => Promise<unknown> }) | undefined;
     if (manager !== undefined && (runner === undefined || typeof runner.connect !== 'function' || runner.isReleased)) {
       // not a TypeORM transaction we can reach the connection of: TypeORM's own query path
-      const rows: unknown = await manager.query(sql, params);
+      const rows: unknown = await manager.query(sql + returning, params);
       return { rows: Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [] };
     }
     const qr = runner ?? this.dataSource.createQueryRunner('master');
     try {
-      const client = (await qr.connect()) as PgClient;
       const name = prepare && this.preparedStatements ? statementName(sql) : undefined;
+      // first statement of a transaction of ours: sent with its BEGIN, in one round trip
+      const withBegin = sendWithPendingBegin(this.dataSource, runner, { name, text: sql, values: params });
+      if (withBegin !== undefined) return await this.logged(qr, `BEGIN; ${sql}`, params, () => withBegin);
+      const client = (await qr.connect()) as PgClient;
       return (await this.run(client, qr, name ? { name, text: sql, values: params } : sql, params)) as PgResult;
     } finally {
       if (runner === undefined) await qr.release();
     }
   }
 
+  /** A transaction whose BEGIN goes with its first statement (see `runLazyTransaction`). */
   transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R> {
-    return this.dataSource.transaction((manager) => work(manager));
+    return runLazyTransaction(this.dataSource, work);
   }
 
   async deleteSent(ageMs: number, limit: number): Promise<number> {

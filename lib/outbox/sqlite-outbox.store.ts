@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteTable } from './outbox-options.validator';
-import { toClaimedRow } from './postgres-outbox.store';
+import { toClaimedRow } from './outbox.store';
 import { AsyncMutex } from './async.mutex';
 import type {
   BatchResult,

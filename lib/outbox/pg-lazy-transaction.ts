@@ -95,9 +95,8 @@ function combinedClass(Query: PgQueryClass): PgQueryClass {
  * Runs `work` in a transaction of `dataSource` on PostgreSQL whose `BEGIN` is sent lazily: with
  * the transaction's first statement. When that statement is one of the outbox's
  * (`sendWithPendingBegin`: the outbox insert of a publishing transaction, the inbox insert of a
- * subscriber), `BEGIN` and
- * it go in one round trip; any other first statement, or `commit`/`rollback`, sends `BEGIN` first
- * on its own (the query runner's `connect()` does, which every TypeORM query and the raw client
+ * subscriber), `BEGIN` and it go in one round trip; any other first statement, or
+ * `commit`/`rollback`, sends `BEGIN` first on its own (the query runner's `connect()` does, which every TypeORM query and the raw client
  * pass through). PostgreSQL takes the transaction's snapshot at its first statement, not at
  * `BEGIN`, so nothing is observable. The query runner looks exactly as after
  * `startTransaction()` (state, subscribers' transaction events); commit and rollback are

@@ -56,9 +56,11 @@ export interface OutboxOptions {
   /** Wake the relay with PostgreSQL `LISTEN/NOTIFY` when outbox rows commit (PostgreSQL only). Default `true`. */
   listenNotify?: boolean;
   /**
-   * Send the hot statements (outbox insert, inbox insert, relay claim) as named prepared statements,
-   * parsed and planned once per connection (PostgreSQL only). Turn off behind a connection pooler in
-   * transaction mode without prepared-statement support (e.g. PgBouncer < 1.21). Default `true`.
+   * PostgreSQL wire-level optimizations: the hot statements (outbox insert, inbox insert, relay
+   * claim) as named prepared statements, parsed and planned once per connection, and a transaction's
+   * `BEGIN` sent in the same round trip as its first outbox or inbox statement. `false` uses plain
+   * TypeORM transactions and statements: turn it off behind a connection pooler in transaction mode
+   * without prepared-statement support (e.g. PgBouncer < 1.21). Default `true`.
    */
   preparedStatements?: boolean;
   /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */

@@ -239,9 +239,12 @@ export class PostgresOutboxStore implements OutboxStore {
     }
   }
 
-  /** A transaction whose BEGIN goes with its first statement (see `runLazyTransaction`). */
+  /**
+   * A transaction whose BEGIN goes with its first statement (see `runLazyTransaction`); a plain
+   * TypeORM transaction when `outbox.preparedStatements` is off (no wire-level optimizations).
+   */
   transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R> {
-    return runLazyTransaction(this.dataSource, work);
+    return this.preparedStatements ? runLazyTransaction(this.dataSource, work) : this.dataSource.transaction(work);
   }
 
   async deleteSent(ageMs: number, limit: number): Promise<number> {

@@ -109,8 +109,14 @@ const databases = {
   },
 };
 
-describe.each(Object.entries(databases))('transactions across commands and subscribers (%s outbox)', (name, db) => {
-  const outbox = { pollIntervalMs: 20, outboxTable: db.outboxTable, inboxTable: db.inboxTable };
+const cases: Array<[string, (typeof databases)[keyof typeof databases], boolean]> = [
+  ['SQLite', databases.SQLite, true],
+  ['PostgreSQL', databases.PostgreSQL, true],
+  ['PostgreSQL, plain statements', databases.PostgreSQL, false],
+];
+
+describe.each(cases)('transactions across commands and subscribers (%s outbox)', (name, db, preparedStatements) => {
+  const outbox = { pollIntervalMs: 20, outboxTable: db.outboxTable, inboxTable: db.inboxTable, preparedStatements };
   const outboxRows = async (ds: DataSource, type: string) =>
     Number(
       (
@@ -121,7 +127,7 @@ describe.each(Object.entries(databases))('transactions across commands and subsc
     );
 
   afterAll(async () => {
-    if (name !== 'PostgreSQL') return;
+    if (name !== 'PostgreSQL, plain statements') return; // the last case drops the shared tables
     const ds = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
     await ds.initialize();
     await ds.query(`DROP TABLE IF EXISTS ${db.outboxTable}, ${db.inboxTable}`);

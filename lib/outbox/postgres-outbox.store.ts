@@ -239,10 +239,7 @@ export class PostgresOutboxStore implements OutboxStore {
     }
   }
 
-  /**
-   * A transaction whose BEGIN goes with its first statement (see `runLazyTransaction`); a plain
-   * TypeORM transaction when `outbox.preparedStatements` is off (no wire-level optimizations).
-   */
+  /** BEGIN goes with the first statement (`runLazyTransaction`); plain TypeORM with `preparedStatements: false`. */
   transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R> {
     return this.preparedStatements ? runLazyTransaction(this.dataSource, work) : this.dataSource.transaction(work);
   }

@@ -46,9 +46,18 @@ import { retryDelayLevels } from '../lib/consumer/retry.policy';
 import { createMessagingMigration } from '../lib/outbox/outbox.migration';
 import { encodeEnvelope } from '../lib/message/cloudevents.codec';
 import { uuidv7 } from '../lib/message/uuid-v7';
+import { median, printMedians, redact, runRounds, type SideResults } from './bench-report';
+import { Clock, fixedRate, maxRate, type Load } from './latency-clock';
+import {
+  BENCH_DATABASE_URL as DB_URL,
+  createBaselineTables,
+  dropBaselineTables,
+  insertIntoOutbox,
+  recordEffect,
+  startPollingRelay,
+  truncateBaselineTables,
+} from './pg-baseline';
 
-const DB_URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const AMQP_URL = process.env.AMQP_URL ?? process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -67,63 +76,6 @@ interface Side {
   write(key: string): Promise<void>;
   reset(): Promise<void>;
   stop(): Promise<void>;
-}
-
-interface Result {
-  msgs: number;
-  seconds: number;
-  rate: number;
-  p50: number;
-  p99: number;
-}
-
-/** Commit and handled times per event key. */
-class Clock {
-  private commits = new Map<string, number>();
-  private handledEarly = new Map<string, number>();
-  latencies: number[] = [];
-  handled = 0;
-  lastHandledAt = 0;
-  private waiter?: { n: number; resolve: () => void };
-
-  committed(key: string): void {
-    const now = performance.now();
-    const early = this.handledEarly.get(key);
-    if (early !== undefined) {
-      this.handledEarly.delete(key);
-      this.latencies.push(Math.max(0, early - now));
-    } else this.commits.set(key, now);
-  }
-
-  done(key: string): void {
-    const now = performance.now();
-    const at = this.commits.get(key);
-    if (at === undefined) this.handledEarly.set(key, now);
-    else {
-      this.commits.delete(key);
-      this.latencies.push(now - at);
-    }
-    this.handled++;
-    this.lastHandledAt = now;
-    if (this.waiter && this.handled >= this.waiter.n) this.waiter.resolve();
-  }
-
-  waitFor(n: number, timeoutMs = 60_000): Promise<void> {
-    if (this.handled >= n) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${this.handled} of ${n} handled after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiter = {
-        n,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-    });
-  }
 }
 
 let clock = new Clock();
@@ -214,12 +166,7 @@ async function ours(): Promise<Side> {
 
 async function baseline(): Promise<Side> {
   const pool = new Pool({ connectionString: DB_URL, max: 30 });
-  await pool.query(
-    `CREATE TABLE "${B.outbox}" (id bigserial PRIMARY KEY, payload text NOT NULL, sent boolean NOT NULL DEFAULT false);` +
-      `CREATE INDEX ON "${B.outbox}" (id) WHERE NOT sent;` +
-      `CREATE TABLE "${B.inbox}" (message_id varchar(200), subscriber varchar(255), PRIMARY KEY (message_id, subscriber));` +
-      `CREATE TABLE "${B.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
-  );
+  await createBaselineTables(pool, B);
   const pubConn: ChannelModel = await connect(AMQP_URL);
   const subConn: ChannelModel = await connect(AMQP_URL);
   const pub = await pubConn.createConfirmChannel();
@@ -235,15 +182,7 @@ async function baseline(): Promise<Side> {
       if (!msg) return;
       void (async () => {
         const event = JSON.parse(msg.content.toString('utf8')) as { id: string; data: { key: string } };
-        const c = await pool.connect();
-        try {
-          await c.query('BEGIN');
-          const r = await c.query(`INSERT INTO "${B.inbox}" VALUES ($1, 'effects') ON CONFLICT DO NOTHING`, [event.id]);
-          if (r.rowCount === 1) await c.query(`INSERT INTO "${B.effect}" (id) VALUES ($1)`, [event.data.key]);
-          await c.query('COMMIT');
-        } finally {
-          c.release();
-        }
+        await recordEffect(pool, B, event.id, event.data.key);
         clock.done(event.data.key);
         sub.ack(msg);
       })().catch((err) => console.error('baseline consumer:', err));
@@ -251,37 +190,18 @@ async function baseline(): Promise<Side> {
     { noAck: false },
   );
 
-  let stopping = false;
-  const relay = (async () => {
-    while (!stopping) {
-      const c = await pool.connect();
-      let n = 0;
-      try {
-        await c.query('BEGIN');
-        const { rows } = await c.query(
-          `SELECT id, payload FROM "${B.outbox}" WHERE NOT sent ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        );
-        n = rows.length;
-        for (const row of rows) {
-          const event = JSON.parse(row.payload) as { id: string; type: string };
-          pub.publish(BASE.exchange, event.type, Buffer.from(row.payload), {
-            persistent: true,
-            mandatory: true,
-            contentType: 'application/cloudevents+json',
-            messageId: event.id,
-          });
-        }
-        if (n) {
-          await pub.waitForConfirms();
-          await c.query(`UPDATE "${B.outbox}" SET sent = true WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
-        }
-        await c.query('COMMIT');
-      } finally {
-        c.release();
-      }
-      if (n < 100) await new Promise((r) => setTimeout(r, 10));
+  const stopRelay = startPollingRelay(pool, B, async (payloads) => {
+    for (const payload of payloads) {
+      const event = JSON.parse(payload) as { id: string; type: string };
+      pub.publish(BASE.exchange, event.type, Buffer.from(payload), {
+        persistent: true,
+        mandatory: true,
+        contentType: 'application/cloudevents+json',
+        messageId: event.id,
+      });
     }
-  })();
+    await pub.waitForConfirms();
+  });
 
   return {
     name: 'baseline',
@@ -297,28 +217,18 @@ async function baseline(): Promise<Side> {
         headers: {},
         data: { key, customerId: 'c-1', totalAmount: 42, lines: [{ sku: 'A-1', qty: 2 }] },
       };
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        await c.query(`INSERT INTO "${B.outbox}" (payload) VALUES ($1)`, [encodeEnvelope(envelope)]);
-        await c.query('COMMIT');
-      } finally {
-        c.release();
-      }
+      await insertIntoOutbox(pool, B, encodeEnvelope(envelope));
       clock.committed(key);
     },
-    async reset() {
-      await pool.query(`TRUNCATE "${B.outbox}", "${B.inbox}", "${B.effect}"`);
-    },
+    reset: () => truncateBaselineTables(pool, B),
     async stop() {
-      stopping = true;
-      await relay;
+      await stopRelay();
       await sub.cancel(consumerTag);
       await pub.deleteQueue(BASE.queue);
       await pub.deleteExchange(BASE.exchange);
       await subConn.close();
       await pubConn.close();
-      await pool.query(`DROP TABLE IF EXISTS "${B.outbox}", "${B.inbox}", "${B.effect}"`);
+      await dropBaselineTables(pool, B);
       await pool.end();
     },
   };
@@ -339,116 +249,45 @@ async function deleteOurTopology(): Promise<void> {
   await conn.close();
 }
 
-// ---------------------------------------------------------------- scenarios
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function summarize(c: Clock, msgs: number, startedAt: number): Result {
-  const sorted = c.latencies.slice().sort((a, b) => a - b);
-  const seconds = (c.lastHandledAt - startedAt) / 1000;
-  return { msgs, seconds, rate: msgs / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-}
-
 let seq = 0;
 const nextKey = () => `k${(seq++).toString(36)}`;
 
-async function maxRate(side: Side, seconds = SECONDS): Promise<Result> {
-  await side.reset();
-  clock = new Clock();
-  let written = 0;
-  const startedAt = performance.now();
-  const until = startedAt + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      while (performance.now() < until) {
-        await side.write(nextKey());
-        written++;
-      }
-    }),
-  );
-  await clock.waitFor(written);
-  return summarize(clock, written, startedAt);
-}
+/** One side as a load for the scenarios; its commits and handled events go to the module's `clock`. */
+const load = (side: Side): Load => ({
+  writers: WRITERS,
+  reset: () => side.reset(),
+  newClock: () => (clock = new Clock()),
+  writeOne: () => side.write(nextKey()),
+  drainTimeoutMs: 60_000,
+});
 
-async function fixedRate(side: Side): Promise<Result> {
-  await side.reset();
-  clock = new Clock();
-  const total = FIXED_RATE * SECONDS;
-  const startedAt = performance.now();
-  const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const due = startedAt + (i * 1000) / FIXED_RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    while (inFlight.size >= WRITERS) await Promise.race(inFlight);
-    const p: Promise<void> = side.write(nextKey()).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  }
-  await Promise.all(inFlight);
-  await clock.waitFor(total);
-  return summarize(clock, total, startedAt);
-}
-
-const fmt = (r: Result) =>
-  `${r.rate.toFixed(0).padStart(6)} msgs/s  (${r.msgs} in ${r.seconds.toFixed(2)} s)   ` +
-  `p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms`;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+const PERCENTILES = ['p50', 'p99'] as const;
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   const began = performance.now();
   const sides: Side[] = [];
-  const results = {
-    ours: { max: [] as Result[], fixed: [] as Result[] },
-    baseline: { max: [] as Result[], fixed: [] as Result[] },
-  };
   console.log(
-    `full path outbox → RabbitMQ → inbox; PostgreSQL ${DB_URL.replace(/:[^:@/]*@/, ':***@')}, ` +
-      `RabbitMQ ${AMQP_URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers, subscriber concurrency ${CONCURRENCY}; ` +
+    `full path outbox → RabbitMQ → inbox; PostgreSQL ${redact(DB_URL)}, ` +
+      `RabbitMQ ${redact(AMQP_URL)}; ${WRITERS} writers, subscriber concurrency ${CONCURRENCY}; ` +
       `${SECONDS} s per run; ${ROUNDS} round(s)`,
   );
+  let results: Record<string, SideResults>;
   try {
     if (only !== 'baseline') sides.push(await ours());
     if (only !== 'ours') sides.push(await baseline());
-    for (const side of sides) await maxRate(side, 1); // warm-up (JIT, connections, plans)
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const side of order) {
-        const r = await maxRate(side);
-        results[side.name].max.push(r);
-        console.log(`round ${round + 1} max   ${side.name.padEnd(8)} ${fmt(r)}`);
-      }
-      for (const side of order) {
-        const r = await fixedRate(side);
-        results[side.name].fixed.push(r);
-        console.log(`round ${round + 1} ${FIXED_RATE}/s ${side.name.padEnd(8)} ${fmt(r)}`);
-      }
-    }
+    results = await runRounds(sides, {
+      rounds: ROUNDS,
+      fixedRate: FIXED_RATE,
+      percentiles: PERCENTILES,
+      maxRate: (side, seconds = SECONDS) => maxRate(load(side), seconds),
+      fixedRateRun: (side) => fixedRate(load(side), FIXED_RATE, SECONDS),
+    });
   } finally {
     for (const side of sides) await side.stop().catch((err) => console.error(`stopping ${side.name}:`, err));
     if (only !== 'baseline') await deleteOurTopology().catch((err) => console.error('topology cleanup:', err));
   }
-  console.log('\nmedians over rounds');
-  for (const scenario of ['max', 'fixed'] as const) {
-    for (const name of ['ours', 'baseline'] as const) {
-      const rs = results[name][scenario];
-      if (rs.length === 0) continue;
-      console.log(
-        `${(scenario === 'max' ? 'max rate' : `${FIXED_RATE} msgs/s`).padEnd(11)} ${name.padEnd(8)} ` +
-          `${median(rs.map((r) => r.rate))
-            .toFixed(0)
-            .padStart(6)} msgs/s   ` +
-          `p50 ${median(rs.map((r) => r.p50)).toFixed(1)} ms  p99 ${median(rs.map((r) => r.p99)).toFixed(1)} ms`,
-      );
-    }
-  }
+  printMedians(results, ['ours', 'baseline'], { fixedRate: FIXED_RATE, percentiles: PERCENTILES, median });
   if (!only) {
     const m = (name: 'ours' | 'baseline', s: 'max' | 'fixed', k: 'rate' | 'p99') =>
       median(results[name][s].map((r) => r[k]));

@@ -19,7 +19,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { OutboxFeature } from '../lib/outbox/outbox.feature';
@@ -29,9 +28,18 @@ import { decodeEnvelope, encodeEnvelope } from '../lib/message/cloudevents.codec
 import { uuidv7 } from '../lib/message/uuid-v7';
 import type { DeliveryHandler, OutboundMessage } from '../lib/transport/transport.interface';
 import type { MessageEnvelope } from '../lib/message/envelope';
+import { printMedians, redact, runRounds, upperMedian, type SideResults } from './bench-report';
+import { Clock, fixedRate, maxRate, type Load } from './latency-clock';
+import {
+  BENCH_DATABASE_URL as URL,
+  createBaselineTables,
+  dropBaselineTables,
+  insertIntoOutbox,
+  recordEffect,
+  startPollingRelay,
+  truncateBaselineTables,
+} from './pg-baseline';
 
-const URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WRITERS = 10;
@@ -50,52 +58,6 @@ interface Side {
   write(message: OutboundMessage): Promise<void>;
   reset(): Promise<void>;
   stop(): Promise<void>;
-}
-
-interface Result {
-  msgs: number;
-  seconds: number;
-  rate: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-/** Commit and handled times per message id. */
-class Clock {
-  commits = new Map<string, number>();
-  handledEarly = new Map<string, number>();
-  latencies: number[] = [];
-  handled = 0;
-  lastHandledAt = 0;
-  private waiter?: { n: number; resolve: () => void };
-
-  committed(id: string): void {
-    const now = performance.now();
-    const early = this.handledEarly.get(id);
-    if (early !== undefined) {
-      this.handledEarly.delete(id);
-      this.latencies.push(Math.max(0, early - now));
-    } else this.commits.set(id, now);
-  }
-
-  done(id: string): void {
-    const now = performance.now();
-    const at = this.commits.get(id);
-    if (at === undefined) this.handledEarly.set(id, now);
-    else {
-      this.commits.delete(id);
-      this.latencies.push(now - at);
-    }
-    this.handled++;
-    this.lastHandledAt = now;
-    if (this.waiter && this.handled >= this.waiter.n) this.waiter.resolve();
-  }
-
-  waitFor(n: number): Promise<void> {
-    if (this.handled >= n) return Promise.resolve();
-    return new Promise((resolve) => (this.waiter = { n, resolve }));
-  }
 }
 
 function message(): OutboundMessage {
@@ -166,138 +128,44 @@ async function ours(clockRef: () => Clock): Promise<Side> {
 
 async function baseline(clockRef: () => Clock): Promise<Side> {
   const pool = new Pool({ connectionString: URL, max: 30 });
-  await pool.query(
-    `CREATE TABLE "${B.outbox}" (id bigserial PRIMARY KEY, payload text NOT NULL, sent boolean NOT NULL DEFAULT false);` +
-      `CREATE INDEX ON "${B.outbox}" (id) WHERE NOT sent;` +
-      `CREATE TABLE "${B.inbox}" (message_id varchar(200), subscriber varchar(255), PRIMARY KEY (message_id, subscriber));` +
-      `CREATE TABLE "${B.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
-  );
+  await createBaselineTables(pool, B);
   const transport = new InMemoryTransport();
   await transport.connect({ serviceName: 'bench-base', onDeadLetter() {} });
-  await subscriberOn(
-    transport,
-    async ({ id }) => {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const r = await c.query(`INSERT INTO "${B.inbox}" VALUES ($1, 'effects') ON CONFLICT DO NOTHING`, [id]);
-        if (r.rowCount === 1) await c.query(`INSERT INTO "${B.effect}" (id) VALUES ($1)`, [id]);
-        await c.query('COMMIT');
-      } finally {
-        c.release();
-      }
-    },
-    clockRef,
-  );
-  let stopping = false;
-  const relay = (async () => {
-    while (!stopping) {
-      const c = await pool.connect();
-      let n = 0;
-      try {
-        await c.query('BEGIN');
-        const { rows } = await c.query(
-          `SELECT id, payload FROM "${B.outbox}" WHERE NOT sent ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        );
-        n = rows.length;
-        for (const row of rows) {
-          await transport.publish({ envelope: decodeEnvelope(row.payload), body: row.payload });
-        }
-        if (n)
-          await c.query(`UPDATE "${B.outbox}" SET sent = true WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
-        await c.query('COMMIT');
-      } finally {
-        c.release();
-      }
-      if (n < 100) await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
+  await subscriberOn(transport, ({ id }) => recordEffect(pool, B, id, id), clockRef);
+  const stopRelay = startPollingRelay(pool, B, async (payloads) => {
+    for (const payload of payloads) await transport.publish({ envelope: decodeEnvelope(payload), body: payload });
+  });
   return {
     name: 'baseline',
     async write(m) {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        await c.query(`INSERT INTO "${B.outbox}" (payload) VALUES ($1)`, [m.body]);
-        await c.query('COMMIT');
-      } finally {
-        c.release();
-      }
+      await insertIntoOutbox(pool, B, m.body);
       clockRef().committed(m.envelope.id);
     },
-    async reset() {
-      await pool.query(`TRUNCATE "${B.outbox}", "${B.inbox}", "${B.effect}"`);
-    },
+    reset: () => truncateBaselineTables(pool, B),
     async stop() {
-      stopping = true;
-      await relay;
+      await stopRelay();
       await transport.close(1000);
-      await pool.query(`DROP TABLE IF EXISTS "${B.outbox}", "${B.inbox}", "${B.effect}"`);
+      await dropBaselineTables(pool, B);
       await pool.end();
     },
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function summarize(clock: Clock, msgs: number, startedAt: number): Result {
-  const sorted = clock.latencies.slice().sort((a, b) => a - b);
-  const seconds = (clock.lastHandledAt - startedAt) / 1000;
+/** One side as a load for the scenarios; its commits and handled messages go to the clock set here. */
+function load(side: Side, setClock: (c: Clock) => void): Load {
   return {
-    msgs,
-    seconds,
-    rate: msgs / seconds,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
+    writers: WRITERS,
+    reset: () => side.reset(),
+    newClock() {
+      const clock = new Clock();
+      setClock(clock);
+      return clock;
+    },
+    writeOne: () => side.write(message()),
   };
 }
 
-async function maxRate(side: Side, setClock: (c: Clock) => void, seconds = SECONDS): Promise<Result> {
-  await side.reset();
-  const clock = new Clock();
-  setClock(clock);
-  let written = 0;
-  const startedAt = performance.now();
-  const until = startedAt + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      while (performance.now() < until) {
-        await side.write(message());
-        written++;
-      }
-    }),
-  );
-  await clock.waitFor(written);
-  return summarize(clock, written, startedAt);
-}
-
-async function fixedRate(side: Side, setClock: (c: Clock) => void): Promise<Result> {
-  await side.reset();
-  const clock = new Clock();
-  setClock(clock);
-  const total = FIXED_RATE * SECONDS;
-  const startedAt = performance.now();
-  const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const due = startedAt + (i * 1000) / FIXED_RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    while (inFlight.size >= WRITERS) await Promise.race(inFlight);
-    const p: Promise<void> = side.write(message()).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-  }
-  await Promise.all(inFlight);
-  await clock.waitFor(total);
-  return summarize(clock, total, startedAt);
-}
-
-const fmt = (r: Result) =>
-  `${r.rate.toFixed(0).padStart(6)} msgs/s  (${r.msgs} in ${r.seconds.toFixed(2)} s)   ` +
-  `p50 ${r.p50.toFixed(1).padStart(6)} ms  p95 ${r.p95.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms`;
+const PERCENTILES = ['p50', 'p95', 'p99'] as const;
 
 async function main(): Promise<void> {
   let clock = new Clock();
@@ -306,51 +174,28 @@ async function main(): Promise<void> {
   const sides: Side[] = [];
   if (only !== 'baseline') sides.push(await ours(() => clock));
   if (only !== 'outbox') sides.push(await baseline(() => clock));
-  const results: Record<string, { max: Result[]; fixed: Result[] }> = {
-    outbox: { max: [], fixed: [] },
-    baseline: { max: [], fixed: [] },
-  };
   const rssAtSetup = process.memoryUsage().rss / 1048576;
-  console.log(
-    `PostgreSQL ${URL.replace(/:[^:@/]*@/, ':***@')}; ${WRITERS} writers; ${SECONDS} s per run; ${ROUNDS} round(s)`,
-  );
+  console.log(`PostgreSQL ${redact(URL)}; ${WRITERS} writers; ${SECONDS} s per run; ${ROUNDS} round(s)`);
+  let results: Record<string, SideResults>;
   try {
-    // warm-up (JIT, connections, plans)
-    for (const side of sides) await maxRate(side, setClock, 1);
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? sides : [...sides].reverse();
-      for (const side of order) {
-        const r = await maxRate(side, setClock);
-        results[side.name].max.push(r);
-        console.log(`round ${round + 1} max   ${side.name.padEnd(8)} ${fmt(r)}`);
-      }
-      for (const side of order) {
-        const r = await fixedRate(side, setClock);
-        results[side.name].fixed.push(r);
-        console.log(`round ${round + 1} ${FIXED_RATE}/s ${side.name.padEnd(8)} ${fmt(r)}`);
-      }
-    }
+    results = await runRounds(sides, {
+      rounds: ROUNDS,
+      fixedRate: FIXED_RATE,
+      percentiles: PERCENTILES,
+      maxRate: (side, seconds = SECONDS) => maxRate(load(side, setClock), seconds),
+      fixedRateRun: (side) => fixedRate(load(side, setClock), FIXED_RATE, SECONDS),
+    });
   } finally {
     for (const side of sides) await side.stop();
   }
-  const median = (rs: Result[], key: keyof Result) => {
-    const v = rs.map((r) => r[key]).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)];
-  };
-  console.log('\nmedians over rounds');
-  for (const scenario of ['max', 'fixed'] as const) {
-    for (const name of ['outbox', 'baseline']) {
-      const rs = results[name][scenario];
-      if (rs.length === 0) continue;
-      console.log(
-        `${(scenario === 'max' ? 'max rate' : `${FIXED_RATE} msgs/s`).padEnd(11)} ${name.padEnd(8)} ` +
-          `${median(rs, 'rate').toFixed(0).padStart(6)} msgs/s   p50 ${median(rs, 'p50').toFixed(1)} ms  ` +
-          `p95 ${median(rs, 'p95').toFixed(1)} ms  p99 ${median(rs, 'p99').toFixed(1)} ms`,
-      );
-    }
-  }
+  printMedians(results, ['outbox', 'baseline'], {
+    fixedRate: FIXED_RATE,
+    percentiles: PERCENTILES,
+    median: upperMedian,
+  });
   if (!only) {
-    const ratio = median(results.outbox.max, 'rate') / median(results.baseline.max, 'rate');
+    const rates = (name: string) => results[name].max.map((r) => r.rate);
+    const ratio = upperMedian(rates('outbox')) / upperMedian(rates('baseline'));
     console.log(`throughput outbox / baseline: ${ratio.toFixed(2)}x`);
   }
   console.log(

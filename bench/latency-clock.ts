@@ -1,0 +1,143 @@
+/**
+ * Latency bookkeeping and load pacing shared by the outbox and full-path benchmarks.
+ * Latency = a writer's commit resolved → the subscriber recorded the message as handled.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** Commit and handled times per message key (an id or event key); collects the latencies. */
+export class Clock {
+  private commits = new Map<string, number>();
+  /** Handled before the writer saw its commit resolve (counted as 0 ms latency). */
+  private handledEarly = new Map<string, number>();
+  latencies: number[] = [];
+  handled = 0;
+  lastHandledAt = 0;
+  private waiter?: { n: number; resolve: () => void };
+
+  /** The writer's commit of `key` resolved. */
+  committed(key: string): void {
+    const now = performance.now();
+    const early = this.handledEarly.get(key);
+    if (early !== undefined) {
+      this.handledEarly.delete(key);
+      this.latencies.push(Math.max(0, early - now));
+    } else this.commits.set(key, now);
+  }
+
+  /** The subscriber's transaction for `key` committed. */
+  done(key: string): void {
+    const now = performance.now();
+    const at = this.commits.get(key);
+    if (at === undefined) this.handledEarly.set(key, now);
+    else {
+      this.commits.delete(key);
+      this.latencies.push(now - at);
+    }
+    this.handled++;
+    this.lastHandledAt = now;
+    if (this.waiter && this.handled >= this.waiter.n) this.waiter.resolve();
+  }
+
+  /** Resolves once `n` messages were handled; rejects after `timeoutMs` if one is given. */
+  waitFor(n: number, timeoutMs?: number): Promise<void> {
+    if (this.handled >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => reject(new Error(`only ${this.handled} of ${n} handled after ${timeoutMs} ms`)),
+              timeoutMs,
+            );
+      this.waiter = {
+        n,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+  }
+}
+
+/** One run: messages, seconds until the last was handled, msgs/s and latency percentiles (ms). */
+export interface Result {
+  msgs: number;
+  seconds: number;
+  rate: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Summarizes a run of `msgs` messages started at `startedAt` (performance.now()). */
+export function summarize(clock: Clock, msgs: number, startedAt: number): Result {
+  const sorted = clock.latencies.slice().sort((a, b) => a - b);
+  const seconds = (clock.lastHandledAt - startedAt) / 1000;
+  return {
+    msgs,
+    seconds,
+    rate: msgs / seconds,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+  };
+}
+
+/** What a scenario drives: one side of a benchmark. */
+export interface Load {
+  /** Concurrent writers (max rate) or writes in flight at most (fixed rate). */
+  writers: number;
+  /** Empties the side's tables before a run. */
+  reset(): Promise<void>;
+  /** Installs a fresh clock for the run (where the side reports commits and handled) and returns it. */
+  newClock(): Clock;
+  /** Writes one message in its own transaction; the side reports its commit on the clock. */
+  writeOne(): Promise<void>;
+  /** Passed to `Clock.waitFor` when draining (none: wait indefinitely). */
+  drainTimeoutMs?: number;
+}
+
+/** Writers flat out for `seconds`, then drain; msgs/s = messages / time until the last was handled. */
+export async function maxRate(load: Load, seconds: number): Promise<Result> {
+  await load.reset();
+  const clock = load.newClock();
+  let written = 0;
+  const startedAt = performance.now();
+  const until = startedAt + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: load.writers }, async () => {
+      while (performance.now() < until) {
+        await load.writeOne();
+        written++;
+      }
+    }),
+  );
+  await clock.waitFor(written, load.drainTimeoutMs);
+  return summarize(clock, written, startedAt);
+}
+
+/** Open loop: `rate` writes per second for `seconds` (at most `writers` in flight), then drain. */
+export async function fixedRate(load: Load, rate: number, seconds: number): Promise<Result> {
+  await load.reset();
+  const clock = load.newClock();
+  const total = rate * seconds;
+  const startedAt = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < total; i++) {
+    const due = startedAt + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    while (inFlight.size >= load.writers) await Promise.race(inFlight);
+    const p: Promise<void> = load.writeOne().finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  await clock.waitFor(total, load.drainTimeoutMs);
+  return summarize(clock, total, startedAt);
+}

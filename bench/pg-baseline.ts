@@ -1,0 +1,97 @@
+/**
+ * The naive baseline's PostgreSQL side, shared by the outbox and full-path benchmarks: its tables,
+ * one transaction per statement group, and a relay polling every 10 ms that claims up to 100 rows
+ * `FOR UPDATE SKIP LOCKED`.
+ */
+import type { Pool, PoolClient } from 'pg';
+
+/** The benchmarks' database: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else a local default. */
+export const BENCH_DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Table names of the baseline's outbox, inbox and effect tables. */
+export interface BaselineTables {
+  outbox: string;
+  inbox: string;
+  effect: string;
+}
+
+/** Creates the baseline's tables. */
+export async function createBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
+  await pool.query(
+    `CREATE TABLE "${t.outbox}" (id bigserial PRIMARY KEY, payload text NOT NULL, sent boolean NOT NULL DEFAULT false);` +
+      `CREATE INDEX ON "${t.outbox}" (id) WHERE NOT sent;` +
+      `CREATE TABLE "${t.inbox}" (message_id varchar(200), subscriber varchar(255), PRIMARY KEY (message_id, subscriber));` +
+      `CREATE TABLE "${t.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
+  );
+}
+
+/** Empties the baseline's tables (before each run). */
+export async function truncateBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
+  await pool.query(`TRUNCATE "${t.outbox}", "${t.inbox}", "${t.effect}"`);
+}
+
+/** Drops the baseline's tables (at the end). */
+export async function dropBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS "${t.outbox}", "${t.inbox}", "${t.effect}"`);
+}
+
+/** Runs `work` between BEGIN and COMMIT on a pooled client. */
+export async function inTransaction<R>(pool: Pool, work: (c: PoolClient) => Promise<R>): Promise<R> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const result = await work(c);
+    await c.query('COMMIT');
+    return result;
+  } finally {
+    c.release();
+  }
+}
+
+/** One outbox write: the payload inserted in its own transaction. */
+export function insertIntoOutbox(pool: Pool, t: BaselineTables, payload: string): Promise<void> {
+  return inTransaction(pool, async (c) => {
+    await c.query(`INSERT INTO "${t.outbox}" (payload) VALUES ($1)`, [payload]);
+  });
+}
+
+/** The subscriber's transaction: the inbox row for `messageId`, then (if new) the effect row `effectId`. */
+export function recordEffect(pool: Pool, t: BaselineTables, messageId: string, effectId: string): Promise<void> {
+  return inTransaction(pool, async (c) => {
+    const r = await c.query(`INSERT INTO "${t.inbox}" VALUES ($1, 'effects') ON CONFLICT DO NOTHING`, [messageId]);
+    if (r.rowCount === 1) await c.query(`INSERT INTO "${t.effect}" (id) VALUES ($1)`, [effectId]);
+  });
+}
+
+/**
+ * Starts the polling relay: claims up to 100 unsent rows, hands them to `publish` (only when there
+ * are some), marks them sent and commits; sleeps 10 ms whenever fewer than 100 were claimed.
+ * The returned function stops it and resolves when the loop has ended.
+ */
+export function startPollingRelay(
+  pool: Pool,
+  t: BaselineTables,
+  publish: (payloads: string[]) => Promise<void>,
+): () => Promise<void> {
+  let stopping = false;
+  const relay = (async () => {
+    while (!stopping) {
+      const n = await inTransaction(pool, async (c) => {
+        const { rows } = await c.query(
+          `SELECT id, payload FROM "${t.outbox}" WHERE NOT sent ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED`,
+        );
+        if (rows.length) {
+          await publish(rows.map((r) => r.payload as string));
+          await c.query(`UPDATE "${t.outbox}" SET sent = true WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
+        }
+        return rows.length;
+      });
+      if (n < 100) await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return async () => {
+    stopping = true;
+    await relay;
+  };
+}

@@ -2,7 +2,7 @@ import type { Message, MessageProperties, Options } from 'amqplib';
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
 import { CLOUDEVENTS_CONTENT_TYPE, decodeEnvelope } from '../../message/cloudevents.codec';
 import type { MessageEnvelope } from '../../message/envelope';
-import type { DeliveryOutcome, ErrorInfo, OutboundMessage } from '../transport.interface';
+import type { DeliveryOutcome, OutboundMessage } from '../transport.interface';
 import { encodedValueSize, truncateUtf8 } from './amqp-table.util';
 import { RABBITMQ_HEADERS as H, TRANSIENT_HEADERS } from './rabbitmq.naming';
 
@@ -122,17 +122,11 @@ export function retryProperties(
   return props;
 }
 
-/** Everything recorded with a dead letter. */
-export interface DeadLetterFacts {
-  id: string;
-  subscriber: string;
-  sourceQueue: string;
-  error: ErrorInfo;
-  attempts: number;
-  firstFailureAt: string;
-  lastFailureAt: string;
-  deadLetteredAt: string;
-}
+/** Everything recorded with a dead letter besides the message itself (a part of `DeadLetter`). */
+export type DeadLetterFacts = Pick<
+  DeadLetter,
+  'id' | 'subscriber' | 'sourceQueue' | 'error' | 'attempts' | 'firstFailureAt' | 'lastFailureAt' | 'deadLetteredAt'
+>;
 
 /**
  * Properties of a dead letter: the original ones (foreign headers within the budget) plus the

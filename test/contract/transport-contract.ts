@@ -16,6 +16,9 @@ import type {
 import type { DeadLetter } from '../../lib/dead-letter/dead-letter.interface';
 import { encodeEnvelope, decodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { EnvelopeFactory } from '../../lib/message/envelope.factory';
+import { waitFor } from '../setup/wait';
+
+export { waitFor };
 
 /** What a transport's spec provides to the suite. */
 export interface ContractHarness {
@@ -33,15 +36,6 @@ export interface ContractHarness {
 }
 
 const ACK: DeliveryOutcome = { status: 'ack' };
-
-/** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function descriptor(name: string, types: string[], concurrency = 10): SubscriberDescriptor {
   return { name, types, concurrency, retryDelaysMs: [50, 100, 200] };

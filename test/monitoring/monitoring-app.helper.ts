@@ -73,15 +73,4 @@ export async function compileMonitoredModule(
   return moduleRef;
 }
 
-/** Waits until `condition` (sync or async) holds, failing with `what` after `timeoutMs`. */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor as waitUntil } from '../setup/wait';

@@ -92,18 +92,7 @@ export class Recorder {
   }
 }
 
-/** Waits until `condition` holds, failing with `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '../setup/wait';
 
 /** Raw amqplib connection for checks and cleanup. */
 export async function rawConnection(): Promise<ChannelModel> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { encodeEnvelope } from '../message/cloudevents.codec';
+import { EncodedMessage } from '../message/cloudevents.codec';
 import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
 import { MessageTypeResolver, type ResolvedMessage } from '../message/message-type';
 import { MessageValidator } from '../message/message.validator';
@@ -92,6 +92,7 @@ export class EventBus {
 
   private toOutbound(resolved: ResolvedMessage, event: object, options: SendOptions | undefined): OutboundMessage {
     const envelope = this.envelopes.create(resolved.type, resolved.version, event, options);
-    return { envelope, body: encodeEnvelope(envelope) };
+    // the payload in its JSON form now (a payload without one fails here), the body when needed
+    return new EncodedMessage(envelope);
   }
 }

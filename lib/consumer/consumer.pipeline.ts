@@ -61,17 +61,8 @@ export class ConsumerPipeline {
   private handle(sub: SubscriberDefinition, message: InboundMessage): Promise<DeliveryOutcome> {
     const started = performance.now();
     let envelope: MessageEnvelope | undefined;
-    const fail = (error: unknown) => this.onFailure(sub, message, envelope, error);
     try {
-      const { body } = message;
-      // a string's byte length is at most 3× its length: skip the count when clearly small
-      if (
-        (typeof body !== 'string' || body.length * 3 > this.deps.maxMessageBytes) &&
-        byteLength(body) > this.deps.maxMessageBytes
-      ) {
-        throw new MessageTooLargeError(byteLength(body), this.deps.maxMessageBytes);
-      }
-      const env = (envelope = decodeEnvelope(body));
+      const env = (envelope = this.decode(message));
       const route = sub.routes.get(env.type);
       if (route === undefined) throw new UnknownMessageTypeError(env.type, sub.name);
       const data = this.deps.upcasters.upcast(env.type, env.version, route.version, env.data);
@@ -82,28 +73,40 @@ export class ConsumerPipeline {
         subscriber: sub.name,
         attempt: message.attempt,
       };
-      const handled = (duplicate: boolean): DeliveryOutcome | Promise<DeliveryOutcome> => {
-        try {
-          this.deps.observer.handled(
-            sub.name,
-            performance.now() - started,
-            Math.max(0, Date.now() - this.timeOf(env.time)),
-            duplicate,
-          );
-          return ACK;
-        } catch (error) {
-          return fail(error);
-        }
-      };
       // Without validation rules the payload is rebuilt synchronously (no promise to wait for).
       const payload = route.cls ? this.deps.validator.materialize(env.type, route.cls, data) : data;
-      if (payload instanceof Promise) {
-        return payload.then((instance) => this.wrapped(sub, route, state, instance)).then(handled, fail);
-      }
-      const duplicate = this.wrapped(sub, route, state, payload);
-      return duplicate === false ? Promise.resolve(handled(false)) : duplicate.then(handled, fail);
+      const duplicate =
+        payload instanceof Promise
+          ? payload.then((instance) => this.wrapped(sub, route, state, instance, started))
+          : this.wrapped(sub, route, state, payload, started);
+      if (duplicate === false) return Promise.resolve(this.handled(sub, message, env, started, false));
+      return duplicate.then(
+        (dup) => this.handled(sub, message, env, started, dup),
+        (error: unknown) => this.onFailure(sub, message, env, error),
+      );
     } catch (error) {
-      return fail(error);
+      return this.onFailure(sub, message, envelope, error);
+    }
+  }
+
+  /** Records a successful handling (or a duplicate skipped by the inbox): the delivery is acked. */
+  private handled(
+    sub: SubscriberDefinition,
+    message: InboundMessage,
+    env: MessageEnvelope,
+    started: number,
+    duplicate: boolean,
+  ): DeliveryOutcome | Promise<DeliveryOutcome> {
+    try {
+      this.deps.observer.handled(
+        sub.name,
+        performance.now() - started,
+        Math.max(0, Date.now() - this.timeOf(env.time)),
+        duplicate,
+      );
+      return ACK;
+    } catch (error) {
+      return this.onFailure(sub, message, env, error);
     }
   }
 
@@ -113,29 +116,32 @@ export class ConsumerPipeline {
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
+    started: number,
   ): false | Promise<boolean> {
     const wrap = this.deps.wrap;
     return wrap
-      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload))
-      : this.invoke(sub, route, state, payload);
+      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload, started))
+      : this.invoke(sub, route, state, payload, started);
   }
 
   /**
-   * Runs the handler in the message context (and the inbox transaction), with the timeout.
-   * Returns `false` when a handler without inbox finished synchronously (nothing to time out),
-   * else a promise of whether the inbox found the message already processed.
+   * Runs the handler in the message context (and the inbox transaction), with the timeout
+   * counted from `started` (when the delivery arrived). Returns `false` when a handler without
+   * inbox finished synchronously (nothing to time out), else a promise of whether the inbox found
+   * the message already processed.
    */
   private invoke(
     sub: SubscriberDefinition,
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
+    started: number,
   ): false | Promise<boolean> {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
       const env = state.message!;
       return runInMessageContext(state, () =>
-        withTimeout(sub.name, sub.timeoutMs, performance.now(), () =>
+        withTimeout(sub.name, sub.timeoutMs, started, () =>
           uow.run(env, `${this.deps.serviceName}.${sub.name}`, async (tx) => {
             state.transaction = tx;
             await route.invoke(payload);
@@ -144,11 +150,23 @@ export class ConsumerPipeline {
       ).then((done) => !done);
     }
     return runInMessageContext(state, () => {
-      const invokedAt = performance.now();
       const result = route.invoke(payload);
       if (!isThenable(result)) return false;
-      return withTimeout(sub.name, sub.timeoutMs, invokedAt, () => result).then(() => false);
+      return withTimeout(sub.name, sub.timeoutMs, started, () => result).then(() => false);
     });
+  }
+
+  /** Size limit, then the envelope: decoded from the body, or copied from the local encoding. */
+  private decode(message: InboundMessage): MessageEnvelope {
+    const max = this.deps.maxMessageBytes;
+    const local = message.local;
+    if (local !== undefined && !local.mayExceed(max)) return local.decode();
+    const { body } = message;
+    // a string's byte length is at most 3× its length: skip the count when clearly small
+    if ((typeof body !== 'string' || body.length * 3 > max) && byteLength(body) > max) {
+      throw new MessageTooLargeError(byteLength(body), max);
+    }
+    return local !== undefined ? local.decode() : decodeEnvelope(body);
   }
 
   /** `Date.parse(time)`, remembering the last one (consecutive messages share their time). */

@@ -1,6 +1,7 @@
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 import { isValidTypeName } from './message-type';
+import { jsonCopy, jsonCopyWithSize } from './json-copy';
 
 /** CloudEvents structured-mode content type. */
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
@@ -45,6 +46,14 @@ export function isValidIdValue(value: unknown): value is string {
 
 /** Encodes an envelope as CloudEvents 1.0 structured JSON. */
 export function encodeEnvelope(envelope: MessageEnvelope): string {
+  return encodeEnvelopeWithData(envelope, JSON.stringify(envelope.data) as string | undefined);
+}
+
+/**
+ * The same bytes as `encodeEnvelope(envelope)`, with `data` already encoded as `dataJson`
+ * (`undefined` when the payload has no JSON form: the attribute is left out, as `JSON.stringify` does).
+ */
+export function encodeEnvelopeWithData(envelope: MessageEnvelope, dataJson: string | undefined): string {
   const event: Record<string, unknown> = {
     specversion: '1.0',
     id: envelope.id,
@@ -64,8 +73,80 @@ export function encodeEnvelope(envelope: MessageEnvelope): string {
       event[name] = headers[name];
     }
   }
-  event.data = envelope.data;
-  return JSON.stringify(event);
+  const head = JSON.stringify(event);
+  return dataJson === undefined ? head : `${head.slice(0, -1)},"data":${dataJson}}`;
+}
+
+/**
+ * A message encoded by this process. The payload is copied at once into its JSON form (so a
+ * payload that has none fails the send, and later changes to the sender's object do not travel);
+ * the CloudEvents body is made only when something reads it. An in-process transport hands each
+ * subscriber a fresh copy of that form and never needs the body.
+ * @internal
+ */
+export class EncodedMessage {
+  #body: string | undefined;
+  /** The payload as it would arrive after crossing a broker (`JSON.parse(JSON.stringify(data))`). */
+  readonly #payload: unknown;
+  /** Upper bound of the payload's JSON size in UTF-8 bytes. */
+  readonly #payloadBytes: number;
+  /** Whether the payload has a `__proto__` key somewhere (refused on receipt, as the decoder does). */
+  readonly #protoKey: boolean;
+
+  constructor(
+    /** The envelope; its `data` is the sender's object. */
+    readonly envelope: MessageEnvelope,
+  ) {
+    const payload = jsonCopyWithSize(envelope.data);
+    this.#payload = payload.value;
+    this.#payloadBytes = payload.maxBytes;
+    this.#protoKey = payload.parsed && hasProtoKey(payload.value);
+  }
+
+  /** CloudEvents structured JSON, made on first read. */
+  get body(): string {
+    return (this.#body ??= encodeEnvelopeWithData(this.envelope, JSON.stringify(this.#payload) as string | undefined));
+  }
+
+  /**
+   * Whether the body might be longer than `maxBytes` UTF-8 bytes; when false it certainly is not.
+   * (Attributes other than data and extension headers are bounded: at most 4,000 bytes.)
+   */
+  mayExceed(maxBytes: number): boolean {
+    if (this.#body !== undefined) return true;
+    const headers = this.envelope.headers;
+    for (const name in headers) if (Object.prototype.hasOwnProperty.call(headers, name)) return true;
+    return this.#payloadBytes + 4000 > maxBytes;
+  }
+
+  /**
+   * What `decodeEnvelope(this.body)` returns, without making and parsing the body: the metadata
+   * (checked when the envelope was made) and a new copy of the payload. Throws
+   * `MalformedMessageError` for a payload with a `__proto__` key, as the decoder does.
+   */
+  decode(): MessageEnvelope {
+    if (this.#protoKey) throw new MalformedMessageError('forbidden key "__proto__"');
+    const env = this.envelope;
+    const headers: Record<string, string> = {};
+    for (const name in env.headers) {
+      if (Object.prototype.hasOwnProperty.call(env.headers, name) && !RESERVED.has(name)) {
+        headers[name] = env.headers[name];
+      }
+    }
+    return {
+      id: env.id,
+      type: env.type,
+      version: env.version,
+      time: env.time,
+      source: env.source,
+      correlationId: env.correlationId,
+      causationId: env.causationId,
+      traceparent: env.traceparent,
+      partitionKey: env.partitionKey,
+      headers,
+      data: this.#payload === undefined ? {} : jsonCopy(this.#payload),
+    };
+  }
 }
 
 function hasProtoKey(value: unknown, depth = 0): boolean {

@@ -46,3 +46,77 @@ describe('MessageValidator.materialize', () => {
     expect(error).toBeInstanceOf(MalformedMessageError);
   });
 });
+
+describe('MessageValidator.materialize without class-transformer metadata', () => {
+  const validator = new MessageValidator();
+  const { plainToInstance } = jest.requireActual<typeof import('class-transformer')>('class-transformer');
+
+  class Base {
+    kind = 'base';
+    describe(): string {
+      return this.kind;
+    }
+  }
+  class Shipped extends Base {
+    constructor(
+      readonly orderId?: string,
+      readonly carrier?: string,
+    ) {
+      super();
+    }
+    onTime = (): boolean => true;
+    get label(): string {
+      return `${this.orderId}/${this.carrier}`;
+    }
+    set note(_v: string) {}
+  }
+  class Plain {
+    a!: number;
+  }
+
+  // each payload as a fresh JSON parse, as the consumer pipeline hands it over
+  const payloads: unknown[] = [
+    { orderId: 'o-1', carrier: 'ups' },
+    { orderId: 'o-1', extra: { nested: [1, { deep: true }], n: null }, list: [[1, 2], ['a']] },
+    { orderId: 'o-1', kind: 'override' },
+    { orderId: 'o-1', label: 'ignored getter', describe: 'not a method', onTime: false, note: 'setter' },
+    { orderId: 'o-1', toString: 'x', hasOwnProperty: 1 },
+    { orderId: 'o-1', nested: { toString: 'dropped by class-transformer', valueOf: 2, keep: 3 } },
+    { orderId: 'o-1', items: [{ isPrototypeOf: 1, ok: 2 }] },
+    {},
+  ];
+
+  it.each(payloads.map((p) => [p]))('rebuilds exactly as plainToInstance would %#', (payload) => {
+    for (const cls of [Shipped, Plain]) {
+      const ours = validator.materialize('T', cls, JSON.parse(JSON.stringify(payload))) as object;
+      const theirs = plainToInstance(cls as never, JSON.parse(JSON.stringify(payload))) as object;
+      expect(Object.getPrototypeOf(ours)).toBe(cls.prototype);
+      expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+      expect(JSON.parse(JSON.stringify(ours))).toEqual(JSON.parse(JSON.stringify(theirs)));
+      if (ours instanceof Shipped) expect(ours.onTime()).toBe(true);
+    }
+  });
+
+  it('skips class-transformer only where it would change nothing', () => {
+    const transformer = jest.requireActual<typeof import('class-transformer')>('class-transformer');
+    const spy = jest.spyOn(transformer, 'plainToInstance');
+    try {
+      validator.materialize('T', Shipped, { orderId: 'o-1', extra: { nested: [1] } });
+      expect(spy).not.toHaveBeenCalled();
+      validator.materialize('T', Shipped, { orderId: 'o-1', label: 'getter' });
+      validator.materialize('T', Shipped, { orderId: 'o-1', nested: { toString: 'x' } });
+      validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [] });
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('still uses class-transformer when the class has @Type and friends', async () => {
+    const built = (await validator.materialize('OrderPlaced', OrderPlaced, {
+      orderId: 'o',
+      lines: [{ sku: 'a', quantity: 1 }],
+    })) as OrderPlaced;
+    expect(built.lines[0]).toBeInstanceOf(Line);
+  });
+});

@@ -19,16 +19,85 @@ interface ValidationErrorLike {
   children?: ValidationErrorLike[];
 }
 
-/** Whether `value` has a `constructor` or `prototype` key at any depth (bounded). */
-function hasShadowingKey(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value !== 'object') return false;
+/** Names on `Object.prototype`; class-transformer drops them from nested objects. */
+const OBJECT_PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** `scanPayload` verdicts. */
+const enum Scan {
+  Plain = 0,
+  /** A `constructor` or `prototype` key somewhere: refused. */
+  Shadowing = 1,
+  /** A nested key named like an `Object.prototype` member: only class-transformer rebuilds it faithfully. */
+  NeedsTransformer = 2,
+}
+
+/** Looks for keys that would shadow a class (`constructor`, `prototype`) at any depth (bounded). */
+function scanPayload(value: unknown, depth = 0): Scan {
+  if (value === null || typeof value !== 'object') return Scan.Plain;
   if (depth > 64) throw new MalformedMessageError('payload nested deeper than 64 levels');
-  if (Array.isArray(value)) return value.some((v) => hasShadowingKey(v, depth + 1));
-  for (const key in value) {
-    if (key === 'constructor' || key === 'prototype') return true;
-    if (hasShadowingKey((value as Record<string, unknown>)[key], depth + 1)) return true;
+  let verdict = Scan.Plain;
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const inner = scanPayload(v, depth + 1);
+      if (inner === Scan.Shadowing) return inner;
+      verdict = verdict || inner;
+    }
+    return verdict;
   }
-  return false;
+  for (const key in value) {
+    if (key === 'constructor' || key === 'prototype') return Scan.Shadowing;
+    if (depth > 0 && OBJECT_PROTOTYPE_NAMES.has(key)) verdict = Scan.NeedsTransformer;
+    const inner = scanPayload((value as Record<string, unknown>)[key], depth + 1);
+    if (inner === Scan.Shadowing) return inner;
+    verdict = verdict || inner;
+  }
+  return verdict;
+}
+
+/**
+ * How a class is rebuilt from a received payload. `direct`: the class carries no
+ * class-transformer metadata (no `@Type`, `@Expose`, `@Exclude`, `@Transform` on it or an
+ * ancestor), so `plainToInstance` would do exactly `new cls()` then assign each key, copying
+ * nested JSON as it is — done here without its per-key metadata lookups. `reserved` holds the
+ * names it would not assign (anything on the prototype chain, function-valued instance fields):
+ * a payload using one of them goes through class-transformer.
+ */
+interface RebuildPlan {
+  direct: boolean;
+  reserved: Set<string>;
+}
+
+interface TransformerStorage {
+  _typeMetadatas?: Map<Function, unknown>;
+  _transformMetadatas?: Map<Function, unknown>;
+  _exposeMetadatas?: Map<Function, unknown>;
+  _excludeMetadatas?: Map<Function, unknown>;
+}
+
+function rebuildPlan(cls: Function, storage: TransformerStorage | undefined): RebuildPlan {
+  const reserved = new Set<string>();
+  const maps = storage && [
+    storage._typeMetadatas,
+    storage._transformMetadatas,
+    storage._exposeMetadatas,
+    storage._excludeMetadatas,
+  ];
+  // unknown storage layout (another class-transformer version): always use class-transformer
+  if (!maps || maps.some((m) => !(m instanceof Map))) return { direct: false, reserved };
+  for (let proto: unknown = cls.prototype; proto; proto = Object.getPrototypeOf(proto)) {
+    const ctor = (proto as { constructor?: unknown }).constructor;
+    if (typeof ctor === 'function' && maps.some((m) => m!.has(ctor))) return { direct: false, reserved };
+    for (const name of Object.getOwnPropertyNames(proto)) reserved.add(name);
+  }
+  try {
+    const probe = new (cls as new () => object)();
+    for (const name of Object.getOwnPropertyNames(probe)) {
+      if (typeof (probe as Record<string, unknown>)[name] === 'function') reserved.add(name);
+    }
+  } catch {
+    return { direct: false, reserved };
+  }
+  return { direct: true, reserved };
 }
 
 function flatten(errors: ValidationErrorLike[], prefix = ''): ValidationFailure[] {
@@ -51,6 +120,11 @@ export class MessageValidator {
   private readonly validator = optionalRequire<ClassValidator>('class-validator');
   private readonly transformer = optionalRequire<ClassTransformer>('class-transformer');
   private readonly hasRulesCache = new WeakMap<Function, boolean>();
+  private readonly plans = new WeakMap<Function, RebuildPlan>();
+  private readonly transformerStorage = this.transformer
+    ? optionalRequire<{ defaultMetadataStorage?: TransformerStorage }>('class-transformer/cjs/storage')
+        ?.defaultMetadataStorage
+    : undefined;
 
   constructor(private readonly enabled = true) {}
 
@@ -65,6 +139,26 @@ export class MessageValidator {
       this.hasRulesCache.set(cls, has);
     }
     return has;
+  }
+
+  /**
+   * `plainToInstance(cls, data)` without class-transformer when that gives the same instance (see
+   * `RebuildPlan`); undefined when class-transformer must do it. `data` is a fresh JSON parse, so
+   * its nested objects are used as they are instead of copied.
+   */
+  private rebuildDirectly(cls: Function, data: Record<string, unknown>, scan: Scan): object | undefined {
+    if (scan !== Scan.Plain) return undefined;
+    let plan = this.plans.get(cls);
+    if (plan === undefined) this.plans.set(cls, (plan = rebuildPlan(cls, this.transformerStorage)));
+    if (!plan.direct) return undefined;
+    const keys = Object.keys(data);
+    for (let i = 0; i < keys.length; i++) if (plan.reserved.has(keys[i])) return undefined;
+    const instance = new (cls as new () => Record<string, unknown>)();
+    for (let i = 0; i < keys.length; i++) {
+      const value = data[keys[i]];
+      if (value !== undefined) instance[keys[i]] = value;
+    }
+    return instance;
   }
 
   /** Validates an instance about to be sent; throws `InvalidMessageError`. */
@@ -99,10 +193,12 @@ export class MessageValidator {
     }
     // a "constructor" or "prototype" key would shadow the class that class-validator and
     // class-transformer look rules up by (and "__proto__" was refused by the codec)
-    if (hasShadowingKey(data))
+    const scan = scanPayload(data);
+    if (scan === Scan.Shadowing)
       throw new MalformedMessageError(`${type} payload has a forbidden "constructor" or "prototype" key`);
     const instance = this.transformer
-      ? (this.transformer.plainToInstance(cls as any, data) as object)
+      ? (this.rebuildDirectly(cls, data as Record<string, unknown>, scan) ??
+        (this.transformer.plainToInstance(cls as any, data) as object))
       : Object.assign(Object.create(cls.prototype), data);
     if (!this.hasRules(cls)) return instance;
     return this.validateAs(type, cls, instance);

@@ -33,6 +33,7 @@ export class MessagingTracing {
   private readonly tracer?: Tracer;
   private readonly system: string;
   private readonly producerAsParent: boolean;
+  private readonly tracerName: string;
 
   constructor(
     @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
@@ -41,6 +42,7 @@ export class MessagingTracing {
     const { tracing } = options ?? resolveMonitoringOptions(undefined);
     this.system = transport.name;
     this.producerAsParent = tracing.producerAsParent;
+    this.tracerName = tracing.tracerName;
     const api = tracing.enabled ? loadOtelApi() : undefined;
     this.enabled = api !== undefined;
     if (!api) return;
@@ -63,8 +65,20 @@ export class MessagingTracing {
     return p && { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true };
   }
 
+  /**
+   * Whether no tracer provider is registered (the global one is still the API's proxy without a
+   * delegate): then a span would be a no-op. Checked per message, so an SDK registered later counts.
+   */
+  private noTracerProvider(): boolean {
+    const api = this.api!;
+    const provider = api.trace.getTracerProvider();
+    return provider instanceof api.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+  }
+
   private consume<T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T {
     const api = this.api!;
+    // no SDK: nothing to record; only a producer span made the parent would still be propagated
+    if (!(this.producerAsParent && envelope.traceparent !== undefined) && this.noTracerProvider()) return work();
     const producer = this.producerContext(envelope);
     const active = api.context.active();
     // not a child of whatever span is active in the transport's callback (allocation only when there is one)

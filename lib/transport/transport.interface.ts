@@ -1,4 +1,5 @@
 import type { MessageEnvelope } from '../message/envelope';
+import type { EncodedMessage } from '../message/cloudevents.codec';
 import type { DeadLetterStore, DeadLetter } from '../dead-letter/dead-letter.interface';
 
 /**
@@ -33,6 +34,12 @@ export interface OutboundMessage {
 export interface InboundMessage {
   /** The raw body, as published. */
   body: Buffer | string;
+  /**
+   * An in-process transport may pass the message as this process encoded it: the consumer then
+   * copies the payload from its JSON instead of parsing and checking the whole body. Same result.
+   * @internal
+   */
+  local?: EncodedMessage;
   /** Delivery attempt (1 = first delivery), from our own header; never from `x-death`. */
   attempt: number;
   /** ISO time of the first failure, when this is a retry. */

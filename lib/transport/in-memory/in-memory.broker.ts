@@ -1,14 +1,49 @@
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
-import type { DeliveryHandler } from '../transport.interface';
+import type { DeliveryHandler, InboundMessage } from '../transport.interface';
 import { toErrorInfo } from '../../errors/error-info';
+import type { EncodedMessage } from '../../message/cloudevents.codec';
 
-/** A message waiting in an in-memory queue. */
+/** A message waiting in an in-memory queue: its body, or the message as this process encoded it. */
 export interface QueuedMessage {
-  body: string;
+  body?: string;
+  /** Set when published from this process: each delivery copies the payload from its JSON. */
+  encoded?: EncodedMessage;
   attempt: number;
   firstFailureAt?: string;
   /** Told once the message is settled (true) or dropped unhandled (false); see `awaitHandling`. */
   onSettled?: (settled: boolean) => void;
+}
+
+/** The CloudEvents body of a queued message (made now when it was published from this process). */
+export function bodyOf(message: QueuedMessage): string {
+  return message.body ?? message.encoded!.body;
+}
+
+const NO_HEADERS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * A delivery as the consumer pipeline sees it. A class, not an object literal with a getter: a
+ * literal with an accessor costs a new hidden class per delivery (several times slower, and it
+ * drags short-lived objects into the old generation).
+ */
+class QueueDelivery implements InboundMessage {
+  readonly attempt: number;
+  readonly firstFailureAt: string | undefined;
+  readonly local: EncodedMessage | undefined;
+  readonly headers = NO_HEADERS;
+
+  constructor(
+    private readonly message: QueuedMessage,
+    readonly source: string,
+  ) {
+    this.attempt = message.attempt;
+    this.firstFailureAt = message.firstFailureAt;
+    this.local = message.encoded;
+  }
+
+  get body(): string {
+    return bodyOf(this.message);
+  }
 }
 
 /** One consumer of a queue: an app instance's subscriber. */
@@ -61,8 +96,13 @@ export class InMemoryQueue {
 
   private take(): QueuedMessage | undefined {
     if (this.head >= this.items.length) return undefined;
-    const m = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    const m = this.items[this.head];
+    // let go of it now: a reference left in the array would keep it alive past young-generation GCs
+    this.items[this.head++] = undefined as unknown as QueuedMessage;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -91,41 +131,33 @@ export class InMemoryQueue {
     const done = () => {
       consumer.inFlight--;
       if (consumer.inFlight === 0 && consumer.idle.length) consumer.idle.splice(0).forEach((r) => r());
-      this.schedule();
+      if (this.items.length > this.head) this.schedule(); // a consumer was full: go on
     };
-    consumer
-      .handler({
-        body: message.body,
-        attempt: message.attempt,
-        firstFailureAt: message.firstFailureAt,
-        headers: {},
-        source: this.name,
-      })
-      .then(
-        (outcome) => {
-          try {
-            consumer.settle(message, outcome);
-          } finally {
-            done();
-          }
-        },
-        (error: unknown) => {
-          // a delivery handler must not reject; if one does, the message is dead-lettered, not looped
-          try {
-            const now = new Date().toISOString();
-            const info = toErrorInfo(error);
-            consumer.settle(message, {
-              status: 'dead-letter',
-              error: info,
-              attempts: message.attempt,
-              firstFailureAt: message.firstFailureAt ?? now,
-              lastFailureAt: now,
-            });
-          } finally {
-            done();
-          }
-        },
-      );
+    consumer.handler(new QueueDelivery(message, this.name)).then(
+      (outcome) => {
+        try {
+          consumer.settle(message, outcome);
+        } finally {
+          done();
+        }
+      },
+      (error: unknown) => {
+        // a delivery handler must not reject; if one does, the message is dead-lettered, not looped
+        try {
+          const now = new Date().toISOString();
+          const info = toErrorInfo(error);
+          consumer.settle(message, {
+            status: 'dead-letter',
+            error: info,
+            attempts: message.attempt,
+            firstFailureAt: message.firstFailureAt ?? now,
+            lastFailureAt: now,
+          });
+        } finally {
+          done();
+        }
+      },
+    );
   }
 }
 

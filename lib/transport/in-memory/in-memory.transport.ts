@@ -7,9 +7,12 @@ import type {
   TransportContext,
 } from '../transport.interface';
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
-import { InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
+import { bodyOf, InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
 import { InMemoryDeadLetterStore } from './in-memory-dead-letter.store';
 import { Logger } from '@nestjs/common';
+import { EncodedMessage } from '../../message/cloudevents.codec';
+
+const RESOLVED = Promise.resolve();
 
 /**
  * The embedded default transport: everything in process, with the semantics of the RabbitMQ
@@ -52,22 +55,31 @@ export class InMemoryTransport implements MessageTransport {
     return this.connected;
   }
 
-  async publish(message: OutboundMessage): Promise<void> {
-    if (!this.connected) throw new Error('InMemoryTransport is closed');
+  publish(message: OutboundMessage): Promise<void> {
+    if (!this.connected) return Promise.reject(new Error('InMemoryTransport is closed'));
+    try {
+      return this.enqueue(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private enqueue(message: OutboundMessage): Promise<void> {
+    const encoded = message instanceof EncodedMessage ? message : undefined;
     const queued: QueuedMessage = {
-      body: message.body,
+      body: encoded ? undefined : message.body,
+      encoded,
       attempt: message.attempt ?? 1,
       firstFailureAt: message.firstFailureAt,
     };
-    const targets =
-      message.destination !== undefined
-        ? [this.broker.queue(`${this.prefix()}.${message.destination}`)]
-        : [...this.broker.bound(message.envelope.type)];
+    const destination =
+      message.destination !== undefined ? this.broker.queue(`${this.prefix()}.${message.destination}`) : undefined;
     if (!message.awaitHandling) {
-      if (message.destination !== undefined) targets[0].push(queued);
+      if (destination !== undefined) destination.push(queued);
       else this.broker.route(message.envelope.type, queued);
-      return;
+      return RESOLVED;
     }
+    const targets = destination !== undefined ? [destination] : [...this.broker.bound(message.envelope.type)];
     // wait for every queue consumed in this process to settle its copy (see `awaitHandling`)
     return new Promise<void>((resolve, reject) => {
       let pending = targets.filter((q) => q.consumers.length > 0).length;
@@ -97,6 +109,7 @@ export class InMemoryTransport implements MessageTransport {
             // the retry carries the settlement: a relay waiting on it waits for the final outcome
             queue.push({
               body: message.body,
+              encoded: message.encoded,
               attempt: outcome.nextAttempt,
               firstFailureAt: outcome.firstFailureAt,
               onSettled: message.onSettled,
@@ -110,7 +123,7 @@ export class InMemoryTransport implements MessageTransport {
             messageId: outcome.envelope?.id,
             type: outcome.envelope?.type,
             envelope: outcome.envelope,
-            body: message.body,
+            body: bodyOf(message),
             subscriber: subscriber.name,
             sourceQueue: queueName,
             error: outcome.error,

@@ -46,21 +46,31 @@ export interface RoundsOptions<S extends { name: string }> {
 }
 
 /** Warms every side up (1 s at max rate), then runs and prints the rounds; returns results by side name. */
-export async function runRounds<S extends { name: string }>(
+export async function runRounds<S extends { name: string; pause?(): Promise<void>; resume?(): void }>(
   sides: S[],
   o: RoundsOptions<S>,
 ): Promise<Record<string, SideResults>> {
   const results: Record<string, SideResults> = {};
   for (const side of sides) results[side.name] = { max: [], fixed: [] };
-  for (const side of sides) await o.maxRate(side, 1); // warm-up (JIT, connections, plans)
+  // only the measured side's background work runs (the baseline's relay polls 100 times a second)
+  const only = async (side: S) => {
+    for (const other of sides) if (other !== side) await other.pause?.();
+    side.resume?.();
+  };
+  for (const side of sides) {
+    await only(side);
+    await o.maxRate(side, 1); // warm-up (JIT, connections, plans)
+  }
   for (let round = 0; round < o.rounds; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
+      await only(side);
       const r = await o.maxRate(side);
       results[side.name].max.push(r);
       console.log(`round ${round + 1} max   ${side.name.padEnd(8)} ${formatResult(r, o.percentiles)}`);
     }
     for (const side of order) {
+      await only(side);
       const r = await o.fixedRateRun(side);
       results[side.name].fixed.push(r);
       console.log(`round ${round + 1} ${o.fixedRate}/s ${side.name.padEnd(8)} ${formatResult(r, o.percentiles)}`);

@@ -76,6 +76,9 @@ interface Side {
   write(key: string): Promise<void>;
   reset(): Promise<void>;
   stop(): Promise<void>;
+  /** Background work only this side needs (the baseline's polling relay), off while the other side runs. */
+  pause?(): Promise<void>;
+  resume?(): void;
 }
 
 let clock = new Clock();
@@ -190,7 +193,7 @@ async function baseline(): Promise<Side> {
     { noAck: false },
   );
 
-  const stopRelay = startPollingRelay(pool, B, async (payloads) => {
+  const relay = startPollingRelay(pool, B, async (payloads) => {
     for (const payload of payloads) {
       const event = JSON.parse(payload) as { id: string; type: string };
       pub.publish(BASE.exchange, event.type, Buffer.from(payload), {
@@ -221,8 +224,10 @@ async function baseline(): Promise<Side> {
       clock.committed(key);
     },
     reset: () => truncateBaselineTables(pool, B),
+    pause: () => relay.pause(),
+    resume: () => relay.resume(),
     async stop() {
-      await stopRelay();
+      await relay.pause();
       await sub.cancel(consumerTag);
       await pub.deleteQueue(BASE.queue);
       await pub.deleteExchange(BASE.exchange);

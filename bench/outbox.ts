@@ -58,6 +58,9 @@ interface Side {
   write(message: OutboundMessage): Promise<void>;
   reset(): Promise<void>;
   stop(): Promise<void>;
+  /** Background work only this side needs (the baseline's polling relay), off while the other side runs. */
+  pause?(): Promise<void>;
+  resume?(): void;
 }
 
 function message(): OutboundMessage {
@@ -132,7 +135,7 @@ async function baseline(clockRef: () => Clock): Promise<Side> {
   const transport = new InMemoryTransport();
   await transport.connect({ serviceName: 'bench-base', onDeadLetter() {} });
   await subscriberOn(transport, ({ id }) => recordEffect(pool, B, id, id), clockRef);
-  const stopRelay = startPollingRelay(pool, B, async (payloads) => {
+  const relay = startPollingRelay(pool, B, async (payloads) => {
     for (const payload of payloads) await transport.publish({ envelope: decodeEnvelope(payload), body: payload });
   });
   return {
@@ -142,8 +145,10 @@ async function baseline(clockRef: () => Clock): Promise<Side> {
       clockRef().committed(m.envelope.id);
     },
     reset: () => truncateBaselineTables(pool, B),
+    pause: () => relay.pause(),
+    resume: () => relay.resume(),
     async stop() {
-      await stopRelay();
+      await relay.pause();
       await transport.close(1000);
       await dropBaselineTables(pool, B);
       await pool.end();

@@ -64,18 +64,28 @@ export function recordEffect(pool: Pool, t: BaselineTables, messageId: string, e
   });
 }
 
+/** The baseline's relay loop, which runs only while its side is measured. */
+export interface PollingRelay {
+  /** Starts the loop (no-op when running). */
+  resume(): void;
+  /** Stops the loop; resolves when the batch in progress has ended. */
+  pause(): Promise<void>;
+}
+
 /**
- * Starts the polling relay: claims up to 100 unsent rows, hands them to `publish` (only when there
- * are some), marks them sent and commits; sleeps 10 ms whenever fewer than 100 were claimed.
- * The returned function stops it and resolves when the loop has ended.
+ * The polling relay: claims up to 100 unsent rows, hands them to `publish` (only when there are
+ * some), marks them sent and commits; sleeps 10 ms whenever fewer than 100 were claimed. Created
+ * running. The benchmarks pause it while the other side is measured: its 100 polls a second
+ * would otherwise load the database (and this process) during the other side's runs.
  */
 export function startPollingRelay(
   pool: Pool,
   t: BaselineTables,
   publish: (payloads: string[]) => Promise<void>,
-): () => Promise<void> {
+): PollingRelay {
   let stopping = false;
-  const relay = (async () => {
+  let loop: Promise<void> | undefined;
+  const run = async () => {
     while (!stopping) {
       const n = await inTransaction(pool, async (c) => {
         const { rows } = await c.query(
@@ -89,9 +99,19 @@ export function startPollingRelay(
       });
       if (n < 100) await new Promise((r) => setTimeout(r, 10));
     }
-  })();
-  return async () => {
-    stopping = true;
-    await relay;
   };
+  const relay: PollingRelay = {
+    resume() {
+      if (loop) return;
+      stopping = false;
+      loop = run();
+    },
+    async pause() {
+      stopping = true;
+      await loop;
+      loop = undefined;
+    },
+  };
+  relay.resume();
+  return relay;
 }

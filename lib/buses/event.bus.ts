@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EncodedMessage } from '../message/cloudevents.codec';
+import { EncodedMessage, encodeEnvelope } from '../message/cloudevents.codec';
+import { InMemoryTransport } from '../transport/in-memory/in-memory.transport';
 import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
 import { MessageTypeResolver, type ResolvedMessage } from '../message/message-type';
 import { MessageValidator } from '../message/message.validator';
@@ -19,7 +20,12 @@ export interface PublishOptions extends SendOptions {
 
 /** Publishes straight to the transport (no outbox). */
 class TransportPublisher implements EventPublisher {
-  constructor(private readonly transport: MessageTransport) {}
+  /** In process: messages may be `EncodedMessage`s (payload copied, body made only if needed). */
+  readonly inProcess: boolean;
+
+  constructor(private readonly transport: MessageTransport) {
+    this.inProcess = transport instanceof InMemoryTransport;
+  }
 
   publish(messages: OutboundMessage[]): Promise<void> {
     if (messages.length === 1) return this.transport.publish(messages[0]);
@@ -92,7 +98,9 @@ export class EventBus {
 
   private toOutbound(resolved: ResolvedMessage, event: object, options: SendOptions | undefined): OutboundMessage {
     const envelope = this.envelopes.create(resolved.type, resolved.version, event, options);
-    // the payload in its JSON form now (a payload without one fails here), the body when needed
-    return new EncodedMessage(envelope);
+    // straight to the in-memory transport: the payload in its JSON form now, the body if ever needed
+    const publisher = this.publisher;
+    if (publisher instanceof TransportPublisher && publisher.inProcess) return new EncodedMessage(envelope);
+    return { envelope, body: encodeEnvelope(envelope) };
   }
 }

@@ -74,11 +74,12 @@ export class ConsumerPipeline {
         attempt: message.attempt,
       };
       // Without validation rules the payload is rebuilt synchronously (no promise to wait for).
-      const payload = route.cls ? this.deps.validator.materialize(env.type, route.cls, data) : data;
+      // `data` is the decoder's own copy unless an upcaster made a new one (which may share objects).
+      const payload = route.cls ? this.deps.validator.materialize(env.type, route.cls, data, data === env.data) : data;
       const duplicate =
         payload instanceof Promise
-          ? payload.then((instance) => this.wrapped(sub, route, state, instance, started))
-          : this.wrapped(sub, route, state, payload, started);
+          ? payload.then((instance) => this.wrapped(sub, route, state, instance))
+          : this.wrapped(sub, route, state, payload);
       if (duplicate === false) return Promise.resolve(this.handled(sub, message, env, started, false));
       return duplicate.then(
         (dup) => this.handled(sub, message, env, started, dup),
@@ -116,32 +117,29 @@ export class ConsumerPipeline {
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
-    started: number,
   ): false | Promise<boolean> {
     const wrap = this.deps.wrap;
     return wrap
-      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload, started))
-      : this.invoke(sub, route, state, payload, started);
+      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload))
+      : this.invoke(sub, route, state, payload);
   }
 
   /**
-   * Runs the handler in the message context (and the inbox transaction), with the timeout
-   * counted from `started` (when the delivery arrived). Returns `false` when a handler without
-   * inbox finished synchronously (nothing to time out), else a promise of whether the inbox found
-   * the message already processed.
+   * Runs the handler in the message context (and the inbox transaction), with the timeout.
+   * Returns `false` when a handler without inbox finished synchronously (nothing to time out),
+   * else a promise of whether the inbox found the message already processed.
    */
   private invoke(
     sub: SubscriberDefinition,
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
-    started: number,
   ): false | Promise<boolean> {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
       const env = state.message!;
       return runInMessageContext(state, () =>
-        withTimeout(sub.name, sub.timeoutMs, started, () =>
+        withTimeout(sub.name, sub.timeoutMs, performance.now(), () =>
           uow.run(env, `${this.deps.serviceName}.${sub.name}`, async (tx) => {
             state.transaction = tx;
             await route.invoke(payload);
@@ -150,9 +148,10 @@ export class ConsumerPipeline {
       ).then((done) => !done);
     }
     return runInMessageContext(state, () => {
+      const invokedAt = performance.now();
       const result = route.invoke(payload);
       if (!isThenable(result)) return false;
-      return withTimeout(sub.name, sub.timeoutMs, started, () => result).then(() => false);
+      return withTimeout(sub.name, sub.timeoutMs, invokedAt, () => result).then(() => false);
     });
   }
 

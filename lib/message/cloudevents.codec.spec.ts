@@ -101,6 +101,11 @@ describe('deeply nested input', () => {
   });
 
   describe('EncodedMessage (the in-process form)', () => {
+    const nest = (levels: number, leaf: object): object => {
+      let value: object = leaf;
+      for (let i = 1; i < levels; i++) value = { a: value };
+      return value;
+    };
     class Shipment {
       constructor(
         readonly orderId: string,
@@ -117,6 +122,9 @@ describe('deeply nested input', () => {
       ['class payload with a Date and an undefined field', { ...envelope, data: new Shipment('o-1', new Date(0)) }],
       ['payload with no JSON form', { ...envelope, data: undefined }],
       ['payload with a __proto__ key', { ...envelope, data: JSON.parse('{"__proto__": {"x": 1}}') }],
+      ['payload nested 66 levels deep', { ...envelope, data: nest(66, { leaf: 1 }) }],
+      ['payload nested 65 levels deep with an escaped character', { ...envelope, data: nest(65, { s: '\u0001' }) }],
+      ['payload whose toJSON looks at its key', { ...envelope, data: { toJSON: (key: string) => ({ key }) } }],
     ];
 
     it.each(cases)('has the body encodeEnvelope makes, and decodes as the decoder would: %s', (_name, env) => {

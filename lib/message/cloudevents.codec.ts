@@ -46,14 +46,13 @@ export function isValidIdValue(value: unknown): value is string {
 
 /** Encodes an envelope as CloudEvents 1.0 structured JSON. */
 export function encodeEnvelope(envelope: MessageEnvelope): string {
-  return encodeEnvelopeWithData(envelope, JSON.stringify(envelope.data) as string | undefined);
+  const event = eventAttributes(envelope);
+  event.data = envelope.data;
+  return JSON.stringify(event);
 }
 
-/**
- * The same bytes as `encodeEnvelope(envelope)`, with `data` already encoded as `dataJson`
- * (`undefined` when the payload has no JSON form: the attribute is left out, as `JSON.stringify` does).
- */
-export function encodeEnvelopeWithData(envelope: MessageEnvelope, dataJson: string | undefined): string {
+/** The CloudEvents attributes of `envelope`, without `data`. */
+function eventAttributes(envelope: MessageEnvelope): Record<string, unknown> {
   const event: Record<string, unknown> = {
     specversion: '1.0',
     id: envelope.id,
@@ -73,15 +72,14 @@ export function encodeEnvelopeWithData(envelope: MessageEnvelope, dataJson: stri
       event[name] = headers[name];
     }
   }
-  const head = JSON.stringify(event);
-  return dataJson === undefined ? head : `${head.slice(0, -1)},"data":${dataJson}}`;
+  return event;
 }
 
 /**
- * A message encoded by this process. The payload is copied at once into its JSON form (so a
- * payload that has none fails the send, and later changes to the sender's object do not travel);
- * the CloudEvents body is made only when something reads it. An in-process transport hands each
- * subscriber a fresh copy of that form and never needs the body.
+ * A message encoded by this process, for an in-process transport. The payload is copied at once into
+ * its JSON form (so a payload that has none fails the send, and later changes to the sender's object
+ * do not travel); the CloudEvents body is made only when something reads it. The transport hands
+ * each subscriber a fresh copy of that form and never needs the body.
  * @internal
  */
 export class EncodedMessage {
@@ -90,8 +88,11 @@ export class EncodedMessage {
   readonly #payload: unknown;
   /** Upper bound of the payload's JSON size in UTF-8 bytes. */
   readonly #payloadBytes: number;
-  /** Whether the payload has a `__proto__` key somewhere (refused on receipt, as the decoder does). */
-  readonly #protoKey: boolean;
+  /**
+   * A payload the decoder looks at closely (a `__proto__` key, nesting near its 64-level limit):
+   * `decode()` then decodes the body, so the verdict is the decoder's own.
+   */
+  readonly #exact: boolean;
 
   constructor(
     /** The envelope; its `data` is the sender's object. */
@@ -100,12 +101,21 @@ export class EncodedMessage {
     const payload = jsonCopyWithSize(envelope.data);
     this.#payload = payload.value;
     this.#payloadBytes = payload.maxBytes;
-    this.#protoKey = payload.parsed && hasProtoKey(payload.value);
+    this.#exact = payload.protoKey || payload.depth >= 60;
   }
 
   /** CloudEvents structured JSON, made on first read. */
   get body(): string {
-    return (this.#body ??= encodeEnvelopeWithData(this.envelope, JSON.stringify(this.#payload) as string | undefined));
+    if (this.#body === undefined) {
+      const event = eventAttributes(this.envelope);
+      event.data = this.#payload;
+      this.#body = JSON.stringify(event);
+    }
+    return this.#body;
+  }
+
+  set body(body: string) {
+    this.#body = body;
   }
 
   /**
@@ -121,11 +131,10 @@ export class EncodedMessage {
 
   /**
    * What `decodeEnvelope(this.body)` returns, without making and parsing the body: the metadata
-   * (checked when the envelope was made) and a new copy of the payload. Throws
-   * `MalformedMessageError` for a payload with a `__proto__` key, as the decoder does.
+   * (checked when the envelope was made) and a new copy of the payload.
    */
   decode(): MessageEnvelope {
-    if (this.#protoKey) throw new MalformedMessageError('forbidden key "__proto__"');
+    if (this.#exact) return decodeEnvelope(this.body);
     const env = this.envelope;
     const headers: Record<string, string> = {};
     for (const name in env.headers) {

@@ -202,9 +202,16 @@ function headersOf(options: SendOptions | undefined): Record<string, string> {
   return options?.headers === undefined ? NO_HEADERS : checkHeaders(options.headers);
 }
 
+/** Extension headers per message at most (the CloudEvents decoder refuses more). */
+const MAX_HEADERS = 50;
+
 function checkHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS) {
+    throw new InvalidConfigurationError(`at most ${MAX_HEADERS} headers per message, got ${entries.length}`);
+  }
+  for (const [name, value] of entries) {
     if (!isValidExtensionName(name)) {
       throw new InvalidConfigurationError(
         `header "${name}" is not a valid CloudEvents extension name (1-20 lowercase letters and digits, not a reserved attribute)`,

@@ -1,9 +1,9 @@
+import * as vm from 'node:vm';
 import { jsonCopy, jsonCopyWithSize } from './json-copy';
 
-/** What the copy must always equal. */
+/** What the copy must always equal: the payload as the `data` of an encoded event, parsed back. */
 function roundTrip(value: unknown): unknown {
-  const json = JSON.stringify(value) as string | undefined;
-  return json === undefined ? undefined : JSON.parse(json);
+  return (JSON.parse(JSON.stringify({ data: value })) as { data?: unknown }).data;
 }
 
 class Money {
@@ -19,6 +19,18 @@ class Money {
 class WithToJson {
   toJSON(): unknown {
     return { replaced: true };
+  }
+}
+
+class KeyedToJson {
+  toJSON(key: string): unknown {
+    return `called for ${key}`;
+  }
+}
+
+class ArrayWithToJson extends Array<number> {
+  toJSON(): unknown {
+    return 'array replaced';
   }
 }
 
@@ -41,6 +53,12 @@ describe('jsonCopy', () => {
     ['Date', { at: new Date('2026-11-27T10:00:00.000Z') }],
     ['Buffer', { raw: Buffer.from('hi') }],
     ['toJSON', { x: new WithToJson() }],
+    ['toJSON gets its key (data at the top)', new KeyedToJson()],
+    ['toJSON gets its key (nested)', { a: new KeyedToJson(), list: [new KeyedToJson()] }],
+    ['array with toJSON', { a: Object.assign([1], { toJSON: () => 'x' }), b: ArrayWithToJson.from([1]) }],
+    ['boxed primitives from another realm', vm.runInNewContext('({ n: new Number(5), s: new String("ab") })')],
+    ['boxed Symbol is an object', { s: Object(Symbol('s')) }],
+    ['numbers with the longest JSON form', [-1 / 700000, -0.0000014285714285714286, -1.7976931348623157e308]],
     ['getter on the prototype left out, own fields kept', new WithGetter()],
     ['Map, Set, RegExp, Error become {}', { m: new Map([[1, 2]]), s: new Set([1]), r: /x/, e: new Error('boom') }],
     ['typed array', { t: new Uint8Array([1, 2]) }],
@@ -88,13 +106,36 @@ describe('jsonCopy', () => {
     expect(() => jsonCopy({ n: 10n })).toThrow(TypeError);
   });
 
+  it('reads a getter once, as JSON.stringify does', () => {
+    let reads = 0;
+    const value = {
+      get g() {
+        return ++reads;
+      },
+      at: new Date(0),
+    };
+    expect(jsonCopy(value)).toEqual({ g: 1, at: '1970-01-01T00:00:00.000Z' });
+    expect(reads).toBe(1);
+  });
+
+  it('reports nesting depth and __proto__ keys', () => {
+    expect(jsonCopyWithSize({ a: { b: [1] } })).toMatchObject({ depth: 3, protoKey: false });
+    expect(jsonCopyWithSize(JSON.parse('{"a": [{"__proto__": 1}]}'))).toMatchObject({ depth: 3, protoKey: true });
+    expect(jsonCopyWithSize('flat')).toMatchObject({ depth: 0, protoKey: false });
+  });
+
   it('bounds the UTF-8 size of the JSON from above', () => {
     for (const [, value] of values) {
       const json = JSON.stringify(value) as string | undefined;
       const { maxBytes } = jsonCopyWithSize(value);
       expect(maxBytes).toBeGreaterThanOrEqual(json === undefined ? 0 : Buffer.byteLength(json, 'utf8'));
     }
-    const big = { text: 'é'.repeat(10_000), list: Array.from({ length: 1000 }, (_, i) => ({ i })) };
+    const big = {
+      text: 'é'.repeat(10_000),
+      list: Array.from({ length: 1000 }, (_, i) => ({ i })),
+      numbers: new Array(10_000).fill(-1 / 700000),
+      control: '\u0001'.repeat(1000),
+    };
     expect(jsonCopyWithSize(big).maxBytes).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(big)));
   });
 });

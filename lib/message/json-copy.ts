@@ -1,122 +1,135 @@
+import { types } from 'node:util';
+
 /**
- * `JSON.parse(JSON.stringify(value))` without making the string, for the values events are made
- * of; anything unusual takes the real round trip, so the result is always the same.
+ * `JSON.parse(JSON.stringify({ data: value })).data` without making the string: the same walk as
+ * `JSON.stringify` (`toJSON` called with its key, boxed primitives unwrapped, `undefined`,
+ * functions and symbols left out of objects and `null` in arrays, `NaN`/`±Infinity` as `null`,
+ * `-0` as `0`, a `BigInt` or a cycle a `TypeError`), building the parsed copy as it goes.
  *
  * The in-memory transport gives each subscriber its own copy of an event's payload in the shape
- * it would have after crossing a broker (dates as strings, `undefined` fields gone, class
- * instances as plain objects), without the cost of encoding and parsing JSON per delivery.
+ * it would have after crossing a broker (dates as strings, class instances as plain objects),
+ * without the cost of encoding and parsing JSON per delivery.
  */
 
-/** Nesting beyond which the real round trip decides (and reports a cycle as JSON does). */
-const MAX_DEPTH = 64;
-
-/** `{ value, bytes }` result of `jsonCopyWithSize`. */
+/** Result of `jsonCopyWithSize`. */
 export interface JsonCopy {
-  /** What `JSON.parse(JSON.stringify(value))` returns; undefined when `value` has no JSON form. */
+  /** What `JSON.parse(JSON.stringify({ data: value })).data` is; undefined when `value` has no JSON form. */
   value: unknown;
-  /** At least the length of `JSON.stringify(value)` in UTF-8 bytes (an upper bound, cheap to compute). */
+  /** At least the UTF-8 length of the JSON text of `value` (an upper bound, cheap to compute). */
   maxBytes: number;
-  /** Whether the copy went through a real JSON round trip (then it may hold own `__proto__` keys). */
-  parsed: boolean;
+  /** Deepest object or array nesting in the copy (0: a primitive, 1: a flat object). */
+  depth: number;
+  /** Whether the copy has an own `__proto__` key somewhere (as `JSON.parse` would make it). */
+  protoKey: boolean;
 }
 
-/** Thrown inside the walk when a subtree needs the real round trip. */
-class NeedsRoundTrip {}
-const NEEDS_ROUND_TRIP = new NeedsRoundTrip();
-
-/** Running size bound of the walk (module state: the walk is synchronous). */
-let bytes = 0;
-
-function roundTrip(value: unknown): JsonCopy {
-  const json = JSON.stringify(value) as string | undefined;
-  return {
-    value: json === undefined ? undefined : JSON.parse(json),
-    maxBytes: json === undefined ? 0 : Buffer.byteLength(json, 'utf8'),
-    parsed: true,
-  };
+/** State of one walk (a getter in the payload could start another walk: no module state). */
+interface Walk {
+  bytes: number;
+  depth: number;
+  protoKey: boolean;
+  /** Objects being serialized, outermost first (cycle detection, as `JSON.stringify` does it). */
+  stack: object[];
 }
 
-// A JSON string is at most 6 bytes per UTF-16 unit (`\u001f`), plus its quotes.
-function stringBytes(s: string): number {
-  return s.length * 6 + 2;
-}
+/** Marks "no JSON form here": left out of an object, `null` in an array. */
+const OMIT = Symbol('omit');
 
-function copy(value: unknown, depth: number): unknown {
+// JSON text of a string is at most 6 bytes per UTF-16 unit (`\u001f`), plus its quotes; of a
+// number at most 25 characters (`-0.0000012345678901234567`).
+const stringBytes = (s: string): number => s.length * 6 + 2;
+const NUMBER_BYTES = 25;
+
+/** One property of the walk, `JSON.stringify`'s SerializeJSONProperty: its parsed copy, or OMIT. */
+function copyProperty(walk: Walk, key: string, value: unknown, level: number): unknown {
+  if (value !== null && (typeof value === 'object' || typeof value === 'bigint')) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') value = toJSON.call(value, key);
+  }
+  if (value !== null && typeof value === 'object') {
+    // boxed primitives are unwrapped (by their internal slot, as JSON does; not by prototype)
+    if (types.isNumberObject(value)) value = Number(value);
+    else if (types.isStringObject(value)) value = String(value);
+    else if (types.isBooleanObject(value) || types.isBigIntObject(value)) value = value.valueOf();
+  }
   switch (typeof value) {
     case 'string':
-      bytes += stringBytes(value);
+      walk.bytes += stringBytes(value);
       return value;
     case 'number':
-      bytes += 24;
-      // JSON has no NaN, Infinity or -0
+      walk.bytes += NUMBER_BYTES;
       return Number.isFinite(value) ? (value === 0 ? 0 : value) : null;
     case 'boolean':
-      bytes += 5;
+      walk.bytes += 5;
       return value;
+    case 'bigint':
+      throw new TypeError('Do not know how to serialize a BigInt');
     case 'object':
-      break;
+      if (value === null) {
+        walk.bytes += 4;
+        return null;
+      }
+      return copyObject(walk, value, level + 1);
     default:
-      // undefined, functions, symbols (left out or null, by position) and bigint (an error): the real thing
-      throw NEEDS_ROUND_TRIP;
+      return OMIT; // undefined, function, symbol
   }
-  if (value === null) {
-    bytes += 4;
-    return null;
-  }
-  if (depth >= MAX_DEPTH) throw NEEDS_ROUND_TRIP;
+}
+
+function copyObject(walk: Walk, value: object, level: number): unknown {
+  if (walk.stack.includes(value)) throw new TypeError('Converting circular structure to JSON');
+  walk.stack.push(value);
+  if (level > walk.depth) walk.depth = level;
+  let out: unknown;
   if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) {
-      bytes += 1;
-      out[i] = copy(value[i], depth + 1);
+    const length = value.length;
+    const array = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) {
+      const v = copyProperty(walk, String(i), value[i], level);
+      if (v === OMIT) {
+        walk.bytes += 4;
+        array[i] = null;
+      } else array[i] = v;
+      walk.bytes += 1;
     }
-    bytes += 2;
-    return out;
+    out = array;
+  } else {
+    const object: Record<string, unknown> = {};
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const v = copyProperty(walk, key, (value as Record<string, unknown>)[key], level);
+      if (v === OMIT) continue;
+      walk.bytes += stringBytes(key) + 2;
+      if (key === '__proto__') {
+        // JSON.parse makes "__proto__" an own data property; an assignment would set the prototype
+        walk.protoKey = true;
+        Object.defineProperty(object, key, { value: v, enumerable: true, writable: true, configurable: true });
+      } else object[key] = v;
+    }
+    out = object;
   }
-  // toJSON (Date, Buffer, user classes) and boxed primitives change the form: the real thing
-  if (
-    typeof (value as { toJSON?: unknown }).toJSON === 'function' ||
-    value instanceof Number ||
-    value instanceof String ||
-    value instanceof Boolean ||
-    value instanceof BigInt
-  ) {
-    throw NEEDS_ROUND_TRIP;
-  }
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(value);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    // an own "__proto__" key cannot be assigned as data; JSON.parse makes it an own property
-    if (key === '__proto__') throw NEEDS_ROUND_TRIP;
-    const v = (value as Record<string, unknown>)[key];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    bytes += stringBytes(key) + 2;
-    out[key] = copy(v, depth + 1);
-  }
-  bytes += 2;
+  walk.bytes += 2;
+  walk.stack.pop();
   return out;
 }
 
 /**
- * `JSON.parse(JSON.stringify(value))`, with an upper bound of the JSON's UTF-8 size. Throws what
- * `JSON.stringify` throws (a cycle, a `BigInt`).
+ * The JSON form of `value` as the `data` of an event (see the module comment), with an upper bound
+ * of its UTF-8 size, its nesting depth and whether it has `__proto__` keys. Throws what
+ * `JSON.stringify` throws (a cycle, a `BigInt`, an error from a getter or `toJSON`).
  */
 export function jsonCopyWithSize(value: unknown): JsonCopy {
-  const outer = bytes; // a getter in the payload could itself copy something
-  bytes = 0;
-  try {
-    const copied = copy(value, 0);
-    return { value: copied, maxBytes: bytes, parsed: false };
-  } catch (error) {
-    if (error !== NEEDS_ROUND_TRIP) throw error;
-    return roundTrip(value);
-  } finally {
-    bytes = outer;
-  }
+  const walk: Walk = { bytes: 0, depth: 0, protoKey: false, stack: [] };
+  const copied = copyProperty(walk, 'data', value, 0);
+  return {
+    value: copied === OMIT ? undefined : copied,
+    maxBytes: walk.bytes,
+    depth: walk.depth,
+    protoKey: walk.protoKey,
+  };
 }
 
-/** `JSON.parse(JSON.stringify(value))` (see `jsonCopyWithSize`). */
+/** `JSON.parse(JSON.stringify({ data: value })).data` (see `jsonCopyWithSize`). */
 export function jsonCopy(value: unknown): unknown {
   return jsonCopyWithSize(value).value;
 }

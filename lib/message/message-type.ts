@@ -33,6 +33,9 @@ export function isValidTypeName(name: string): boolean {
   return TYPE_NAME.test(name);
 }
 
+/** Highest schema version (the CloudEvents decoder refuses a larger `dataversion`). */
+const MAX_VERSION = 1_000_000;
+
 /** Checks a type name and version; throws `InvalidConfigurationError` saying what is wrong. */
 export function assertTypeAndVersion(type: unknown, version: unknown, where: string): void {
   if (typeof type !== 'string' || !isValidTypeName(type)) {
@@ -40,8 +43,10 @@ export function assertTypeAndVersion(type: unknown, version: unknown, where: str
       `${where}: message type ${JSON.stringify(type)} is not valid; use 1-200 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
     );
   }
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
-    throw new InvalidConfigurationError(`${where}: version ${String(version)} must be a positive integer`);
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_VERSION) {
+    throw new InvalidConfigurationError(
+      `${where}: version ${String(version)} must be an integer from 1 to ${MAX_VERSION}`,
+    );
   }
 }
 
@@ -99,7 +104,7 @@ export class MessageTypeResolver {
         );
       }
       const v = (message as { version?: unknown }).version;
-      return { type, version: typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 1 };
+      return { type, version: typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_VERSION ? v : 1 };
     }
     let resolved = this.byClass.get(ctor);
     if (resolved === undefined) {

@@ -88,7 +88,7 @@ describe('MessageValidator.materialize without class-transformer metadata', () =
 
   it.each(payloads.map((p) => [p]))('rebuilds exactly as plainToInstance would %#', (payload) => {
     for (const cls of [Shipped, Plain]) {
-      const ours = validator.materialize('T', cls, JSON.parse(JSON.stringify(payload))) as object;
+      const ours = validator.materialize('T', cls, JSON.parse(JSON.stringify(payload)), true) as object;
       const theirs = plainToInstance(cls as never, JSON.parse(JSON.stringify(payload))) as object;
       expect(Object.getPrototypeOf(ours)).toBe(cls.prototype);
       expect(Object.keys(ours)).toEqual(Object.keys(theirs));
@@ -101,12 +101,14 @@ describe('MessageValidator.materialize without class-transformer metadata', () =
     const transformer = jest.requireActual<typeof import('class-transformer')>('class-transformer');
     const spy = jest.spyOn(transformer, 'plainToInstance');
     try {
-      validator.materialize('T', Shipped, { orderId: 'o-1', extra: { nested: [1] } });
+      validator.materialize('T', Shipped, { orderId: 'o-1', extra: { nested: [1] } }, true);
       expect(spy).not.toHaveBeenCalled();
-      validator.materialize('T', Shipped, { orderId: 'o-1', label: 'getter' });
-      validator.materialize('T', Shipped, { orderId: 'o-1', nested: { toString: 'x' } });
-      validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [] });
-      expect(spy).toHaveBeenCalledTimes(3);
+      validator.materialize('T', Shipped, { orderId: 'o-1', label: 'getter' }, true);
+      validator.materialize('T', Shipped, { orderId: 'o-1', nested: { toString: 'x' } }, true);
+      validator.materialize('T', Shipped, { orderId: 'o-1', onTime: 'own function field' }, true);
+      validator.materialize('OrderPlaced', OrderPlaced, { orderId: 'o', lines: [] }, true);
+      validator.materialize('T', Shipped, { orderId: 'o-1' }); // not fresh (an upcaster's object): copied
+      expect(spy).toHaveBeenCalledTimes(5);
     } finally {
       spy.mockRestore();
     }

@@ -59,8 +59,8 @@ function scanPayload(value: unknown, depth = 0): Scan {
  * class-transformer metadata (no `@Type`, `@Expose`, `@Exclude`, `@Transform` on it or an
  * ancestor), so `plainToInstance` would do exactly `new cls()` then assign each key, copying
  * nested JSON as it is — done here without its per-key metadata lookups. `reserved` holds the
- * names it would not assign (anything on the prototype chain, function-valued instance fields):
- * a payload using one of them goes through class-transformer.
+ * names it would not assign (anything on the prototype chain): a payload using one of them, or
+ * naming a function-valued instance field, goes through class-transformer.
  */
 interface RebuildPlan {
   direct: boolean;
@@ -88,14 +88,6 @@ function rebuildPlan(cls: Function, storage: TransformerStorage | undefined): Re
     const ctor = (proto as { constructor?: unknown }).constructor;
     if (typeof ctor === 'function' && maps.some((m) => m!.has(ctor))) return { direct: false, reserved };
     for (const name of Object.getOwnPropertyNames(proto)) reserved.add(name);
-  }
-  try {
-    const probe = new (cls as new () => object)();
-    for (const name of Object.getOwnPropertyNames(probe)) {
-      if (typeof (probe as Record<string, unknown>)[name] === 'function') reserved.add(name);
-    }
-  } catch {
-    return { direct: false, reserved };
   }
   return { direct: true, reserved };
 }
@@ -143,8 +135,8 @@ export class MessageValidator {
 
   /**
    * `plainToInstance(cls, data)` without class-transformer when that gives the same instance (see
-   * `RebuildPlan`); undefined when class-transformer must do it. `data` is a fresh JSON parse, so
-   * its nested objects are used as they are instead of copied.
+   * `RebuildPlan`); undefined when class-transformer must do it. `data` must be fresh (see
+   * `materialize`): its nested objects are used as they are instead of copied.
    */
   private rebuildDirectly(cls: Function, data: Record<string, unknown>, scan: Scan): object | undefined {
     if (scan !== Scan.Plain) return undefined;
@@ -155,8 +147,12 @@ export class MessageValidator {
     for (let i = 0; i < keys.length; i++) if (plan.reserved.has(keys[i])) return undefined;
     const instance = new (cls as new () => Record<string, unknown>)();
     for (let i = 0; i < keys.length; i++) {
-      const value = data[keys[i]];
-      if (value !== undefined) instance[keys[i]] = value;
+      const key = keys[i];
+      // class-transformer leaves function-valued fields alone (own properties only: the
+      // prototype chain was checked through `reserved`)
+      if (Object.prototype.hasOwnProperty.call(instance, key) && instance[key] instanceof Function) return undefined;
+      const value = data[key];
+      if (value !== undefined) instance[key] = value;
     }
     return instance;
   }
@@ -185,9 +181,10 @@ export class MessageValidator {
    * and validates it. Synchronous when the class has no rules: returns the instance itself, so
    * the consumer pipeline goes on without waiting a tick; else a promise of it, rejected with
    * `InvalidMessageError` (permanent) when it breaks the rules. Throws `MalformedMessageError`
-   * for a payload that is not a JSON object.
+   * for a payload that is not a JSON object. `fresh`: `data` is a JSON parse (or copy) nobody else
+   * holds, so its nested objects may be used as they are.
    */
-  materialize(type: string, cls: Function, data: unknown): object | Promise<object> {
+  materialize(type: string, cls: Function, data: unknown, fresh = false): object | Promise<object> {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new MalformedMessageError(`${type} payload must be a JSON object`);
     }
@@ -197,7 +194,7 @@ export class MessageValidator {
     if (scan === Scan.Shadowing)
       throw new MalformedMessageError(`${type} payload has a forbidden "constructor" or "prototype" key`);
     const instance = this.transformer
-      ? (this.rebuildDirectly(cls, data as Record<string, unknown>, scan) ??
+      ? ((fresh ? this.rebuildDirectly(cls, data as Record<string, unknown>, scan) : undefined) ??
         (this.transformer.plainToInstance(cls as any, data) as object))
       : Object.assign(Object.create(cls.prototype), data);
     if (!this.hasRules(cls)) return instance;

@@ -49,6 +49,13 @@ export interface OutboxOptions {
   pollIntervalMs?: number;
   /** Rows claimed and published per relay batch. Default `100`. */
   batchSize?: number;
+  /**
+   * Batches one relay keeps in flight (PostgreSQL; SQLite always 1): while one batch waits for the
+   * transport's confirms, the next is claimed and published, each in its own claim transaction (so
+   * it holds that many pooled connections while busy). Per-key order holds as with several relays.
+   * Default `2`.
+   */
+  relayConcurrency?: number;
   /** Publish attempts before a row is given up (status `failed`). Default `10`. */
   maxAttempts?: number;
   /** Backoff between publish attempts of one row. */
@@ -78,6 +85,7 @@ export interface ResolvedOutboxOptions {
   relay: boolean;
   pollIntervalMs: number;
   batchSize: number;
+  relayConcurrency: number;
   maxAttempts: number;
   backoff: Required<OutboxBackoffOptions>;
   listenNotify: boolean;

@@ -44,8 +44,9 @@ export class OutboxRelay {
   readonly meter = new RelayRateMeter();
   private running?: Promise<void>;
   private stopping = false;
-  private wakeRequested = false;
-  private sleeper?: { done: () => void; fixed: boolean };
+  /** Bumped by every `wake()`: a lane whose batch began before the last wake does not sleep. */
+  private wakes = 0;
+  private readonly sleepers = new Set<{ done: () => void; fixed: boolean }>();
   private dueTimer?: NodeJS.Timeout;
   private dueAt = Infinity;
   /** When the last batch (empty or not) finished, epoch ms. */
@@ -54,7 +55,10 @@ export class OutboxRelay {
   constructor(
     private readonly store: OutboxStore,
     private readonly transport: MessageTransport,
-    private readonly options: Pick<ResolvedOutboxOptions, 'batchSize' | 'maxAttempts' | 'backoff' | 'pollIntervalMs'>,
+    private readonly options: Pick<
+      ResolvedOutboxOptions,
+      'batchSize' | 'maxAttempts' | 'backoff' | 'pollIntervalMs' | 'relayConcurrency'
+    >,
     private readonly logger: LoggerService,
   ) {}
 
@@ -63,16 +67,26 @@ export class OutboxRelay {
     return this.running !== undefined;
   }
 
+  /**
+   * Batches in flight at once: `relayConcurrency`, or 1 when the store cannot share rows out between
+   * concurrent claims (SQLite). Each lane is a claim transaction of its own, like another relay.
+   */
+  get lanes(): number {
+    return this.store.supportsConcurrentRelays ? this.options.relayConcurrency : 1;
+  }
+
   /** Starts the loop (idempotent). */
   start(): void {
     if (this.running) return;
     this.stopping = false;
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.running = Promise.all(Array.from({ length: this.lanes }, () => this.loop()))
+      .then(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
-  /** Finishes the in-flight batch and stops. */
+  /** Finishes the in-flight batches and stops. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.dueTimer) clearTimeout(this.dueTimer);
@@ -84,11 +98,9 @@ export class OutboxRelay {
 
   /** Asks for a batch now (rows were committed). Cheap; coalesces. */
   wake(): void {
-    this.wakeRequested = true;
-    const sleeper = this.sleeper;
-    if (sleeper && (!sleeper.fixed || this.stopping)) {
-      this.sleeper = undefined;
-      sleeper.done();
+    this.wakes++;
+    for (const sleeper of this.sleepers) {
+      if (!sleeper.fixed || this.stopping) sleeper.done();
     }
   }
 
@@ -114,12 +126,13 @@ export class OutboxRelay {
     return outcome === 'busy' ? 0 : outcome;
   }
 
+  /** One lane: batch after batch while rows are due, else sleep until woken or the poll interval. */
   private async loop(): Promise<void> {
     let errorDelay = 0;
     while (!this.stopping) {
-      this.wakeRequested = false;
+      const wakesBefore = this.wakes;
       if (!this.transport.isConnected()) {
-        await this.sleep(this.options.pollIntervalMs);
+        await this.sleep(this.options.pollIntervalMs, wakesBefore);
         continue;
       }
       let claimed: number | 'busy';
@@ -130,28 +143,31 @@ export class OutboxRelay {
       } catch (error) {
         errorDelay = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorDelay * 2));
         this.logger.error(`outbox relay batch failed, retrying in ${errorDelay} ms: ${errorText(error)}`);
-        await this.sleep(errorDelay, true);
+        await this.sleep(errorDelay, wakesBefore, true);
         continue;
       }
-      if (claimed === 'busy') await this.sleep(BUSY_RETRY_MS, true);
-      else if (claimed < this.options.batchSize) await this.sleep(this.options.pollIntervalMs);
+      if (claimed === 'busy') await this.sleep(BUSY_RETRY_MS, wakesBefore, true);
+      else if (claimed < this.options.batchSize) await this.sleep(this.options.pollIntervalMs, wakesBefore);
     }
   }
 
-  /** Waits `ms`, or less when woken (a `fixed` wait ends early only on stop). */
-  private sleep(ms: number, fixed = false): Promise<void> {
-    if (this.stopping || (!fixed && this.wakeRequested)) return Promise.resolve();
+  /**
+   * Waits `ms`, or less when woken; returns at once when a wake came since `wakesBefore` (the
+   * batch may have missed those rows). A `fixed` wait ends early only on stop.
+   */
+  private sleep(ms: number, wakesBefore: number, fixed = false): Promise<void> {
+    if (this.stopping || (!fixed && this.wakes !== wakesBefore)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const sleeper = {
         fixed,
         done: () => {
           clearTimeout(timer);
-          if (this.sleeper === sleeper) this.sleeper = undefined;
+          this.sleepers.delete(sleeper);
           resolve();
         },
       };
       const timer = setTimeout(sleeper.done, ms);
-      this.sleeper = sleeper;
+      this.sleepers.add(sleeper);
     });
   }
 

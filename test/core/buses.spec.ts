@@ -6,6 +6,7 @@ import {
   CommandHandler,
   EventBus,
   HandlerNotFoundError,
+  InvalidConfigurationError,
   InvalidMessageError,
   Message,
   MessageContext,
@@ -188,6 +189,42 @@ describe('buses through Nest DI', () => {
   it('refuses to publish a class instance without @Message', async () => {
     const app = await startApp([]);
     await expect(app.get(EventBus).publish(new GetOrder('x'))).rejects.toThrow(/@Message\('GetOrder'\)/);
+    await app.close();
+  });
+
+  it('refuses at send what every receiver would refuse: over 50 headers, a version over 1,000,000', async () => {
+    const app = await startApp([]);
+    const headers = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`h${i}`, 'v']));
+    await expect(app.get(EventBus).publish({ type: 'Anything' }, { headers })).rejects.toThrow(
+      InvalidConfigurationError,
+    );
+    expect(() => Message('Huge', { version: 1_000_001 })(class {})).toThrow(
+      /version 1000001 must be an integer from 1/,
+    );
+    await app.close();
+  });
+
+  it('publishes payloads the in-memory transport copies in their JSON form: dates, deep nesting', async () => {
+    const received: unknown[] = [];
+    @Injectable()
+    class Deep {
+      @Subscribe('DeepEvent', { name: 'deep' })
+      on(payload: unknown) {
+        received.push(payload);
+      }
+    }
+    const app = await startApp([Deep]);
+    let tree: object = { leaf: true };
+    for (let i = 0; i < 70; i++) tree = { a: tree };
+    const at = new Date('2026-11-27T10:00:00.000Z');
+    const event = { type: 'DeepEvent', at, tree, gone: undefined };
+    await app.get(EventBus).publish(event);
+    event.at = new Date(0); // changes after publish do not travel
+    await waitFor(() => received.length === 1, 'deep event');
+    expect(received[0]).toEqual(
+      JSON.parse(JSON.stringify({ type: 'DeepEvent', at: '2026-11-27T10:00:00.000Z', tree })),
+    );
+    expect(Object.keys(received[0] as object)).not.toContain('gone');
     await app.close();
   });
 });

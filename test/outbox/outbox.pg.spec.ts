@@ -290,6 +290,45 @@ describe('outbox on PostgreSQL', () => {
       );
     });
 
+    it.each([
+      [2, 2],
+      [1, 1],
+    ])(
+      'relayConcurrency %i: that many batches in flight at once, each row published once',
+      async (relayConcurrency, expectedLanes) => {
+        const transport = new FakeTransport();
+        let inFlight = 0;
+        let maxInFlight = 0;
+        const gate: Array<() => void> = [];
+        const original = transport.publish.bind(transport);
+        transport.publish = async (m) => {
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          await new Promise<void>((r) => gate.push(r)); // the confirm waits until the test lets it go
+          inFlight--;
+          return original(m);
+        };
+        const f = feature(transport, { batchSize: 2, relayConcurrency, pollIntervalMs: 20 });
+        await f.publisher.publish(
+          Array.from({ length: 8 }, (_, n) => outbound('Laned', { n })),
+          {},
+        );
+        await f.start();
+        await eventually(() => inFlight === 2 * expectedLanes, 3000); // every lane's batch of 2 is waiting
+        await new Promise((r) => setTimeout(r, 100)); // and no further batch is claimed meanwhile
+        expect(maxInFlight).toBe(2 * expectedLanes);
+        const release = setInterval(() => gate.splice(0).forEach((r) => r()), 5);
+        try {
+          await transport.waitFor(8);
+          await eventually(async () => (await rows()).every((r) => r.status === 'sent'), 3000);
+        } finally {
+          clearInterval(release);
+          await f.stop();
+        }
+        const ns = transport.published.map((m) => (m.envelope.data as { n: number }).n).sort((a, b) => a - b);
+        expect(ns).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      },
+    );
+
     it('stop() finishes the in-flight batch', async () => {
       const transport = new FakeTransport();
       transport.latencyMs = 100;

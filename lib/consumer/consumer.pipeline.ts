@@ -8,7 +8,7 @@ import { runInMessageContext, type MessageContextState } from '../context/messag
 import type { UpcasterRegistry } from '../message/upcaster.registry';
 import type { MessageValidator } from '../message/message.validator';
 import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler.registry';
-import type { DeliveryHandler, DeliveryOutcome, InboundMessage } from '../transport/transport.interface';
+import type { DeliveryOutcome, InboundMessage, SettlingDeliveryHandler } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
 import type { ConsumerObserver } from '../monitoring/subscriber-stats';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
@@ -50,15 +50,22 @@ export class ConsumerPipeline {
   constructor(private readonly deps: ConsumerPipelineDeps) {}
 
   /** The delivery handler a transport calls for `subscriber`. */
-  handlerFor(subscriber: SubscriberDefinition): DeliveryHandler {
-    return (message) => this.handle(subscriber, message);
+  handlerFor(subscriber: SubscriberDefinition): SettlingDeliveryHandler {
+    const handleNow = (message: InboundMessage) => this.handle(subscriber, message);
+    return Object.assign(
+      (message: InboundMessage): Promise<DeliveryOutcome> => {
+        const outcome = handleNow(message);
+        return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+      },
+      { handleNow },
+    );
   }
 
   /**
    * Not `async` on purpose: with a plain payload and a handler that finishes synchronously, the
-   * only promise is the one returned. Every failure, synchronous or not, goes to `onFailure`.
+   * outcome comes back without any promise. Every failure, synchronous or not, goes to `onFailure`.
    */
-  private handle(sub: SubscriberDefinition, message: InboundMessage): Promise<DeliveryOutcome> {
+  private handle(sub: SubscriberDefinition, message: InboundMessage): DeliveryOutcome | Promise<DeliveryOutcome> {
     const started = performance.now();
     let envelope: MessageEnvelope | undefined;
     try {
@@ -80,7 +87,7 @@ export class ConsumerPipeline {
         payload instanceof Promise
           ? payload.then((instance) => this.wrapped(sub, route, state, instance))
           : this.wrapped(sub, route, state, payload);
-      if (duplicate === false) return Promise.resolve(this.handled(sub, message, env, started, false));
+      if (duplicate === false) return this.handled(sub, message, env, started, false);
       return duplicate.then(
         (dup) => this.handled(sub, message, env, started, dup),
         (error: unknown) => this.onFailure(sub, message, env, error),
@@ -99,11 +106,13 @@ export class ConsumerPipeline {
     duplicate: boolean,
   ): DeliveryOutcome | Promise<DeliveryOutcome> {
     try {
+      const now = Date.now();
       this.deps.observer.handled(
         sub.name,
         performance.now() - started,
-        Math.max(0, Date.now() - this.timeOf(env.time)),
+        Math.max(0, now - this.timeOf(env.time)),
         duplicate,
+        now,
       );
       return ACK;
     } catch (error) {
@@ -148,10 +157,10 @@ export class ConsumerPipeline {
       ).then((done) => !done);
     }
     return runInMessageContext(state, () => {
-      const invokedAt = performance.now();
       const result = route.invoke(payload);
       if (!isThenable(result)) return false;
-      return withTimeout(sub.name, sub.timeoutMs, invokedAt, () => result).then(() => false);
+      // counted from when the handler handed back its promise: no timer could fire before anyway
+      return withTimeout(sub.name, sub.timeoutMs, performance.now(), () => result).then(() => false);
     });
   }
 

@@ -1,7 +1,7 @@
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 import { isValidTypeName } from './message-type';
-import { jsonCopy, jsonCopyWithSize } from './json-copy';
+import { cloneJsonValue, jsonCopyWithSize } from './json-copy';
 
 /** CloudEvents structured-mode content type. */
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
@@ -153,7 +153,7 @@ export class EncodedMessage {
       traceparent: env.traceparent,
       partitionKey: env.partitionKey,
       headers,
-      data: this.#payload === undefined ? {} : jsonCopy(this.#payload),
+      data: this.#payload === undefined ? {} : cloneJsonValue(this.#payload),
     };
   }
 }

@@ -1,5 +1,5 @@
 import * as vm from 'node:vm';
-import { jsonCopy, jsonCopyWithSize } from './json-copy';
+import { cloneJsonValue, jsonCopy, jsonCopyWithSize } from './json-copy';
 
 /** What the copy must always equal: the payload as the `data` of an encoded event, parsed back. */
 function roundTrip(value: unknown): unknown {
@@ -79,6 +79,16 @@ describe('jsonCopy', () => {
     expect(copied).toStrictEqual(expected);
     if (copied !== null && typeof copied === 'object')
       expect(Object.keys(copied)).toEqual(Object.keys(expected as object));
+  });
+
+  it.each(values)('cloneJsonValue copies what jsonCopy made, equal and unshared: %s', (_name, value) => {
+    const snapshot = jsonCopy(value);
+    const clone = cloneJsonValue(snapshot);
+    expect(clone).toStrictEqual(snapshot);
+    if (snapshot !== null && typeof snapshot === 'object') {
+      expect(clone).not.toBe(snapshot);
+      expect(Object.keys(clone as object)).toEqual(Object.keys(snapshot));
+    }
   });
 
   it('gives -0 as 0, as JSON does', () => {

@@ -41,17 +41,7 @@ const stringBytes = (s: string): number => s.length * 6 + 2;
 const NUMBER_BYTES = 25;
 
 /** One property of the walk, `JSON.stringify`'s SerializeJSONProperty: its parsed copy, or OMIT. */
-function copyProperty(walk: Walk, key: string, value: unknown, level: number): unknown {
-  if (value !== null && (typeof value === 'object' || typeof value === 'bigint')) {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') value = toJSON.call(value, key);
-  }
-  if (value !== null && typeof value === 'object') {
-    // boxed primitives are unwrapped (by their internal slot, as JSON does; not by prototype)
-    if (types.isNumberObject(value)) value = Number(value);
-    else if (types.isStringObject(value)) value = String(value);
-    else if (types.isBooleanObject(value) || types.isBigIntObject(value)) value = value.valueOf();
-  }
+function copyProperty(walk: Walk, key: string | number, value: unknown, level: number): unknown {
   switch (typeof value) {
     case 'string':
       walk.bytes += stringBytes(value);
@@ -62,17 +52,40 @@ function copyProperty(walk: Walk, key: string, value: unknown, level: number): u
     case 'boolean':
       walk.bytes += 5;
       return value;
-    case 'bigint':
-      throw new TypeError('Do not know how to serialize a BigInt');
     case 'object':
       if (value === null) {
         walk.bytes += 4;
         return null;
       }
-      return copyObject(walk, value, level + 1);
+      return copyObjectProperty(walk, key, value, level);
+    case 'bigint':
+      return copyObjectProperty(walk, key, value, level); // a toJSON on BigInt.prototype may apply
     default:
       return OMIT; // undefined, function, symbol
   }
+}
+
+/** An object (or bigint) property: `toJSON`, boxed primitives, then the object itself. */
+function copyObjectProperty(walk: Walk, key: string | number, value: object | bigint, level: number): unknown {
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    const replaced: unknown = toJSON.call(value, String(key));
+    if (replaced === null || (typeof replaced !== 'object' && typeof replaced !== 'bigint')) {
+      return copyProperty(walk, key, replaced, level); // a primitive: no second toJSON
+    }
+    value = replaced as object | bigint;
+  }
+  if (typeof value === 'bigint') throw new TypeError('Do not know how to serialize a BigInt');
+  const proto: unknown = Object.getPrototypeOf(value);
+  // boxed primitives are unwrapped by their internal slot, as JSON does (not by prototype)
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null && types.isBoxedPrimitive(value)) {
+    if (types.isNumberObject(value)) return copyProperty(walk, key, Number(value), level);
+    if (types.isStringObject(value)) return copyProperty(walk, key, String(value), level);
+    if (types.isBooleanObject(value)) return copyProperty(walk, key, value.valueOf(), level);
+    if (types.isBigIntObject(value)) throw new TypeError('Do not know how to serialize a BigInt');
+    // a boxed Symbol is an ordinary object to JSON
+  }
+  return copyObject(walk, value, level + 1);
 }
 
 function copyObject(walk: Walk, value: object, level: number): unknown {
@@ -84,7 +97,7 @@ function copyObject(walk: Walk, value: object, level: number): unknown {
     const length = value.length;
     const array = new Array<unknown>(length);
     for (let i = 0; i < length; i++) {
-      const v = copyProperty(walk, String(i), value[i], level);
+      const v = copyProperty(walk, i, value[i], level);
       if (v === OMIT) {
         walk.bytes += 4;
         array[i] = null;
@@ -132,4 +145,27 @@ export function jsonCopyWithSize(value: unknown): JsonCopy {
 /** `JSON.parse(JSON.stringify({ data: value })).data` (see `jsonCopyWithSize`). */
 export function jsonCopy(value: unknown): unknown {
   return jsonCopyWithSize(value).value;
+}
+
+/**
+ * A deep copy of a value that is already in JSON form (what `jsonCopy` returns: plain objects,
+ * arrays, strings, finite numbers, booleans, null; no cycles). Equal to `jsonCopy(value)`, faster.
+ */
+export function cloneJsonValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneJsonValue(value[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const v = cloneJsonValue((value as Record<string, unknown>)[key]);
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    } else out[key] = v;
+  }
+  return out;
 }

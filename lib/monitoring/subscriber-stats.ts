@@ -52,7 +52,8 @@ function round(n: number): number {
 
 /** Receives what happens in the consumer pipeline (metrics, tracing). */
 export interface ConsumerObserver {
-  handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean): void;
+  /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
+  handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now?: number): void;
   retried(subscriber: string): void;
   deadLettered(subscriber: string): void;
 }
@@ -81,15 +82,15 @@ export class SubscriberStats implements ConsumerObserver {
     return c;
   }
 
-  handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean): void {
+  handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now = Date.now()): void {
     const c = this.of(subscriber);
     c.handled++;
     if (duplicate) c.duplicates++;
-    c.lastHandledAt = Date.now();
+    c.lastHandledAt = now;
     c.lastLagMs = lagMs;
     c.duration.add(durationMs);
     c.lag.add(lagMs);
-    for (const o of this.observers) o.handled(subscriber, durationMs, lagMs, duplicate);
+    for (const o of this.observers) o.handled(subscriber, durationMs, lagMs, duplicate, now);
   }
 
   retried(subscriber: string): void {

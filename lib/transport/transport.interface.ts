@@ -89,6 +89,16 @@ export type DeliveryOutcome =
 /** Called by a transport for every delivery to a subscriber. Never rejects. */
 export type DeliveryHandler = (message: InboundMessage) => Promise<DeliveryOutcome>;
 
+/**
+ * A `DeliveryHandler` that can also answer without a promise when the outcome is known at once
+ * (a handler that finished synchronously): in-process transports call `handleNow` when present
+ * and save a promise per delivery. Same outcome, same never-throws contract.
+ * @internal
+ */
+export interface SettlingDeliveryHandler extends DeliveryHandler {
+  handleNow?(message: InboundMessage): DeliveryOutcome | Promise<DeliveryOutcome>;
+}
+
 /** A subscriber as the transport sees it: one queue (or channel) per subscriber. */
 export interface SubscriberDescriptor {
   /** Name unique within the service, e.g. `InventoryService.onOrderCreated`. */

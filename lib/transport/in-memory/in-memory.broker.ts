@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
-import type { DeliveryHandler, InboundMessage } from '../transport.interface';
+import type { DeliveryHandler, DeliveryOutcome, InboundMessage, SettlingDeliveryHandler } from '../transport.interface';
 import { toErrorInfo } from '../../errors/error-info';
 import type { EncodedMessage } from '../../message/cloudevents.codec';
 
@@ -18,6 +18,8 @@ export interface QueuedMessage {
 export function bodyOf(message: QueuedMessage): string {
   return message.body ?? message.encoded!.body;
 }
+
+const RESOLVED = Promise.resolve();
 
 const NO_HEADERS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
@@ -88,11 +90,13 @@ export class InMemoryQueue {
   schedule(): void {
     if (this.scheduled || this.consumers.length === 0) return;
     this.scheduled = true;
-    void Promise.resolve().then(() => {
-      this.scheduled = false;
-      this.pump();
-    });
+    void RESOLVED.then(this.runPump);
   }
+
+  private readonly runPump = (): void => {
+    this.scheduled = false;
+    this.pump();
+  };
 
   private take(): QueuedMessage | undefined {
     if (this.head >= this.items.length) return undefined;
@@ -128,36 +132,44 @@ export class InMemoryQueue {
 
   private deliver(consumer: QueueConsumer, message: QueuedMessage): void {
     consumer.inFlight++;
-    const done = () => {
+    const handler = consumer.handler as SettlingDeliveryHandler;
+    const delivery = new QueueDelivery(message, this.name);
+    let outcome: DeliveryOutcome | Promise<DeliveryOutcome>;
+    try {
+      outcome = handler.handleNow ? handler.handleNow(delivery) : handler(delivery);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (settled) => this.settled(consumer, message, settled),
+        (error: unknown) => this.settled(consumer, message, undefined, error),
+      );
+    } else {
+      this.settled(consumer, message, outcome); // settled synchronously: no promise at all
+    }
+  }
+
+  /** Carries out a delivery's outcome; a handler that failed (`outcome` undefined) dead-letters, never loops. */
+  private settled(consumer: QueueConsumer, message: QueuedMessage, outcome?: DeliveryOutcome, error?: unknown): void {
+    try {
+      if (outcome !== undefined) {
+        consumer.settle(message, outcome);
+      } else {
+        const now = new Date().toISOString();
+        consumer.settle(message, {
+          status: 'dead-letter',
+          error: toErrorInfo(error),
+          attempts: message.attempt,
+          firstFailureAt: message.firstFailureAt ?? now,
+          lastFailureAt: now,
+        });
+      }
+    } finally {
       consumer.inFlight--;
       if (consumer.inFlight === 0 && consumer.idle.length) consumer.idle.splice(0).forEach((r) => r());
       if (this.items.length > this.head) this.schedule(); // a consumer was full: go on
-    };
-    consumer.handler(new QueueDelivery(message, this.name)).then(
-      (outcome) => {
-        try {
-          consumer.settle(message, outcome);
-        } finally {
-          done();
-        }
-      },
-      (error: unknown) => {
-        // a delivery handler must not reject; if one does, the message is dead-lettered, not looped
-        try {
-          const now = new Date().toISOString();
-          const info = toErrorInfo(error);
-          consumer.settle(message, {
-            status: 'dead-letter',
-            error: info,
-            attempts: message.attempt,
-            firstFailureAt: message.firstFailureAt ?? now,
-            lastFailureAt: now,
-          });
-        } finally {
-          done();
-        }
-      },
-    );
+    }
   }
 }
 

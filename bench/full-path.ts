@@ -2,7 +2,7 @@
  * The full path outbox (PostgreSQL) → RabbitMQ → inbox subscriber, beside the naive baseline of the
  * outbox benchmark with the broker in the loop, measured in the same run.
  *
- *   npx ts-node --transpile-only -P tsconfig.json bench/full-path.ts
+ *   npm run bench:full-path   (compiles lib/ and bench/ to dist-bench/, runs the compiled JS)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  AMQP_URL=amqp://guest:guest@127.0.0.1:5672
  *   BENCH_ROUNDS=2  BENCH_SECONDS=4  BENCH_ONLY=ours|baseline (one side, e.g. for its peak RSS)
  *

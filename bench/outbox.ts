@@ -2,7 +2,7 @@
  * End-to-end throughput and latency of the transactional outbox + relay + inbox on PostgreSQL,
  * beside a naive baseline measured in the same run.
  *
- *   npm run bench:outbox      (or: npx ts-node --transpile-only bench/outbox.ts)
+ *   npm run bench:outbox      (compiles lib/ and bench/ to dist-bench/, runs the compiled JS)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ROUNDS=2  BENCH_SECONDS=5
  *
  * Both sides: 10 writers, each event committed in its own transaction (BEGIN, INSERT, COMMIT);
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both sides in one process; ` +
-      `${rssAtSetup.toFixed(0)} MB after loading ts-node, TypeORM, pg and connecting, before any message)`,
+      `${rssAtSetup.toFixed(0)} MB after loading TypeORM, pg and connecting, before any message)`,
   );
 }
 

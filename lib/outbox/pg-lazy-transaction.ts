@@ -33,6 +33,7 @@ export function statementName(sql: string): string {
 /** The part of `pg`'s wire connection the combined query writes to. */
 interface PgConnection {
   parsedStatements: Record<string, string>;
+  _send(buffer: Buffer): boolean;
   stream: { cork?: () => void; uncork?: () => void };
   parse(query: { text: string; name: string; types: unknown[] }): void;
   bind(config: { portal: string; statement: string; values: unknown[] }): void;
@@ -75,14 +76,18 @@ function combinedClass(Query: PgQueryClass): PgQueryClass {
   if (cls === undefined) {
     cls = class BeginThenQuery extends Query {
       override submit(connection: PgConnection): Error | null {
-        connection.stream.cork?.();
+        // every message of BEGIN and of the statement into one buffer, written once
+        const parts: Buffer[] = [];
+        const send = connection._send;
+        connection._send = (buffer: Buffer) => parts.push(buffer) > 0;
         try {
           connection.parse({ text: 'BEGIN', name: '', types: [] });
           connection.bind({ portal: '', statement: '', values: [] });
           connection.execute({ portal: '', rows: 0 });
           return super.submit(connection);
         } finally {
-          connection.stream.uncork?.();
+          connection._send = send;
+          if (parts.length > 0) send.call(connection, Buffer.concat(parts));
         }
       }
     };

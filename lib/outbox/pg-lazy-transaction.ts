@@ -56,34 +56,63 @@ interface RunnerInternals {
   transactionDepth: number;
   broadcaster: { broadcast(event: string): Promise<void> };
   connect(): Promise<unknown>;
+  query(query: string, ...rest: unknown[]): Promise<unknown>;
   commitTransaction(): Promise<void>;
   rollbackTransaction(): Promise<void>;
   release(): Promise<void>;
 }
 
-/** Query runners whose `BEGIN` was not sent yet, with their `pg` client. */
-const pendingBegin = new WeakMap<object, PgClientLike>();
-const combinedClasses = new WeakMap<object, PgQueryClass>();
+/**
+ * What a lazy transaction has not sent yet: its `BEGIN`, and outbox inserts deferred to the next
+ * statement (`deferStatement`). Both go out in front of that statement, in the same write; when
+ * it is the `COMMIT`, a transaction that only published events costs a single round trip.
+ */
+interface LazyState {
+  client: PgClientLike;
+  beginPending: boolean;
+  deferred: PgQuery[];
+}
+
+/** Query runners of the lazy transactions still open. */
+const lazyRunners = new WeakMap<object, LazyState>();
+const prefixedClasses = new WeakMap<object, PgQueryClass>();
+
+/** Bind values as `pg` sends them (our statements' parameters are strings, numbers and nulls). */
+function wireValues(values: unknown[]): unknown[] {
+  return values.map((v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : String(v)));
+}
 
 /**
- * `pg`'s `Query` extended to send `BEGIN` in front of the statement, in the same write and the
- * same extended-protocol sync (Parse/Bind/Execute of `BEGIN`, then the statement's own messages
- * and one Sync): one round trip instead of two. `BEGIN` survives the Sync (an explicit
- * transaction block); if the statement fails, the block is aborted and the caller rolls back.
+ * `pg`'s `Query` extended to send statements in front of its own, in the same write and the same
+ * extended-protocol sync: `BEGIN` (when `withBegin`), then each of `prefix` (Bind/Execute of a
+ * named statement already parsed on the connection, else Parse/Bind/Execute), then the query
+ * itself and one Sync. If one fails, PostgreSQL skips the rest up to the Sync and the query fails
+ * with that error (the transaction block is then aborted; the caller rolls back). `BEGIN` survives
+ * the Sync (an explicit transaction block). The results of the statements in front come first in
+ * `pg`'s result list.
  */
-function combinedClass(Query: PgQueryClass): PgQueryClass {
-  let cls = combinedClasses.get(Query);
+function prefixedClass(Query: PgQueryClass): PgQueryClass {
+  let cls = prefixedClasses.get(Query);
   if (cls === undefined) {
-    cls = class BeginThenQuery extends Query {
+    cls = class PrefixedQuery extends Query {
+      withBegin = false;
+      prefix: PgQuery[] = [];
       override submit(connection: PgConnection): Error | null {
-        // every message of BEGIN and of the statement into one buffer, written once
+        // every message into one buffer, written once
         const parts: Buffer[] = [];
         const send = connection._send;
         connection._send = (buffer: Buffer) => parts.push(buffer) > 0;
         try {
-          connection.parse({ text: 'BEGIN', name: '', types: [] });
-          connection.bind({ portal: '', statement: '', values: [] });
-          connection.execute({ portal: '', rows: 0 });
+          if (this.withBegin) {
+            connection.parse({ text: 'BEGIN', name: '', types: [] });
+            connection.bind({ portal: '', statement: '', values: [] });
+            connection.execute({ portal: '', rows: 0 });
+          }
+          for (const q of this.prefix) {
+            if (q.name === undefined) connection.parse({ text: q.text, name: '', types: [] });
+            connection.bind({ portal: '', statement: q.name ?? '', values: wireValues(q.values) });
+            connection.execute({ portal: '', rows: 0 });
+          }
           return super.submit(connection);
         } finally {
           connection._send = send;
@@ -91,22 +120,24 @@ function combinedClass(Query: PgQueryClass): PgQueryClass {
         }
       }
     };
-    combinedClasses.set(Query, cls);
+    prefixedClasses.set(Query, cls);
   }
   return cls;
 }
 
 /**
- * Runs `work` in a transaction of `dataSource` on PostgreSQL whose `BEGIN` is sent lazily: with
- * the transaction's first statement. When that statement is one of the outbox's
- * (`sendWithPendingBegin`: the outbox insert of a publishing transaction, the inbox insert of a
- * subscriber), `BEGIN` and it go in one round trip; any other first statement, or
- * `commit`/`rollback`, sends `BEGIN` first on its own (the query runner's `connect()` does, which every TypeORM query and the raw client
- * pass through). PostgreSQL takes the transaction's snapshot at its first statement, not at
- * `BEGIN`, so nothing is observable. The query runner looks exactly as after
- * `startTransaction()` (state, subscribers' transaction events); commit and rollback are
- * TypeORM's. With an `isolationLevel` on the DataSource, or a client this does not know
- * (pg-native), it is `dataSource.transaction(work)`.
+ * Runs `work` in a transaction of `dataSource` on PostgreSQL that sends nothing until it must:
+ * - `BEGIN` goes with the transaction's first statement (PostgreSQL takes the snapshot at the
+ *   first statement, not at `BEGIN`, so nothing is observable);
+ * - outbox inserts (`deferStatement`) wait for the next statement and go in front of it.
+ * Both travel in the same write as that statement: with the outbox/inbox statements, a TypeORM
+ * statement, or the `COMMIT` (a transaction that only published events: `BEGIN`, inserts and
+ * `COMMIT` in one round trip). Every TypeORM statement passes through the query runner's
+ * `connect()`, which sends what is pending first. A failing deferred insert fails the statement it
+ * travels with (usually the `COMMIT`): the transaction rolls back, nothing is half-written.
+ * The query runner looks exactly as after `startTransaction()` (state, subscribers' transaction
+ * events); commit and rollback are TypeORM's. With an `isolationLevel` on the DataSource, or a
+ * client this does not know (pg-native), it is `dataSource.transaction(work)`.
  */
 export async function runLazyTransaction<R>(
   dataSource: DataSource,
@@ -127,10 +158,18 @@ export async function runLazyTransaction<R>(
       qr.isTransactionActive = false;
       throw error;
     }
-    pendingBegin.set(qr, client);
-    // every statement of the transaction asks for the connection first: BEGIN goes ahead of it
+    const st: LazyState = { client, beginPending: true, deferred: [] };
+    lazyRunners.set(qr, st);
     const connect = qr.connect;
-    qr.connect = () => (pendingBegin.has(qr) ? flushBegin(qr, client) : connect.call(qr));
+    qr.connect = () =>
+      lazyRunners.get(qr) === st && (st.beginPending || st.deferred.length > 0)
+        ? Promise.resolve(pendingClient(dataSource, st))
+        : connect.call(qr);
+    const query = qr.query;
+    qr.query = (text: string, ...rest: unknown[]) => {
+      if (text === 'ROLLBACK') st.deferred.length = 0; // never sent: nothing to undo
+      return query.call(qr, text, ...rest);
+    };
     qr.transactionDepth = 1;
     try {
       await qr.broadcaster.broadcast('AfterTransactionStart');
@@ -142,61 +181,118 @@ export async function runLazyTransaction<R>(
       throw error;
     }
   } finally {
-    pendingBegin.delete(qr);
+    lazyRunners.delete(qr);
     await qr.release();
   }
 }
 
-/** Sends the pending `BEGIN` on its own; resolves with the client once it is done. */
-function flushBegin(qr: object, client: PgClientLike): Promise<unknown> {
-  pendingBegin.delete(qr);
-  return client.query('BEGIN').then(() => client);
+/**
+ * The `pg` client as the query runner's `connect()` hands it out while something is pending: the
+ * next statement takes it along in the same write when it can travel in the extended protocol
+ * (it has parameters, as TypeORM's statements do, or it is `COMMIT`); anything else (a statement
+ * without parameters could hold several commands, a stream) goes after the pending ones are sent.
+ */
+function pendingClient(dataSource: DataSource, st: LazyState): PgClient {
+  return {
+    query: (query: unknown, values?: unknown) => {
+      if (!st.beginPending && st.deferred.length === 0) return st.client.query(query, values as unknown[]);
+      if (typeof query === 'string' && (query === 'COMMIT' || (Array.isArray(values) && values.length > 0))) {
+        const prefix = st.deferred.splice(0);
+        const withBegin = st.beginPending;
+        st.beginPending = false;
+        return sendQuery(
+          dataSource,
+          st.client,
+          { text: query, values: (values as unknown[]) ?? [] },
+          withBegin,
+          prefix,
+        );
+      }
+      return flushPending(dataSource, st).then(() => st.client.query(query, values as unknown[]));
+    },
+  };
+}
+
+/** Sends what is pending (`BEGIN`, deferred inserts) ahead of another statement, in one write. */
+function flushPending(dataSource: DataSource, st: LazyState): Promise<unknown> {
+  const deferred = st.deferred.splice(0);
+  const withBegin = st.beginPending;
+  st.beginPending = false;
+  const last = deferred.pop();
+  if (last === undefined) return st.client.query('BEGIN');
+  return sendQuery(dataSource, st.client, last, withBegin, deferred);
 }
 
 /**
- * Sends `query` on the connection of `queryRunner` and, when the lazy transaction of that runner
- * has not sent its `BEGIN` yet, sends it together with `BEGIN` (one round trip). Resolves with the
- * statement's result, or `undefined` (nothing sent) when no `BEGIN` is pending — the caller then
- * sends the statement the usual way. A named statement is combined only once parsed on this
- * connection (the first use sends `BEGIN` on its own, then prepares the statement).
+ * Defers `query` (an outbox insert, whose result nobody reads) to the next statement of the lazy
+ * transaction of `queryRunner`: returns true when deferred. Only a named statement already parsed
+ * on that connection is deferred (its Bind can then travel ahead of anything); otherwise the
+ * caller sends it now.
+ */
+export function deferStatement(queryRunner: object | undefined, query: PgQuery): boolean {
+  const st = queryRunner === undefined ? undefined : lazyRunners.get(queryRunner);
+  if (st === undefined || query.name === undefined) return false;
+  if (st.client.connection?.parsedStatements[query.name] !== query.text) return false;
+  st.deferred.push(query);
+  return true;
+}
+
+/**
+ * Sends `query` on the connection of `queryRunner` together with what its lazy transaction has
+ * pending (`BEGIN`, deferred inserts), in one round trip. Resolves with the statement's result, or
+ * `undefined` (nothing sent) when nothing is pending — the caller then sends the statement the
+ * usual way. A named statement is combined only once parsed on this connection (the first use
+ * sends what is pending on its own, then prepares the statement).
  */
 export function sendWithPendingBegin(
   dataSource: DataSource,
   queryRunner: object | undefined,
   query: PgQuery,
 ): Promise<PgResult> | undefined {
-  const client = queryRunner === undefined ? undefined : pendingBegin.get(queryRunner);
-  if (client === undefined) return undefined;
-  const connection = client.connection as PgConnection;
-  if (query.name !== undefined && connection.parsedStatements[query.name] !== query.text) {
-    return flushBegin(queryRunner as object, client).then(() => sendQuery(dataSource, client, query));
+  const st = queryRunner === undefined ? undefined : lazyRunners.get(queryRunner);
+  if (st === undefined || (!st.beginPending && st.deferred.length === 0)) return undefined;
+  if (query.name !== undefined && st.client.connection?.parsedStatements[query.name] !== query.text) {
+    return flushPending(dataSource, st).then(() => sendQuery(dataSource, st.client, query));
   }
-  pendingBegin.delete(queryRunner as object);
-  return sendQuery(dataSource, client, query, true);
+  const prefix = st.deferred.splice(0);
+  const withBegin = st.beginPending;
+  st.beginPending = false;
+  return sendQuery(dataSource, st.client, query, withBegin, prefix);
 }
 
 /**
- * Sends `query` (named: a prepared statement) on a `pg` client, with `BEGIN` in front when
- * `withBegin`. Builds `pg`'s `Query` from text and values and names it afterwards: a config object
- * would be copied property by property (`pg` clones it), which costs more than the statement.
+ * Sends `query` (named: a prepared statement) on a `pg` client, with `BEGIN` and `prefix` in front
+ * when given (see `prefixedClass`). Builds `pg`'s `Query` from text and values and names it
+ * afterwards: a config object would be copied property by property (`pg` clones it), which costs
+ * more than the statement. Resolves with the result of `query` itself.
  */
 export function sendQuery(
   dataSource: DataSource,
   client: PgClient,
   query: PgQuery,
   withBegin = false,
+  prefix: PgQuery[] = [],
 ): Promise<PgResult> {
   const Query = (dataSource.driver as unknown as { postgres?: { Query?: PgQueryClass } }).postgres?.Query;
+  const combined = withBegin || prefix.length > 0;
   if (typeof Query !== 'function' || (client as PgClientLike).connection === undefined) {
-    if (withBegin) throw new Error('outbox: BEGIN can be combined on a pg client only');
+    if (combined) throw new Error('outbox: statements can be combined on a pg client only');
     return client.query(query) as Promise<PgResult>;
   }
   return new Promise<PgResult>((resolve, reject) => {
-    const q = new (withBegin ? combinedClass(Query) : Query)(query.text, query.values) as unknown as {
+    const q = new (combined ? prefixedClass(Query) : Query)(query.text, query.values) as unknown as {
       name?: string;
+      queryMode?: string;
+      withBegin?: boolean;
+      prefix?: PgQuery[];
       callback: (err: Error | null, res?: unknown) => void;
     };
     if (query.name !== undefined) q.name = query.name;
+    if (combined) {
+      q.withBegin = withBegin;
+      q.prefix = prefix;
+      q.queryMode = 'extended'; // one Sync for all, even for a statement without parameters
+    }
     q.callback = (err, res) => {
       if (err) reject(err);
       else resolve((Array.isArray(res) ? res[res.length - 1] : res) as PgResult);

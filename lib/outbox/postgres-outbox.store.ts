@@ -1,6 +1,7 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import { quoteTable } from './outbox-options.validator';
 import {
+  deferStatement,
   runLazyTransaction,
   sendQuery,
   sendWithPendingBegin,
@@ -82,12 +83,18 @@ export class PostgresOutboxStore implements OutboxStore {
       }
       // the usual one-event publish is a prepared statement; a batch of other sizes is parsed each time
       const prepare = chunk.length <= PREPARED_ROWS;
-      await this.prepared(
-        manager,
-        (prepare && this.insertSql[chunk.length]) || this.insertText(chunk.length),
-        params,
-        prepare,
-      );
+      const sql = (prepare && this.insertSql[chunk.length]) || this.insertText(chunk.length);
+      // in a lazy transaction of ours the insert waits for the next statement, usually the COMMIT
+      const runner = manager?.queryRunner;
+      if (
+        prepare &&
+        this.preparedStatements &&
+        deferStatement(runner, { name: statementName(sql), text: sql, values: params })
+      ) {
+        this.dataSource.logger.logQuery(sql, params, runner as QueryRunner | undefined);
+        continue;
+      }
+      await this.prepared(manager, sql, params, prepare);
     }
   }
 

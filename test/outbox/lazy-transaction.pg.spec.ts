@@ -1,0 +1,125 @@
+import { Socket } from 'node:net';
+import type { DataSource } from 'typeorm';
+import { OutboxFeature } from '../../lib/outbox/outbox.feature';
+import { FakeTransport } from './helpers/fake.transport';
+import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
+
+// One pooled connection: every transaction below runs on the same PostgreSQL session, where the
+// outbox insert is already a parsed prepared statement after the first use.
+const tables = uniqueTables('tlazy');
+let ds: DataSource;
+let feature: OutboxFeature;
+
+beforeAll(async () => {
+  ds = await pgDataSource(tables, 1);
+  feature = new OutboxFeature(
+    { outboxTable: tables.outboxTable, inboxTable: tables.inboxTable, relay: false, listenNotify: false },
+    ds,
+    new FakeTransport(),
+    testLogger(),
+  );
+  // the one- and two-row outbox inserts become prepared statements of the session
+  await feature.transactions.run(() => feature.publisher.publish([outbound('WarmUp', {})], {}));
+  await feature.transactions.run(() => feature.publisher.publish([outbound('WarmUp', {}), outbound('WarmUp', {})], {}));
+});
+afterAll(async () => {
+  await dropAll(ds, tables);
+});
+beforeEach(async () => {
+  await ds.query(`DELETE FROM "${tables.outboxTable}"`);
+  await ds.query(`DELETE FROM "${tables.ordersTable}"`);
+});
+
+/** Socket writes (round trips to PostgreSQL, here: each of ours is one buffer) made while `work` runs. */
+async function writesDuring(work: () => Promise<unknown>): Promise<number> {
+  const write = Socket.prototype.write;
+  let writes = 0;
+  Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+    writes++;
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof write;
+  try {
+    await work();
+  } finally {
+    Socket.prototype.write = write;
+  }
+  return writes;
+}
+
+const count = async (table: string): Promise<number> =>
+  Number((await ds.query(`SELECT count(*)::int AS n FROM "${table}"`))[0].n);
+
+describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with the next statement)', () => {
+  it('a transaction that only publishes is one round trip: BEGIN, the insert and COMMIT together', async () => {
+    const writes = await writesDuring(() =>
+      feature.transactions.run(() => feature.publisher.publish([outbound('Published', { n: 1 })], {})),
+    );
+    expect(writes).toBe(1);
+    const rows = await ds.query(`SELECT type, status FROM "${tables.outboxTable}"`);
+    expect(rows).toEqual([{ type: 'Published', status: 'pending' }]);
+  });
+
+  it('a business write and an event: two round trips (BEGIN + business insert; outbox insert + COMMIT)', async () => {
+    const writes = await writesDuring(() =>
+      feature.transactions.run(async (manager) => {
+        await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['o-1']);
+        await feature.publisher.publish([outbound('OrderCreated', { orderId: 'o-1' })], {});
+      }),
+    );
+    expect(writes).toBe(2);
+    expect(await count(tables.ordersTable)).toBe(1);
+    expect(await count(tables.outboxTable)).toBe(1);
+  });
+
+  it('keeps statement order: the transaction reads its own outbox row', async () => {
+    const seen = await feature.transactions.run(async (manager) => {
+      await feature.publisher.publish([outbound('ReadBack', {})], {});
+      return (await manager.query(`SELECT type FROM "${tables.outboxTable}"`)) as { type: string }[];
+    });
+    expect(seen).toEqual([{ type: 'ReadBack' }]);
+  });
+
+  it('a failing deferred insert fails the COMMIT and rolls the whole transaction back', async () => {
+    await ds.query(
+      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused" CHECK (type <> 'Refused')`,
+    );
+    try {
+      await expect(
+        feature.transactions.run(async (manager) => {
+          await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ('o-2')`);
+          await feature.publisher.publish([outbound('Refused', {})], {}); // resolves: the insert waits for COMMIT
+        }),
+      ).rejects.toThrow(/refused/);
+      expect(await count(tables.ordersTable)).toBe(0);
+      expect(await count(tables.outboxTable)).toBe(0);
+      // the session is usable again
+      await feature.transactions.run(() => feature.publisher.publish([outbound('After', {})], {}));
+      expect(await count(tables.outboxTable)).toBe(1);
+    } finally {
+      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused"`);
+    }
+  });
+
+  it('a rollback never sends the deferred insert', async () => {
+    await expect(
+      feature.transactions.run(async () => {
+        await feature.publisher.publish([outbound('Dropped', {})], {});
+        throw new Error('business rule violated');
+      }),
+    ).rejects.toThrow('business rule violated');
+    expect(await count(tables.outboxTable)).toBe(0);
+  });
+
+  it('several events in one transaction and nested runs share the one write with the COMMIT', async () => {
+    const writes = await writesDuring(() =>
+      feature.transactions.run(async () => {
+        await feature.publisher.publish([outbound('A', {})], {});
+        await feature.transactions.run(() => feature.publisher.publish([outbound('B', {})], {}));
+        await feature.publisher.publish([outbound('C', {}), outbound('D', {})], {});
+      }),
+    );
+    expect(writes).toBe(1);
+    const rows = (await ds.query(`SELECT type FROM "${tables.outboxTable}" ORDER BY id`)) as { type: string }[];
+    expect(rows.map((r) => r.type)).toEqual(['A', 'B', 'C', 'D']);
+  });
+});

@@ -79,7 +79,11 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.stopping = false;
-    this.running = Promise.all(Array.from({ length: this.lanes }, () => this.loop()))
+    // a lane that fails outside its batch (it should not) is logged; the others go on, and stop()
+    // still waits for every lane
+    const lane = () =>
+      this.loop().catch((error: unknown) => this.logger.error(`outbox relay lane stopped: ${errorText(error)}`));
+    this.running = Promise.all(Array.from({ length: this.lanes }, lane))
       .then(() => undefined)
       .finally(() => {
         this.running = undefined;

@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
 
 /** A query as the outbox sends it to `pg`: text, parameters and, when prepared, a statement name. */
 export interface PgQuery {
@@ -57,6 +57,8 @@ interface RunnerInternals {
   broadcaster: { broadcast(event: string): Promise<void> };
   connect(): Promise<unknown>;
   query(query: string, ...rest: unknown[]): Promise<unknown>;
+  /** TypeORM's: gives the connection back to the pool, which destroys it when given an error. */
+  releasePostgresConnection?(error?: unknown): Promise<void>;
   commitTransaction(): Promise<void>;
   rollbackTransaction(): Promise<void>;
   release(): Promise<void>;
@@ -71,6 +73,12 @@ interface LazyState {
   client: PgClientLike;
   beginPending: boolean;
   deferred: PgQuery[];
+  /** `COMMIT` or `ROLLBACK` was issued: nothing may be deferred any more (later inserts go out at once). */
+  closed: boolean;
+  /** A deferred insert that failed while sent ahead of another statement: the `COMMIT` must fail too. */
+  failed?: unknown;
+  /** The client the query runner hands out while something is pending (see `orderedClient`). */
+  proxy?: PgClient;
 }
 
 /** Query runners of the lazy transactions still open. */
@@ -113,7 +121,12 @@ function prefixedClass(Query: PgQueryClass): PgQueryClass {
             connection.bind({ portal: '', statement: q.name ?? '', values: wireValues(q.values) });
             connection.execute({ portal: '', rows: 0 });
           }
-          return super.submit(connection);
+          const error = super.submit(connection);
+          if (error) parts.length = 0; // nothing of it may reach the server (no Sync would follow)
+          return error;
+        } catch (error) {
+          parts.length = 0;
+          throw error;
         } finally {
           connection._send = send;
           if (parts.length > 0) send.call(connection, Buffer.concat(parts));
@@ -158,16 +171,22 @@ export async function runLazyTransaction<R>(
       qr.isTransactionActive = false;
       throw error;
     }
-    const st: LazyState = { client, beginPending: true, deferred: [] };
+    const st: LazyState = { client, beginPending: true, deferred: [], closed: false };
     lazyRunners.set(qr, st);
     const connect = qr.connect;
     qr.connect = () =>
       lazyRunners.get(qr) === st && (st.beginPending || st.deferred.length > 0)
-        ? Promise.resolve(pendingClient(dataSource, st))
+        ? Promise.resolve((st.proxy ??= orderedClient(dataSource, st)))
         : connect.call(qr);
     const query = qr.query;
     qr.query = (text: string, ...rest: unknown[]) => {
-      if (text === 'ROLLBACK') st.deferred.length = 0; // never sent: nothing to undo
+      if (text === 'COMMIT' || text === 'ROLLBACK') st.closed = true;
+      // never sent, nothing to undo: what is pending was deferred after the last savepoint sent
+      if (text === 'ROLLBACK' || text.startsWith('ROLLBACK TO SAVEPOINT')) st.deferred.length = 0;
+      if (text === 'COMMIT' && st.failed !== undefined) {
+        // PostgreSQL would answer ROLLBACK without an error: the caller must not believe it committed
+        return Promise.reject(new QueryFailedError('COMMIT', [], st.failed as Error));
+      }
       return query.call(qr, text, ...rest);
     };
     qr.transactionDepth = 1;
@@ -177,7 +196,13 @@ export async function runLazyTransaction<R>(
       await qr.commitTransaction();
       return result;
     } catch (error) {
-      if (qr.isTransactionActive && !qr.isReleased) await qr.rollbackTransaction().catch(() => undefined);
+      try {
+        // nested savepoints unwind one level per call
+        while (qr.isTransactionActive && !qr.isReleased) await qr.rollbackTransaction();
+      } catch {
+        // never hand a connection back to the pool inside a transaction: the pool destroys it
+        await qr.releasePostgresConnection?.(error);
+      }
       throw error;
     }
   } finally {
@@ -188,29 +213,50 @@ export async function runLazyTransaction<R>(
 
 /**
  * The `pg` client as the query runner's `connect()` hands it out while something is pending: the
- * next statement takes it along in the same write when it can travel in the extended protocol
- * (it has parameters, as TypeORM's statements do, or it is `COMMIT`); anything else (a statement
- * without parameters could hold several commands, a stream) goes after the pending ones are sent.
+ * client itself, except for `query`. A statement that can travel in the extended protocol (it has
+ * parameters, as TypeORM's statements do, or it is `COMMIT`) takes what is pending along in the same
+ * write. Anything else (a statement without parameters could hold several commands, a stream, a
+ * callback) is queued right behind what is pending, in the same call: `pg` runs a client's queries in
+ * order, so nothing can come between them.
  */
-function pendingClient(dataSource: DataSource, st: LazyState): PgClient {
-  return {
-    query: (query: unknown, values?: unknown) => {
-      if (!st.beginPending && st.deferred.length === 0) return st.client.query(query, values as unknown[]);
-      if (typeof query === 'string' && (query === 'COMMIT' || (Array.isArray(values) && values.length > 0))) {
-        const prefix = st.deferred.splice(0);
-        const withBegin = st.beginPending;
-        st.beginPending = false;
-        return sendQuery(
-          dataSource,
-          st.client,
-          { text: query, values: (values as unknown[]) ?? [] },
-          withBegin,
-          prefix,
-        );
-      }
-      return flushPending(dataSource, st).then(() => st.client.query(query, values as unknown[]));
-    },
+function orderedClient(dataSource: DataSource, st: LazyState): PgClient {
+  const client = st.client;
+  const query = (statement: unknown, values?: unknown, callback?: unknown): unknown => {
+    if (!st.beginPending && st.deferred.length === 0) {
+      return (client.query as (...a: unknown[]) => unknown)(statement, values, callback);
+    }
+    if (
+      typeof statement === 'string' &&
+      callback === undefined &&
+      (statement === 'COMMIT' || (Array.isArray(values) && values.length > 0))
+    ) {
+      const prefix = st.deferred.splice(0);
+      const withBegin = st.beginPending;
+      st.beginPending = false;
+      const sent = sendQuery(
+        dataSource,
+        client,
+        { text: statement, values: (values as unknown[]) ?? [] },
+        withBegin,
+        prefix,
+      );
+      // the transaction is aborted either way; if a deferred insert is what failed, refuse the COMMIT
+      // even when the caller swallows this statement's error
+      return prefix.length === 0
+        ? sent
+        : sent.catch((error: unknown) => {
+            st.failed ??= error;
+            throw error;
+          });
+    }
+    flushPending(dataSource, st).catch((error: unknown) => {
+      st.failed ??= error; // the statement behind it fails too (aborted transaction); COMMIT is refused
+    });
+    return (client.query as (...a: unknown[]) => unknown)(statement, values, callback);
   };
+  return new Proxy(client, {
+    get: (target, property, receiver) => (property === 'query' ? query : Reflect.get(target, property, receiver)),
+  }) as PgClient;
 }
 
 /** Sends what is pending (`BEGIN`, deferred inserts) ahead of another statement, in one write. */
@@ -231,7 +277,7 @@ function flushPending(dataSource: DataSource, st: LazyState): Promise<unknown> {
  */
 export function deferStatement(queryRunner: object | undefined, query: PgQuery): boolean {
   const st = queryRunner === undefined ? undefined : lazyRunners.get(queryRunner);
-  if (st === undefined || query.name === undefined) return false;
+  if (st === undefined || st.closed || query.name === undefined) return false;
   if (st.client.connection?.parsedStatements[query.name] !== query.text) return false;
   st.deferred.push(query);
   return true;
@@ -252,7 +298,11 @@ export function sendWithPendingBegin(
   const st = queryRunner === undefined ? undefined : lazyRunners.get(queryRunner);
   if (st === undefined || (!st.beginPending && st.deferred.length === 0)) return undefined;
   if (query.name !== undefined && st.client.connection?.parsedStatements[query.name] !== query.text) {
-    return flushPending(dataSource, st).then(() => sendQuery(dataSource, st.client, query));
+    // what is pending first, then the statement, queued in this order at once (it gets prepared)
+    flushPending(dataSource, st).catch((error: unknown) => {
+      st.failed ??= error;
+    });
+    return sendQuery(dataSource, st.client, query);
   }
   const prefix = st.deferred.splice(0);
   const withBegin = st.beginPending;

@@ -55,6 +55,12 @@ describe('MessagingHealthIndicator on RabbitMQ', () => {
     if (down.broker.status === 'down') expect(down.broker.reasons).toContain('transport rabbitmq is not connected');
 
     await waitUntil(async () => (await health.isHealthy('broker')).broker.status === 'up', 'health up again', 30_000);
+    // connections are back first; the consumer re-subscribes on its new channel right after
+    await waitUntil(
+      async () => (await moduleRef.get(MessagingMonitor).snapshot()).subscribers[0].queue?.consumers === 1,
+      'consumer re-subscribed',
+      10_000,
+    );
     const snap = await moduleRef.get(MessagingMonitor).snapshot();
     expect(snap.transport.connected).toBe(true);
     expect(snap.subscribers[0].queue).toMatchObject({ name: `${service}.pings`, consumers: 1 });

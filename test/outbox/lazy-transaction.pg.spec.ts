@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { OutboxFeature } from '../../lib/outbox/outbox.feature';
 import { FakeTransport } from './helpers/fake.transport';
 import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
@@ -121,5 +121,95 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
     expect(writes).toBe(1);
     const rows = (await ds.query(`SELECT type FROM "${tables.outboxTable}" ORDER BY id`)) as { type: string }[];
     expect(rows.map((r) => r.type)).toEqual(['A', 'B', 'C', 'D']);
+  });
+
+  it('an insert issued after the COMMIT went out is sent at once, not deferred into nothing', async () => {
+    const subscriber = {
+      afterTransactionCommit: (event: { queryRunner: { manager: unknown } }) => {
+        if (late) return;
+        late = feature.publisher.publish([outbound('AfterCommit', {})], { manager: event.queryRunner.manager });
+      },
+    };
+    let late: Promise<void> | undefined;
+    (ds.subscribers as unknown[]).push(subscriber);
+    try {
+      await feature.transactions.run(() => feature.publisher.publish([outbound('InTx', {})], {}));
+      await late;
+    } finally {
+      (ds.subscribers as unknown[]).splice((ds.subscribers as unknown[]).indexOf(subscriber), 1);
+    }
+    const rows = (await ds.query(`SELECT type FROM "${tables.outboxTable}" ORDER BY id`)) as { type: string }[];
+    expect(rows.map((r) => r.type)).toEqual(['InTx', 'AfterCommit']);
+  });
+
+  it('a rolled-back savepoint drops the inserts deferred after it; the outer transaction commits', async () => {
+    await feature.transactions.run(async (manager) => {
+      await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['outer']);
+      await manager
+        .transaction(async (inner: EntityManager) => {
+          await feature.publisher.publish([outbound('InnerOnly', {})], { manager: inner });
+          throw new Error('inner rule');
+        })
+        .catch(() => undefined);
+      await feature.publisher.publish([outbound('Outer', {})], {});
+    });
+    const rows = (await ds.query(`SELECT type FROM "${tables.outboxTable}"`)) as { type: string }[];
+    expect(rows.map((r) => r.type)).toEqual(['Outer']);
+    expect(await count(tables.ordersTable)).toBe(1);
+  });
+
+  it('a failure inside a savepoint with an event deferred after it leaves no open transaction behind', async () => {
+    await expect(
+      feature.transactions.run(async (manager) => {
+        await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['must-not-exist']);
+        await manager.transaction(async (inner: EntityManager) => {
+          try {
+            await inner.query('SELECT 1 / 0 WHERE $1::int = 1', [1]);
+          } catch (error) {
+            await feature.publisher.publish([outbound('InCatch', {})], { manager: inner });
+            throw error;
+          }
+        });
+      }),
+    ).rejects.toThrow(/division by zero/);
+    // the next transaction on the (only) pooled connection commits just its own work
+    await feature.transactions.run(async (manager) => {
+      await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['next']);
+    });
+    const ids = (await ds.query(`SELECT id FROM "${tables.ordersTable}"`)) as { id: string }[];
+    expect(ids.map((r) => r.id)).toEqual(['next']);
+    expect(await count(tables.outboxTable)).toBe(0);
+  });
+
+  it('a deferred insert that fails with a statement whose error the caller swallows still fails the COMMIT', async () => {
+    await ds.query(
+      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused2" CHECK (type <> 'Refused')`,
+    );
+    try {
+      await expect(
+        feature.transactions.run(async (manager) => {
+          await feature.publisher.publish([outbound('Refused', {})], {});
+          await manager.query('SELECT $1::int AS one', [1]).catch(() => undefined); // "best effort"
+        }),
+      ).rejects.toThrow(/refused2/);
+      expect(await count(tables.outboxTable)).toBe(0);
+    } finally {
+      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused2"`);
+    }
+  });
+
+  it('the connection handed out while an insert is pending is the pg client (callbacks, its other members)', async () => {
+    const result = await feature.transactions.run(async (manager) => {
+      await feature.publisher.publish([outbound('BeforeCallback', {})], {});
+      const client = (await manager.queryRunner!.connect()) as {
+        query(text: string, cb: (err: Error | null, res: { rows: unknown[] }) => void): void;
+        escapeLiteral(s: string): string;
+      };
+      expect(client.escapeLiteral("it's")).toBe("'it''s'");
+      return new Promise<unknown[]>((resolve, reject) =>
+        client.query(`SELECT type FROM "${tables.outboxTable}"`, (err, res) => (err ? reject(err) : resolve(res.rows))),
+      );
+    });
+    expect(result).toEqual([{ type: 'BeforeCallback' }]);
   });
 });

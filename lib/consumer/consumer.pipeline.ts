@@ -128,9 +128,10 @@ export class ConsumerPipeline {
     payload: unknown,
   ): false | Promise<boolean> {
     const wrap = this.deps.wrap;
-    return wrap
-      ? wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload))
-      : this.invoke(sub, route, state, payload);
+    if (wrap === undefined || (wrap.wraps !== undefined && !wrap.wraps(state.message!))) {
+      return this.invoke(sub, route, state, payload);
+    }
+    return wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload));
   }
 
   /**

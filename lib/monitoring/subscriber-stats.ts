@@ -76,9 +76,15 @@ export class SubscriberStats implements ConsumerObserver {
   /** Extra observers (Prometheus, tracing) notified after the counters. */
   readonly observers: ConsumerObserver[] = [];
 
+  private lastSubscriber?: string;
+  private lastCounters?: Counters;
+
   private of(subscriber: string): Counters {
+    if (subscriber === this.lastSubscriber) return this.lastCounters!;
     let c = this.bySubscriber.get(subscriber);
     if (!c) this.bySubscriber.set(subscriber, (c = new Counters()));
+    this.lastSubscriber = subscriber;
+    this.lastCounters = c;
     return c;
   }
 

@@ -6,4 +6,12 @@ import type { MessageEnvelope } from '../message/envelope';
  * return what it returns (a value when the handler finished synchronously, else its promise), so
  * the pipeline's synchronous fast path is kept.
  */
-export type ConsumeWrapper = <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T) => T;
+export type ConsumeWrapper = (<T>(
+  envelope: MessageEnvelope,
+  subscriber: string,
+  attempt: number,
+  work: () => T,
+) => T) & {
+  /** Whether it would wrap this message at all; when false the pipeline runs the work directly. */
+  wraps?(envelope: MessageEnvelope): boolean;
+};

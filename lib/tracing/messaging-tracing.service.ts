@@ -34,6 +34,9 @@ export class MessagingTracing {
   private readonly system: string;
   private readonly producerAsParent: boolean;
   private readonly tracerName: string;
+  /** The global tracer provider last looked at, and whether it was the API's proxy without an SDK. */
+  private checkedProvider?: unknown;
+  private checkedNoProvider = false;
 
   constructor(
     @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
@@ -55,8 +58,11 @@ export class MessagingTracing {
       const sc = api.trace.getSpanContext(active);
       return sc && api.isSpanContextValid(sc) ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
     };
-    this.consumeWrapper = <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T =>
-      this.consume(envelope, subscriber, attempt, work);
+    this.consumeWrapper = Object.assign(
+      <T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T =>
+        this.consume(envelope, subscriber, attempt, work),
+      { wraps: (envelope: MessageEnvelope) => this.wraps(envelope) },
+    );
   }
 
   /** The producer's span context carried by `envelope`, if valid. */
@@ -70,15 +76,25 @@ export class MessagingTracing {
    * delegate): then a span would be a no-op. Checked per message, so an SDK registered later counts.
    */
   private noTracerProvider(): boolean {
-    const api = this.api!;
-    const provider = api.trace.getTracerProvider();
-    return provider instanceof api.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+    const provider = this.api!.trace.getTracerProvider();
+    // an SDK registers globally: the API then hands out its provider, another object; so the verdict
+    // holds as long as the same provider object comes back
+    if (provider !== this.checkedProvider) {
+      this.checkedProvider = provider;
+      this.checkedNoProvider =
+        provider instanceof this.api!.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+    }
+    return this.checkedNoProvider;
+  }
+
+  /** Whether a message gets a span: no SDK, nothing to record; only a producer span made the parent would still be propagated. */
+  private wraps(envelope: MessageEnvelope): boolean {
+    return (this.producerAsParent && envelope.traceparent !== undefined) || !this.noTracerProvider();
   }
 
   private consume<T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T {
     const api = this.api!;
-    // no SDK: nothing to record; only a producer span made the parent would still be propagated
-    if (!(this.producerAsParent && envelope.traceparent !== undefined) && this.noTracerProvider()) return work();
+    if (!this.wraps(envelope)) return work();
     const producer = this.producerContext(envelope);
     const active = api.context.active();
     // not a child of whatever span is active in the transport's callback (allocation only when there is one)

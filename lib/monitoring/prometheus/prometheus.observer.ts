@@ -33,7 +33,18 @@ export class PrometheusConsumerObserver implements ConsumerObserver {
     private readonly families: ConsumerMetricFamilies,
   ) {}
 
+  private lastSubscriber?: string;
+  private lastChildren?: Children;
+
   private of(subscriber: string): Children {
+    if (subscriber === this.lastSubscriber) return this.lastChildren!;
+    const c = this.childrenOf(subscriber);
+    this.lastSubscriber = subscriber;
+    this.lastChildren = c;
+    return c;
+  }
+
+  private childrenOf(subscriber: string): Children {
     let c = this.children.get(subscriber);
     if (!c) {
       const f = this.families;

@@ -1,14 +1,7 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import { quoteTable } from './outbox-options.validator';
-import {
-  deferStatement,
-  runLazyTransaction,
-  sendQuery,
-  sendWithPendingBegin,
-  statementName,
-  type PgClient,
-  type PgResult,
-} from './pg-lazy-transaction';
+import { deferStatement, runLazyTransaction, sendWithPendingBegin } from './pg-lazy-transaction';
+import { sendQuery, statementName, type PgClient, type PgResult } from './pg-wire';
 import {
   hash32,
   type BatchResult,

@@ -86,7 +86,15 @@ export async function runLazyTransaction<R>(
         // PostgreSQL would answer ROLLBACK without an error: the caller must not believe it committed
         return Promise.reject(new QueryFailedError('COMMIT', [], st.failed as Error));
       }
-      return query.call(qr, text, ...rest);
+      const sent = query.call(qr, text, ...rest);
+      // a rolled-back savepoint undoes the failure too (an aborted transaction takes no new savepoint,
+      // so whatever failed came after it)
+      return text.startsWith('ROLLBACK TO SAVEPOINT')
+        ? sent.then((result) => {
+            st.failed = undefined;
+            return result;
+          })
+        : sent;
     };
     qr.transactionDepth = 1;
     try {
@@ -111,6 +119,24 @@ export async function runLazyTransaction<R>(
 }
 
 /**
+ * Sends `query` with what is pending in front (one write). When deferred inserts travel with it, a
+ * failure aborts the transaction whatever failed: it is recorded so the `COMMIT` is refused even if
+ * the caller swallows this statement's error.
+ */
+function sendWithPending(dataSource: DataSource, st: LazyState, query: PgQuery): Promise<PgResult> {
+  const prefix = st.deferred.splice(0);
+  const withBegin = st.beginPending;
+  st.beginPending = false;
+  const sent = sendQuery(dataSource, st.client, query, withBegin, prefix);
+  return prefix.length === 0
+    ? sent
+    : sent.catch((error: unknown) => {
+        st.failed ??= error;
+        throw error;
+      });
+}
+
+/**
  * The `pg` client as the query runner's `connect()` hands it out while something is pending: the
  * client itself, except for `query`. A statement that can travel in the extended protocol (it has
  * parameters, as TypeORM's statements do, or it is `COMMIT`) takes what is pending along in the same
@@ -129,24 +155,7 @@ function orderedClient(dataSource: DataSource, st: LazyState): PgClient {
       callback === undefined &&
       (statement === 'COMMIT' || (Array.isArray(values) && values.length > 0))
     ) {
-      const prefix = st.deferred.splice(0);
-      const withBegin = st.beginPending;
-      st.beginPending = false;
-      const sent = sendQuery(
-        dataSource,
-        client,
-        { text: statement, values: (values as unknown[]) ?? [] },
-        withBegin,
-        prefix,
-      );
-      // the transaction is aborted either way; if a deferred insert is what failed, refuse the COMMIT
-      // even when the caller swallows this statement's error
-      return prefix.length === 0
-        ? sent
-        : sent.catch((error: unknown) => {
-            st.failed ??= error;
-            throw error;
-          });
+      return sendWithPending(dataSource, st, { text: statement, values: (values as unknown[]) ?? [] });
     }
     flushPending(dataSource, st).catch((error: unknown) => {
       st.failed ??= error; // the statement behind it fails too (aborted transaction); COMMIT is refused
@@ -203,8 +212,5 @@ export function sendWithPendingBegin(
     });
     return sendQuery(dataSource, st.client, query);
   }
-  const prefix = st.deferred.splice(0);
-  const withBegin = st.beginPending;
-  st.beginPending = false;
-  return sendQuery(dataSource, st.client, query, withBegin, prefix);
+  return sendWithPending(dataSource, st, query);
 }

@@ -212,4 +212,42 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
     });
     expect(result).toEqual([{ type: 'BeforeCallback' }]);
   });
+
+  it('a savepoint that failed with an event deferred in it and was rolled back lets the outer transaction commit', async () => {
+    await ds.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ('dup')`);
+    await feature.transactions.run(async (manager) => {
+      await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['outer']);
+      await manager
+        .transaction(async (inner: EntityManager) => {
+          await feature.publisher.publish([outbound('Inner', {})], { manager: inner });
+          await inner.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['dup']); // unique violation
+        })
+        .catch(() => undefined);
+      await feature.publisher.publish([outbound('Outer', {})], {});
+    });
+    const ids = (await ds.query(`SELECT id FROM "${tables.ordersTable}" ORDER BY id`)) as { id: string }[];
+    expect(ids.map((r) => r.id)).toEqual(['dup', 'outer']);
+    const rows = (await ds.query(`SELECT type FROM "${tables.outboxTable}"`)) as { type: string }[];
+    expect(rows.map((r) => r.type)).toEqual(['Outer']);
+  });
+
+  it('a deferred insert failing in front of a non-deferrable publish, caught by the caller, still fails the COMMIT', async () => {
+    await ds.query(
+      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused3" CHECK (type <> 'Refused')`,
+    );
+    try {
+      await expect(
+        feature.transactions.run(async (manager) => {
+          await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['biz']);
+          await feature.publisher.publish([outbound('Refused', {})], {}); // deferred
+          const five = [1, 2, 3, 4, 5].map((i) => outbound(`B${i}`, {})); // not a prepared size: sent now
+          await feature.publisher.publish(five, {}).catch(() => undefined);
+        }),
+      ).rejects.toThrow(/refused3/);
+      expect(await count(tables.ordersTable)).toBe(0);
+      expect(await count(tables.outboxTable)).toBe(0);
+    } finally {
+      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused3"`);
+    }
+  });
 });

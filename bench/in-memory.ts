@@ -410,7 +410,7 @@ async function main(): Promise<void> {
     'per op, ours: UUID v7 id, metadata envelope (time, source, correlation/causation), AsyncLocalStorage context;',
   );
   console.log(
-    '  commands/queries: clock read at dispatch, id and ISO time made on first read (these handlers never read them);',
+    '  commands/queries: id and ISO time (one clock reading) made on first read (these handlers never read them);',
   );
   console.log(
     '  events also: CloudEvents JSON encode, then per delivery (async, via the in-memory queue) a JSON decode + checks,',

@@ -54,10 +54,7 @@ export class EnvelopeFactory {
     };
   }
 
-  /**
-   * A new envelope for a command or query, whose id and time are made on first read (see
-   * `RequestEnvelope`). The clock is read now: they still say when the message was sent.
-   */
+  /** A new envelope for a command or query, whose id and time are made on first read (see `RequestEnvelope`). */
   createRequest<T>(
     type: string,
     version: number,
@@ -67,7 +64,6 @@ export class EnvelopeFactory {
   ): RequestEnvelope<T> {
     return new RequestEnvelope(
       this,
-      Date.now(),
       type,
       version,
       this.source,
@@ -92,10 +88,11 @@ export class EnvelopeFactory {
 
 /**
  * The envelope of a command or query. Most are never looked at (nothing reads
- * `MessageContext.messageId` and the handler publishes nothing), so the UUID v7 `id` and the
- * ISO `time` are made on first read, from the clock reading taken at dispatch: they still say
- * when the message was sent, and every read returns the same value. `correlationId`, when the
- * message starts a new flow, is its `id` (made on first read as well).
+ * `MessageContext.messageId` and the handler publishes nothing), so the UUID v7 `id` and the ISO
+ * `time` are made on first read, from one clock reading taken then: usually at the start of the
+ * handler, microseconds after the dispatch (a handler that awaits first and then publishes gives its
+ * events a causation id made at that moment). Reading the clock costs more here than the rest of a
+ * dispatch. `correlationId`, when the message starts a new flow, is its `id` (made on first read too).
  *
  * `id`, `time` and `correlationId` are accessors on the prototype: `JSON.stringify` and
  * `console.log` get them through `toJSON()`, but object spread (`{ ...envelope }`),
@@ -104,8 +101,8 @@ export class EnvelopeFactory {
  */
 export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
   readonly #factory: EnvelopeFactory;
-  /** `Date.now()` at dispatch. */
-  readonly #createdAt: number;
+  /** `Date.now()` at the first read of `id` or `time`. */
+  #createdAt: number | undefined;
   #id: string | undefined;
   #time: string | undefined;
   /** Undefined until read when the message starts a new flow (then it is the id). */
@@ -113,7 +110,6 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
 
   constructor(
     factory: EnvelopeFactory,
-    createdAt: number,
     public type: string,
     public version: number,
     public source: string,
@@ -125,21 +121,26 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
     public data: T,
   ) {
     this.#factory = factory;
-    this.#createdAt = createdAt;
+    this.#createdAt = undefined;
     this.#id = undefined;
     this.#time = undefined;
     this.#correlationId = correlationId;
   }
 
+  /** The clock reading that `id` and `time` share. */
+  #clock(): number {
+    return (this.#createdAt ??= Date.now());
+  }
+
   get id(): string {
-    return (this.#id ??= uuidv7For(this.#createdAt));
+    return (this.#id ??= uuidv7For(this.#clock()));
   }
   set id(value: string) {
     this.#id = value;
   }
 
   get time(): string {
-    return (this.#time ??= this.#factory.isoTime(this.#createdAt));
+    return (this.#time ??= this.#factory.isoTime(this.#clock()));
   }
   set time(value: string) {
     this.#time = value;

@@ -18,6 +18,7 @@ import {
   currentMessageContext,
 } from '../../lib';
 import { startApp, waitFor } from './app.helper';
+import { uuidv7Time } from '../../lib/message/uuid-v7';
 
 class CreateOrder {
   constructor(
@@ -225,6 +226,27 @@ describe('buses through Nest DI', () => {
       JSON.parse(JSON.stringify({ type: 'DeepEvent', at: '2026-11-27T10:00:00.000Z', tree })),
     );
     expect(Object.keys(received[0] as object)).not.toContain('gone');
+    await app.close();
+  });
+
+  it('gives a command an id and a time from one clock reading, made when first read in its handler', async () => {
+    let read: { id: string; time: string } | undefined;
+    @Message('StampedCommand')
+    class StampedCommand {}
+    @CommandHandler(StampedCommand)
+    class StampedHandler implements ICommandHandler<StampedCommand> {
+      constructor(private readonly ctx: MessageContext) {}
+      async execute() {
+        read = { id: this.ctx.messageId!, time: this.ctx.message!.time };
+      }
+    }
+    const app = await startApp([StampedHandler]);
+    const before = Date.now();
+    await app.get(CommandBus).execute(new StampedCommand());
+    const after = Date.now();
+    expect(uuidv7Time(read!.id)).toBe(Date.parse(read!.time));
+    expect(Date.parse(read!.time)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(read!.time)).toBeLessThanOrEqual(after);
     await app.close();
   });
 });

@@ -86,6 +86,10 @@ export class RabbitMqConnection {
         heartbeatIntervalInSeconds: o.heartbeatSeconds,
         reconnectTimeInSeconds: o.reconnectDelayMs / 1000,
         connectionOptions: {
+          // acks go out at once on the consumer connection (measured: consume 0.86-0.95x of raw amqplib
+          // with Nagle's algorithm on, amqplib's default, 1.01-1.03x without); publishing keeps it on,
+          // it batches the frames of windowed publishes (0.87x without it)
+          ...(this.role === 'consumer' ? { noDelay: true } : {}),
           ...o.socketOptions,
           clientProperties: {
             connection_name: `${this.connectionName} ${this.role}`,

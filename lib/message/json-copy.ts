@@ -142,14 +142,9 @@ export function jsonCopyWithSize(value: unknown): JsonCopy {
   };
 }
 
-/** `JSON.parse(JSON.stringify({ data: value })).data` (see `jsonCopyWithSize`). */
-export function jsonCopy(value: unknown): unknown {
-  return jsonCopyWithSize(value).value;
-}
-
 /**
- * A deep copy of a value that is already in JSON form (what `jsonCopy` returns: plain objects,
- * arrays, strings, finite numbers, booleans, null; no cycles). Equal to `jsonCopy(value)`, faster.
+ * A deep copy of a value that is already in JSON form (what `jsonCopyWithSize` returns as `value`: plain objects,
+ * arrays, strings, finite numbers, booleans, null; no cycles). Equal to `jsonCopyWithSize(value).value`, faster.
  */
 export function cloneJsonValue(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;

@@ -157,9 +157,7 @@ function orderedClient(dataSource: DataSource, st: LazyState): PgClient {
     ) {
       return sendWithPending(dataSource, st, { text: statement, values: (values as unknown[]) ?? [] });
     }
-    flushPending(dataSource, st).catch((error: unknown) => {
-      st.failed ??= error; // the statement behind it fails too (aborted transaction); COMMIT is refused
-    });
+    queuePending(dataSource, st);
     return (client.query as (...a: unknown[]) => unknown)(statement, values, callback);
   };
   return new Proxy(client, {
@@ -167,14 +165,22 @@ function orderedClient(dataSource: DataSource, st: LazyState): PgClient {
   }) as PgClient;
 }
 
-/** Sends what is pending (`BEGIN`, deferred inserts) ahead of another statement, in one write. */
-function flushPending(dataSource: DataSource, st: LazyState): Promise<unknown> {
+/**
+ * Queues what is pending (`BEGIN`, deferred inserts) on the client, in one write, ahead of the
+ * statement the caller queues next (`pg` runs a client's queries in order). Not awaited: if it fails,
+ * the statement behind it fails too (aborted transaction), and the failure is recorded so that the
+ * `COMMIT` is refused.
+ */
+function queuePending(dataSource: DataSource, st: LazyState): void {
   const deferred = st.deferred.splice(0);
   const withBegin = st.beginPending;
   st.beginPending = false;
   const last = deferred.pop();
-  if (last === undefined) return st.client.query('BEGIN');
-  return sendQuery(dataSource, st.client, last, withBegin, deferred);
+  const sent =
+    last === undefined ? st.client.query('BEGIN') : sendQuery(dataSource, st.client, last, withBegin, deferred);
+  sent.catch((error: unknown) => {
+    st.failed ??= error;
+  });
 }
 
 /**
@@ -207,9 +213,7 @@ export function sendWithPendingBegin(
   if (st === undefined || (!st.beginPending && st.deferred.length === 0)) return undefined;
   if (query.name !== undefined && st.client.connection?.parsedStatements[query.name] !== query.text) {
     // what is pending first, then the statement, queued in this order at once (it gets prepared)
-    flushPending(dataSource, st).catch((error: unknown) => {
-      st.failed ??= error;
-    });
+    queuePending(dataSource, st);
     return sendQuery(dataSource, st.client, query);
   }
   return sendWithPending(dataSource, st, query);

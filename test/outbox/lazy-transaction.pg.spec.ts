@@ -46,6 +46,17 @@ async function writesDuring(work: () => Promise<unknown>): Promise<number> {
   return writes;
 }
 
+/** Runs `work` while the outbox refuses rows of type `Refused` (a CHECK constraint, dropped afterwards). */
+async function whileOutboxRefuses(work: () => Promise<void>): Promise<void> {
+  const constraint = `"${tables.outboxTable}_refused"`;
+  await ds.query(`ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT ${constraint} CHECK (type <> 'Refused')`);
+  try {
+    await work();
+  } finally {
+    await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT ${constraint}`);
+  }
+}
+
 const count = async (table: string): Promise<number> =>
   Number((await ds.query(`SELECT count(*)::int AS n FROM "${table}"`))[0].n);
 
@@ -80,10 +91,7 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
   });
 
   it('a failing deferred insert fails the COMMIT and rolls the whole transaction back', async () => {
-    await ds.query(
-      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused" CHECK (type <> 'Refused')`,
-    );
-    try {
+    await whileOutboxRefuses(async () => {
       await expect(
         feature.transactions.run(async (manager) => {
           await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ('o-2')`);
@@ -95,9 +103,7 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
       // the session is usable again
       await feature.transactions.run(() => feature.publisher.publish([outbound('After', {})], {}));
       expect(await count(tables.outboxTable)).toBe(1);
-    } finally {
-      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused"`);
-    }
+    });
   });
 
   it('a rollback never sends the deferred insert', async () => {
@@ -182,20 +188,15 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
   });
 
   it('a deferred insert that fails with a statement whose error the caller swallows still fails the COMMIT', async () => {
-    await ds.query(
-      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused2" CHECK (type <> 'Refused')`,
-    );
-    try {
+    await whileOutboxRefuses(async () => {
       await expect(
         feature.transactions.run(async (manager) => {
           await feature.publisher.publish([outbound('Refused', {})], {});
           await manager.query('SELECT $1::int AS one', [1]).catch(() => undefined); // "best effort"
         }),
-      ).rejects.toThrow(/refused2/);
+      ).rejects.toThrow(/refused/);
       expect(await count(tables.outboxTable)).toBe(0);
-    } finally {
-      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused2"`);
-    }
+    });
   });
 
   it('the connection handed out while an insert is pending is the pg client (callbacks, its other members)', async () => {
@@ -232,10 +233,7 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
   });
 
   it('a deferred insert failing in front of a non-deferrable publish, caught by the caller, still fails the COMMIT', async () => {
-    await ds.query(
-      `ALTER TABLE "${tables.outboxTable}" ADD CONSTRAINT "${tables.outboxTable}_refused3" CHECK (type <> 'Refused')`,
-    );
-    try {
+    await whileOutboxRefuses(async () => {
       await expect(
         feature.transactions.run(async (manager) => {
           await manager.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, ['biz']);
@@ -243,11 +241,9 @@ describe('lazy transactions on PostgreSQL (BEGIN and outbox inserts sent with th
           const five = [1, 2, 3, 4, 5].map((i) => outbound(`B${i}`, {})); // not a prepared size: sent now
           await feature.publisher.publish(five, {}).catch(() => undefined);
         }),
-      ).rejects.toThrow(/refused3/);
+      ).rejects.toThrow(/refused/);
       expect(await count(tables.ordersTable)).toBe(0);
       expect(await count(tables.outboxTable)).toBe(0);
-    } finally {
-      await ds.query(`ALTER TABLE "${tables.outboxTable}" DROP CONSTRAINT "${tables.outboxTable}_refused3"`);
-    }
+    });
   });
 });

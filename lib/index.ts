@@ -83,7 +83,12 @@ export type { OutboxFeature, OutboxStats } from './outbox/outbox.feature';
 export { validateOutboxOptions } from './outbox/outbox-options.validator';
 export type { MessagingTableNames, OutboxDatabase } from './outbox/outbox.ddl';
 
-export { SubscriberStats, type SubscriberStatsSnapshot, type ConsumerObserver } from './monitoring/subscriber-stats';
+export {
+  SubscriberStats,
+  type SubscriberStatsSnapshot,
+  type ConsumerObserver,
+  type SubscriberObserver,
+} from './monitoring/subscriber-stats';
 export * from './monitoring';
 export * from './tracing';
 

@@ -10,7 +10,7 @@ import type { MessageValidator } from '../message/message.validator';
 import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler.registry';
 import type { DeliveryOutcome, InboundMessage, SettlingDeliveryHandler } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
-import type { ConsumerObserver } from '../monitoring/subscriber-stats';
+import { bindObserver, type ConsumerObserver, type SubscriberObserver } from '../monitoring/subscriber-stats';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { isPermanentFailure, retryDelay } from './retry.policy';
 import { toErrorInfo } from '../errors/error-info';
@@ -51,7 +51,8 @@ export class ConsumerPipeline {
 
   /** The delivery handler a transport calls for `subscriber`. */
   handlerFor(subscriber: SubscriberDefinition): SettlingDeliveryHandler {
-    const handleNow = (message: InboundMessage) => this.handle(subscriber, message);
+    const observer = bindObserver(this.deps.observer, subscriber.name);
+    const handleNow = (message: InboundMessage) => this.handle(subscriber, message, observer);
     return Object.assign(
       (message: InboundMessage): Promise<DeliveryOutcome> => {
         const outcome = handleNow(message);
@@ -65,7 +66,11 @@ export class ConsumerPipeline {
    * Not `async` on purpose: with a plain payload and a handler that finishes synchronously, the
    * outcome comes back without any promise. Every failure, synchronous or not, goes to `onFailure`.
    */
-  private handle(sub: SubscriberDefinition, message: InboundMessage): DeliveryOutcome | Promise<DeliveryOutcome> {
+  private handle(
+    sub: SubscriberDefinition,
+    message: InboundMessage,
+    observer: SubscriberObserver,
+  ): DeliveryOutcome | Promise<DeliveryOutcome> {
     const started = performance.now();
     let envelope: MessageEnvelope | undefined;
     try {
@@ -87,9 +92,9 @@ export class ConsumerPipeline {
         payload instanceof Promise
           ? payload.then((instance) => this.wrapped(sub, route, state, instance))
           : this.wrapped(sub, route, state, payload);
-      if (duplicate === false) return this.handled(sub, message, env, started, false);
+      if (duplicate === false) return this.handled(sub, message, env, started, false, observer);
       return duplicate.then(
-        (dup) => this.handled(sub, message, env, started, dup),
+        (dup) => this.handled(sub, message, env, started, dup, observer),
         (error: unknown) => this.onFailure(sub, message, env, error),
       );
     } catch (error) {
@@ -104,16 +109,11 @@ export class ConsumerPipeline {
     env: MessageEnvelope,
     started: number,
     duplicate: boolean,
+    observer: SubscriberObserver,
   ): DeliveryOutcome | Promise<DeliveryOutcome> {
     try {
       const now = Date.now();
-      this.deps.observer.handled(
-        sub.name,
-        performance.now() - started,
-        Math.max(0, now - this.timeOf(env.time)),
-        duplicate,
-        now,
-      );
+      observer.handled(performance.now() - started, Math.max(0, now - this.timeOf(env.time)), duplicate, now);
       return ACK;
     } catch (error) {
       return this.onFailure(sub, message, env, error);

@@ -50,30 +50,94 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/** What happens to one subscriber's messages, for an observer bound to that subscriber (`ConsumerObserver.forSubscriber`). */
+export interface SubscriberObserver {
+  /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
+  handled(durationMs: number, lagMs: number, duplicate: boolean, now: number): void;
+  retried(): void;
+  deadLettered(): void;
+}
+
 /** Receives what happens in the consumer pipeline (metrics, tracing). */
 export interface ConsumerObserver {
   /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now?: number): void;
   retried(subscriber: string): void;
   deadLettered(subscriber: string): void;
+  /**
+   * Optional: the same calls bound to one subscriber (asked once per subscriber, then kept), so the
+   * per-message path does no lookup by name. Without it the calls above are used.
+   */
+  forSubscriber?(subscriber: string): SubscriberObserver;
 }
 
-class Counters {
-  handled = 0;
+/** `observer` bound to `subscriber`: its own binding, or a forwarder to its by-name calls. */
+export function bindObserver(observer: ConsumerObserver, subscriber: string): SubscriberObserver {
+  if (observer.forSubscriber) return observer.forSubscriber(subscriber);
+  return {
+    handled: (durationMs, lagMs, duplicate, now) => observer.handled(subscriber, durationMs, lagMs, duplicate, now),
+    retried: () => observer.retried(subscriber),
+    deadLettered: () => observer.deadLettered(subscriber),
+  };
+}
+
+/** One subscriber's counters, and the extra observers bound to it. */
+class Counters implements SubscriberObserver {
+  handledCount = 0;
   duplicates = 0;
-  retried = 0;
-  deadLettered = 0;
+  retriedCount = 0;
+  deadLetteredCount = 0;
   lastHandledAt = 0;
   lastLagMs = 0;
   readonly registeredAt = Date.now();
   readonly duration = new SampleWindow();
   readonly lag = new SampleWindow();
+  /** `observers[i]` bound to this subscriber, rebound when the observers list changes. */
+  private bound: SubscriberObserver[] = [];
+  private boundTo: ConsumerObserver[] = [];
+
+  constructor(
+    private readonly subscriber: string,
+    private readonly observers: ConsumerObserver[],
+  ) {}
+
+  /** The bound observers, current with `observers` (which may be changed at any time). */
+  private sinks(): SubscriberObserver[] {
+    const observers = this.observers;
+    let same = observers.length === this.boundTo.length;
+    for (let i = 0; same && i < observers.length; i++) same = observers[i] === this.boundTo[i];
+    if (!same) {
+      this.boundTo = [...observers];
+      this.bound = observers.map((o) => bindObserver(o, this.subscriber));
+    }
+    return this.bound;
+  }
+
+  handled(durationMs: number, lagMs: number, duplicate: boolean, now: number): void {
+    this.handledCount++;
+    if (duplicate) this.duplicates++;
+    this.lastHandledAt = now;
+    this.lastLagMs = lagMs;
+    this.duration.add(durationMs);
+    this.lag.add(lagMs);
+    for (const o of this.sinks()) o.handled(durationMs, lagMs, duplicate, now);
+  }
+
+  retried(): void {
+    this.retriedCount++;
+    for (const o of this.sinks()) o.retried();
+  }
+
+  deadLettered(): void {
+    this.deadLetteredCount++;
+    for (const o of this.sinks()) o.deadLettered();
+  }
 }
 
 /** In-process per-subscriber statistics; the default `ConsumerObserver`. */
 export class SubscriberStats implements ConsumerObserver {
   private readonly bySubscriber = new Map<string, Counters>();
-  /** Extra observers (Prometheus, tracing) notified after the counters. */
+  /** Extra observers (Prometheus, tracing) notified after the counters; may be changed at any time. */
   readonly observers: ConsumerObserver[] = [];
 
   private lastSubscriber?: string;
@@ -82,31 +146,27 @@ export class SubscriberStats implements ConsumerObserver {
   private of(subscriber: string): Counters {
     if (subscriber === this.lastSubscriber) return this.lastCounters!;
     let c = this.bySubscriber.get(subscriber);
-    if (!c) this.bySubscriber.set(subscriber, (c = new Counters()));
+    if (!c) this.bySubscriber.set(subscriber, (c = new Counters(subscriber, this.observers)));
     this.lastSubscriber = subscriber;
     this.lastCounters = c;
     return c;
   }
 
+  /** This subscriber's counters (registered if new), notifying the extra observers too. */
+  forSubscriber(subscriber: string): SubscriberObserver {
+    return this.of(subscriber);
+  }
+
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now = Date.now()): void {
-    const c = this.of(subscriber);
-    c.handled++;
-    if (duplicate) c.duplicates++;
-    c.lastHandledAt = now;
-    c.lastLagMs = lagMs;
-    c.duration.add(durationMs);
-    c.lag.add(lagMs);
-    for (const o of this.observers) o.handled(subscriber, durationMs, lagMs, duplicate, now);
+    this.of(subscriber).handled(durationMs, lagMs, duplicate, now);
   }
 
   retried(subscriber: string): void {
-    this.of(subscriber).retried++;
-    for (const o of this.observers) o.retried(subscriber);
+    this.of(subscriber).retried();
   }
 
   deadLettered(subscriber: string): void {
-    this.of(subscriber).deadLettered++;
-    for (const o of this.observers) o.deadLettered(subscriber);
+    this.of(subscriber).deadLettered();
   }
 
   /** Registers a subscriber so it shows (with zeros) before its first message. */
@@ -123,11 +183,11 @@ export class SubscriberStats implements ConsumerObserver {
   snapshot(): SubscriberStatsSnapshot[] {
     return [...this.bySubscriber.entries()].map(([subscriber, c]) => ({
       subscriber,
-      handled: c.handled,
+      handled: c.handledCount,
       duplicates: c.duplicates,
-      failed: c.retried + c.deadLettered,
-      retried: c.retried,
-      deadLettered: c.deadLettered,
+      failed: c.retriedCount + c.deadLetteredCount,
+      retried: c.retriedCount,
+      deadLettered: c.deadLetteredCount,
       durationMs: c.duration.summary(),
       lagMs: c.lag.summary(),
       lastHandledAt: c.lastHandledAt ? new Date(c.lastHandledAt).toISOString() : undefined,

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { Context, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import type { Context, ContextAPI, Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import { MESSAGING_TRANSPORT } from '../messaging.tokens';
 import type { MessageTransport } from '../transport/transport.interface';
 import type { MessageEnvelope } from '../message/envelope';
@@ -12,6 +12,9 @@ import type { ConsumeWrapper } from './consume-wrapper';
 
 const none = (): string | undefined => undefined;
 
+/** How long a look at the global registrations (tracer provider, context manager) holds, ms. */
+export const TRACING_REFRESH_MS = 100;
+
 /**
  * OpenTelemetry for messages, through `@opentelemetry/api` only (an optional peer dependency; no
  * SDK needed — without one every call is a cheap no-op):
@@ -20,9 +23,13 @@ const none = (): string | undefined => undefined;
  * - `consumeWrapper`: for the consumer pipeline — a CONSUMER span `process <type>` around the
  *   handler, linked to the producer's span (and its child with `producerAsParent`), active while
  *   the handler runs so messages it sends carry this span's `traceparent`. Errors are recorded.
+ *
+ * Whether an SDK's tracer provider and a context manager are registered is looked at again at most
+ * every `TRACING_REFRESH_MS`: without them no span is started and no context is read, so the
+ * no-SDK case costs a field read per message, and an SDK registered later counts from then on.
  */
 @Injectable()
-export class MessagingTracing {
+export class MessagingTracing implements OnModuleDestroy {
   /** Whether tracing is on (`@opentelemetry/api` installed and not turned off). */
   readonly enabled: boolean;
   /** The `traceparent` provider for `EnvelopeFactory` (returns undefined when off). */
@@ -34,9 +41,14 @@ export class MessagingTracing {
   private readonly system: string;
   private readonly producerAsParent: boolean;
   private readonly tracerName: string;
-  /** The global tracer provider last looked at, and whether it was the API's proxy without an SDK. */
-  private checkedProvider?: unknown;
-  private checkedNoProvider = false;
+  /** Whether the registrations must be looked at again (see `refresh`). */
+  private stale = true;
+  /** No tracer provider of an SDK behind the API's proxy: spans would be no-ops. */
+  private noTracer = true;
+  /** No context manager registered: no span can be active. */
+  private noContextManager = true;
+  private refreshTimer?: NodeJS.Timeout;
+  private probe?: Context;
 
   constructor(
     @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
@@ -53,6 +65,8 @@ export class MessagingTracing {
     this.tracer = api.trace.getTracer(tracing.tracerName);
     const root = api.ROOT_CONTEXT;
     this.traceparent = () => {
+      if (this.stale) this.refresh();
+      if (this.noContextManager) return undefined;
       const active = api.context.active();
       if (active === root) return undefined; // no context manager or no span set: the common no-SDK case
       const sc = api.trace.getSpanContext(active);
@@ -71,25 +85,40 @@ export class MessagingTracing {
     return p && { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags, isRemote: true };
   }
 
+  /** Stops the refresh timer. */
+  onModuleDestroy(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+  }
+
   /**
-   * Whether no tracer provider is registered (the global one is still the API's proxy without a
-   * delegate): then a span would be a no-op. Checked per message, so an SDK registered later counts.
+   * Looks at the global registrations: `setGlobalTracerProvider` gives the API's proxy provider
+   * (the same object before and after) a delegate, so the delegate is what tells an SDK; a context
+   * manager is there when `context.with` makes a context active. Holds for `TRACING_REFRESH_MS`
+   * (a one-shot timer, armed only while messages flow).
    */
-  private noTracerProvider(): boolean {
-    const provider = this.api!.trace.getTracerProvider();
-    // an SDK registers globally: the API then hands out its provider, another object; so the verdict
-    // holds as long as the same provider object comes back
-    if (provider !== this.checkedProvider) {
-      this.checkedProvider = provider;
-      this.checkedNoProvider =
-        provider instanceof this.api!.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+  private refresh(): void {
+    const api = this.api!;
+    this.stale = false;
+    const provider = api.trace.getTracerProvider();
+    this.noTracer =
+      provider instanceof api.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+    const probe = (this.probe ??= api.ROOT_CONTEXT.setValue(api.createContextKey('nestjs-messaging probe'), true));
+    const ctx: ContextAPI = api.context;
+    this.noContextManager = ctx.with(probe, () => ctx.active() !== probe);
+    if (this.refreshTimer === undefined) {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        this.stale = true;
+      }, TRACING_REFRESH_MS);
+      this.refreshTimer.unref?.();
     }
-    return this.checkedNoProvider;
   }
 
   /** Whether a message gets a span: no SDK, nothing to record; only a producer span made the parent would still be propagated. */
   private wraps(envelope: MessageEnvelope): boolean {
-    return (this.producerAsParent && envelope.traceparent !== undefined) || !this.noTracerProvider();
+    if (this.stale) this.refresh();
+    return (this.producerAsParent && envelope.traceparent !== undefined) || !this.noTracer;
   }
 
   private consume<T>(envelope: MessageEnvelope, subscriber: string, attempt: number, work: () => T): T {

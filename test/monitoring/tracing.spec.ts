@@ -3,7 +3,7 @@ import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { EnvelopeFactory } from '../../lib/message/envelope.factory';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { InMemoryTransport } from '../../lib/transport/in-memory/in-memory.transport';
-import { MessagingTracing } from '../../lib/tracing/messaging-tracing.service';
+import { MessagingTracing, TRACING_REFRESH_MS } from '../../lib/tracing/messaging-tracing.service';
 import { formatTraceparent, parseTraceparent } from '../../lib/tracing/traceparent';
 import { resolveMonitoringOptions } from '../../lib/monitoring/monitoring-options.validator';
 import { AlsContextManager, RecordingTracerProvider } from './test-tracer';
@@ -140,5 +140,36 @@ describe('MessagingTracing with a tracer provider and context manager registered
     const consumer = provider.spans[provider.spans.length - 1];
     expect(consumer.links).toEqual([]);
     expect(consumer.ended).toBe(true);
+  });
+});
+
+describe('MessagingTracing when the SDK is registered after messages flowed', () => {
+  afterEach(() => {
+    trace.disable();
+    context.disable();
+  });
+
+  it('starts spans and propagates traceparent once it looks again (within TRACING_REFRESH_MS)', async () => {
+    const t = tracing();
+    const factory = new EnvelopeFactory('orders', t.traceparent);
+    let active: unknown = 'unset';
+    const envelope = factory.create('OrderPlaced', 1, {});
+    t.consumeWrapper!(envelope, 'sub', 1, () => (active = trace.getActiveSpan()));
+    expect(active).toBeUndefined();
+    expect(envelope.traceparent).toBeUndefined();
+
+    // what an SDK's start() does: the API's proxy provider (the object handed out before) gets a delegate
+    const provider = new RecordingTracerProvider();
+    context.setGlobalContextManager(new AlsContextManager());
+    trace.setGlobalTracerProvider(provider);
+    await new Promise((resolve) => setTimeout(resolve, TRACING_REFRESH_MS + 50));
+
+    t.consumeWrapper!(envelope, 'sub', 1, () => (active = trace.getActiveSpan()));
+    expect(provider.spans.map((s) => s.name)).toEqual(['process OrderPlaced']);
+    expect(active).toBe(provider.spans[0]);
+    const producer = provider.getTracer().startSpan('POST /orders');
+    const later = context.with(trace.setSpan(context.active(), producer), () => factory.create('OrderPlaced', 1, {}));
+    expect(later.traceparent).toBe(`00-${producer.spanContext().traceId}-${producer.spanContext().spanId}-01`);
+    t.onModuleDestroy();
   });
 });

@@ -1,4 +1,4 @@
-import type { ConsumerObserver } from '../subscriber-stats';
+import type { ConsumerObserver, SubscriberObserver } from '../subscriber-stats';
 import type { CounterChild, CounterFamily, HistogramChild, HistogramFamily } from './local-metrics';
 
 /** The consumer-side metric families (shared by every app instance on one registry). */
@@ -11,19 +11,44 @@ export interface ConsumerMetricFamilies {
   lag: HistogramFamily;
 }
 
-interface Children {
-  handled: CounterChild;
-  duplicates: CounterChild;
-  retried: CounterChild;
-  deadLettered: CounterChild;
-  duration: HistogramChild;
-  lag: HistogramChild;
+/** One subscriber's series: the hot path is a few additions, values are rendered at scrape time. */
+class Children implements SubscriberObserver {
+  readonly handledTotal: CounterChild;
+  readonly duplicates: CounterChild;
+  readonly retriedTotal: CounterChild;
+  readonly deadLetteredTotal: CounterChild;
+  readonly duration: HistogramChild;
+  readonly lag: HistogramChild;
+
+  constructor(f: ConsumerMetricFamilies, labels: { service: string; subscriber: string }) {
+    this.handledTotal = f.handled.child(labels);
+    this.duplicates = f.duplicates.child(labels);
+    this.retriedTotal = f.retried.child(labels);
+    this.deadLetteredTotal = f.deadLettered.child(labels);
+    this.duration = f.duration.child(labels);
+    this.lag = f.lag.child(labels);
+  }
+
+  handled(durationMs: number, lagMs: number, duplicate: boolean): void {
+    this.handledTotal.value++;
+    if (duplicate) this.duplicates.value++;
+    this.duration.observe(durationMs / 1000);
+    this.lag.observe(lagMs / 1000);
+  }
+
+  retried(): void {
+    this.retriedTotal.value++;
+  }
+
+  deadLettered(): void {
+    this.deadLetteredTotal.value++;
+  }
 }
 
 /**
  * A `ConsumerObserver` (pushed into `SubscriberStats.observers`) that updates the Prometheus
- * counters and histograms. Children are bound once per subscriber, so the hot path is a map lookup
- * and a few additions; values are rendered at scrape time.
+ * counters and histograms. `SubscriberStats` binds each subscriber's series once
+ * (`forSubscriber`), so the hot path is a few additions; values are rendered at scrape time.
  */
 export class PrometheusConsumerObserver implements ConsumerObserver {
   private readonly children = new Map<string, Children>();
@@ -33,32 +58,9 @@ export class PrometheusConsumerObserver implements ConsumerObserver {
     private readonly families: ConsumerMetricFamilies,
   ) {}
 
-  private lastSubscriber?: string;
-  private lastChildren?: Children;
-
   private of(subscriber: string): Children {
-    if (subscriber === this.lastSubscriber) return this.lastChildren!;
-    const c = this.childrenOf(subscriber);
-    this.lastSubscriber = subscriber;
-    this.lastChildren = c;
-    return c;
-  }
-
-  private childrenOf(subscriber: string): Children {
     let c = this.children.get(subscriber);
-    if (!c) {
-      const f = this.families;
-      const labels = { service: this.service, subscriber };
-      c = {
-        handled: f.handled.child(labels),
-        duplicates: f.duplicates.child(labels),
-        retried: f.retried.child(labels),
-        deadLettered: f.deadLettered.child(labels),
-        duration: f.duration.child(labels),
-        lag: f.lag.child(labels),
-      };
-      this.children.set(subscriber, c);
-    }
+    if (!c) this.children.set(subscriber, (c = new Children(this.families, { service: this.service, subscriber })));
     return c;
   }
 
@@ -67,22 +69,23 @@ export class PrometheusConsumerObserver implements ConsumerObserver {
     this.of(subscriber);
   }
 
+  /** The series of `subscriber`, bound once (what `SubscriberStats` calls per message). */
+  forSubscriber(subscriber: string): SubscriberObserver {
+    return this.of(subscriber);
+  }
+
   /** Counts one handled message and records its duration and lag. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean): void {
-    const c = this.of(subscriber);
-    c.handled.value++;
-    if (duplicate) c.duplicates.value++;
-    c.duration.observe(durationMs / 1000);
-    c.lag.observe(lagMs / 1000);
+    this.of(subscriber).handled(durationMs, lagMs, duplicate);
   }
 
   /** Counts one failed attempt scheduled for a retry. */
   retried(subscriber: string): void {
-    this.of(subscriber).retried.value++;
+    this.of(subscriber).retried();
   }
 
   /** Counts one dead-lettered message. */
   deadLettered(subscriber: string): void {
-    this.of(subscriber).deadLettered.value++;
+    this.of(subscriber).deadLettered();
   }
 }

@@ -43,6 +43,8 @@ export interface RoundsOptions<S extends { name: string }> {
   percentiles: readonly Percentile[];
   maxRate(side: S, seconds?: number): Promise<Result>;
   fixedRateRun(side: S): Promise<Result>;
+  /** Before every measured run: e.g. empty every side's tables and take a checkpoint, so no side's leftovers (autovacuum, dirty pages) load the next run. */
+  beforeRun?(): Promise<void>;
 }
 
 /** Warms every side up (1 s at max rate), then runs and prints the rounds; returns results by side name. */
@@ -65,12 +67,14 @@ export async function runRounds<S extends { name: string; pause?(): Promise<void
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
       await only(side);
+      await o.beforeRun?.();
       const r = await o.maxRate(side);
       results[side.name].max.push(r);
       console.log(`round ${round + 1} max   ${side.name.padEnd(8)} ${formatResult(r, o.percentiles)}`);
     }
     for (const side of order) {
       await only(side);
+      await o.beforeRun?.();
       const r = await o.fixedRateRun(side);
       results[side.name].fixed.push(r);
       console.log(`round ${round + 1} ${o.fixedRate}/s ${side.name.padEnd(8)} ${formatResult(r, o.percentiles)}`);
@@ -98,4 +102,53 @@ export function printMedians(
       );
     }
   }
+}
+
+/** The sustained-rate ladder: fixed rates rising by `factor`, each side run at each rung. */
+export interface LadderOptions<S> {
+  /** First rung, msgs/s. */
+  start: number;
+  /** Each rung is the previous one times this (e.g. 1.1). */
+  factor: number;
+  /** Seconds per run. */
+  seconds: number;
+  /** p99 commit → handled latency a run must stay under, ms. */
+  maxP99Ms: number;
+  run(side: S, rate: number, seconds: number): Promise<Result>;
+  /** As `RoundsOptions.beforeRun`. */
+  beforeRun?(): Promise<void>;
+}
+
+/**
+ * The highest fixed rate each side sustains: at each rung (sides alternate which goes first) a run
+ * passes when the writes kept to their schedule (the last handled within 0.5 s of the last write
+ * due) and p99 latency stayed under `maxP99Ms`; a side stops at its first failed rung. Unlike the
+ * max-rate figure, this does not depend on how much faster one side's writers fill its backlog.
+ * Returns the last passed rung per side (0 when the first failed).
+ */
+export async function sustainedRates<S extends { name: string; pause?(): Promise<void>; resume?(): void }>(
+  sides: S[],
+  o: LadderOptions<S>,
+): Promise<Record<string, number>> {
+  const passed: Record<string, number> = {};
+  const active = new Set(sides);
+  for (const side of sides) passed[side.name] = 0;
+  for (let rung = 0, rate = o.start; active.size > 0; rung++, rate = Math.round(rate * o.factor)) {
+    const order = rung % 2 === 0 ? sides : [...sides].reverse();
+    for (const side of order) {
+      if (!active.has(side)) continue;
+      for (const other of sides) if (other !== side) await other.pause?.();
+      side.resume?.();
+      await o.beforeRun?.();
+      const r = await o.run(side, rate, o.seconds);
+      const ok = r.seconds <= o.seconds + 0.5 && r.p99 < o.maxP99Ms;
+      console.log(
+        `sustained ${String(rate).padStart(5)}/s ${side.name.padEnd(8)} ${ok ? 'kept up ' : 'fell behind'}  ` +
+          `(${r.msgs} in ${r.seconds.toFixed(2)} s, p99 ${r.p99.toFixed(1)} ms)`,
+      );
+      if (ok) passed[side.name] = rate;
+      else active.delete(side);
+    }
+  }
+  return passed;
 }

@@ -54,6 +54,7 @@ import {
   dropBaselineTables,
   insertIntoOutbox,
   recordEffect,
+  settleBetweenRuns,
   startPollingRelay,
   truncateBaselineTables,
 } from './pg-baseline';
@@ -287,6 +288,7 @@ async function main(): Promise<void> {
       percentiles: PERCENTILES,
       maxRate: (side, seconds = SECONDS) => maxRate(load(side), seconds),
       fixedRateRun: (side) => fixedRate(load(side), FIXED_RATE, SECONDS),
+      beforeRun: () => settleBetweenRuns(sides),
     });
   } finally {
     for (const side of sides) await side.stop().catch((err) => console.error(`stopping ${side.name}:`, err));

@@ -37,6 +37,7 @@ import {
   createBaselineTables,
   dropBaselineTables,
   insertIntoOutbox,
+  settleBetweenRuns,
   recordEffect,
   startPollingRelay,
   truncateBaselineTables,
@@ -177,23 +178,6 @@ function load(side: Side, setClock: (c: Clock) => void): Load {
 
 const PERCENTILES = ['p50', 'p95', 'p99'] as const;
 
-/**
- * Every run starts from the same state: every side's tables empty (no dead rows of the last run for
- * autovacuum to work on during this one) and a checkpoint just taken (no dirty pages of the last
- * run flushed during this one). A database user that may not CHECKPOINT skips that part.
- */
-async function settle(sides: Side[]): Promise<void> {
-  for (const side of sides) await side.reset();
-  const pool = new Pool({ connectionString: URL, max: 1 });
-  try {
-    await pool.query('CHECKPOINT');
-  } catch {
-    // not a superuser (or pg_checkpoint role): runs only start from empty tables
-  } finally {
-    await pool.end();
-  }
-}
-
 async function main(): Promise<void> {
   let clock = new Clock();
   const setClock = (c: Clock) => (clock = c);
@@ -212,7 +196,7 @@ async function main(): Promise<void> {
       percentiles: PERCENTILES,
       maxRate: (side, seconds = SECONDS) => maxRate(load(side, setClock), seconds),
       fixedRateRun: (side) => fixedRate(load(side, setClock), FIXED_RATE, SECONDS),
-      beforeRun: () => settle(sides),
+      beforeRun: () => settleBetweenRuns(sides),
     });
     if (SUSTAINED) {
       sustained = await sustainedRates(sides, {
@@ -221,7 +205,7 @@ async function main(): Promise<void> {
         seconds: 4,
         maxP99Ms: 500,
         run: (side, rate, seconds) => fixedRate(load(side, setClock), rate, seconds),
-        beforeRun: () => settle(sides),
+        beforeRun: () => settleBetweenRuns(sides),
       });
     }
   } finally {

@@ -3,7 +3,7 @@
  * one transaction per statement group, and a relay polling every 10 ms that claims up to 100 rows
  * `FOR UPDATE SKIP LOCKED`.
  */
-import type { Pool, PoolClient } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 
 /** The benchmarks' database: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else a local default. */
 export const BENCH_DATABASE_URL =
@@ -114,4 +114,21 @@ export function startPollingRelay(
   };
   relay.resume();
   return relay;
+}
+
+/**
+ * Every measured run starts from the same state: every side's tables empty (no dead rows of the last
+ * run for autovacuum to work on during this one) and a checkpoint just taken (no dirty pages of the
+ * last run flushed during this one). A database user that may not CHECKPOINT skips that part.
+ */
+export async function settleBetweenRuns(sides: { reset(): Promise<void> }[]): Promise<void> {
+  for (const side of sides) await side.reset();
+  const pool = new Pool({ connectionString: BENCH_DATABASE_URL, max: 1 });
+  try {
+    await pool.query('CHECKPOINT');
+  } catch {
+    // not a superuser (nor pg_checkpoint): runs start from empty tables only
+  } finally {
+    await pool.end();
+  }
 }

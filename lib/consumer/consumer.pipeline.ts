@@ -95,10 +95,10 @@ export class ConsumerPipeline {
       if (duplicate === false) return this.handled(sub, message, env, started, false, observer);
       return duplicate.then(
         (dup) => this.handled(sub, message, env, started, dup, observer),
-        (error: unknown) => this.onFailure(sub, message, env, error),
+        (error: unknown) => this.onFailure(sub, message, env, error, observer),
       );
     } catch (error) {
-      return this.onFailure(sub, message, envelope, error);
+      return this.onFailure(sub, message, envelope, error, observer);
     }
   }
 
@@ -116,7 +116,7 @@ export class ConsumerPipeline {
       observer.handled(performance.now() - started, Math.max(0, now - this.timeOf(env.time)), duplicate, now);
       return ACK;
     } catch (error) {
-      return this.onFailure(sub, message, env, error);
+      return this.onFailure(sub, message, env, error, observer);
     }
   }
 
@@ -204,6 +204,7 @@ export class ConsumerPipeline {
     message: InboundMessage,
     envelope: MessageEnvelope | undefined,
     error: unknown,
+    observer: SubscriberObserver,
   ): Promise<DeliveryOutcome> {
     const now = new Date().toISOString();
     const firstFailureAt = message.firstFailureAt ?? now;
@@ -215,7 +216,7 @@ export class ConsumerPipeline {
       this.logger.warn(
         `attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`,
       );
-      this.deps.observer.retried(sub.name);
+      observer.retried();
       if (this.deps.retryScheduler && envelope) {
         try {
           const body = typeof message.body === 'string' ? message.body : message.body.toString('utf8');
@@ -230,7 +231,7 @@ export class ConsumerPipeline {
       return { status: 'retry', delayMs, nextAttempt, error: info, firstFailureAt };
     }
     this.logger.error(`dead-lettered after ${message.attempt} attempt(s): ${info.name}: ${info.message} (${where})`);
-    this.deps.observer.deadLettered(sub.name);
+    observer.deadLettered();
     return {
       status: 'dead-letter',
       error: info,

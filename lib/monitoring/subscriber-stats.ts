@@ -54,7 +54,9 @@ function round(n: number): number {
 export interface SubscriberObserver {
   /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
   handled(durationMs: number, lagMs: number, duplicate: boolean, now: number): void;
+  /** An attempt failed and a retry was scheduled. */
   retried(): void;
+  /** A message was dead-lettered. */
   deadLettered(): void;
 }
 
@@ -62,16 +64,22 @@ export interface SubscriberObserver {
 export interface ConsumerObserver {
   /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now?: number): void;
+  /** An attempt of `subscriber` failed and a retry was scheduled. */
   retried(subscriber: string): void;
+  /** A message of `subscriber` was dead-lettered. */
   deadLettered(subscriber: string): void;
   /**
-   * Optional: the same calls bound to one subscriber (asked once per subscriber, then kept), so the
-   * per-message path does no lookup by name. Without it the calls above are used.
+   * Optional: the same calls bound to one subscriber (asked once per subscriber and kept while the
+   * observer stays registered), so the per-message path does no lookup by name. Without it the
+   * calls above are used.
    */
   forSubscriber?(subscriber: string): SubscriberObserver;
 }
 
-/** `observer` bound to `subscriber`: its own binding, or a forwarder to its by-name calls. */
+/**
+ * `observer` bound to `subscriber`: its own binding, or a forwarder to its by-name calls.
+ * @internal
+ */
 export function bindObserver(observer: ConsumerObserver, subscriber: string): SubscriberObserver {
   if (observer.forSubscriber) return observer.forSubscriber(subscriber);
   return {
@@ -101,14 +109,21 @@ class Counters implements SubscriberObserver {
     private readonly observers: ConsumerObserver[],
   ) {}
 
-  /** The bound observers, current with `observers` (which may be changed at any time). */
+  /**
+   * The bound observers, current with `observers` (which may be changed at any time); an observer
+   * that stays registered keeps its binding. If binding throws, nothing is cached (asked again next time).
+   */
   private sinks(): SubscriberObserver[] {
     const observers = this.observers;
     let same = observers.length === this.boundTo.length;
     for (let i = 0; same && i < observers.length; i++) same = observers[i] === this.boundTo[i];
     if (!same) {
+      const bound = observers.map((o) => {
+        const i = this.boundTo.indexOf(o);
+        return i >= 0 ? this.bound[i] : bindObserver(o, this.subscriber);
+      });
+      this.bound = bound;
       this.boundTo = [...observers];
-      this.bound = observers.map((o) => bindObserver(o, this.subscriber));
     }
     return this.bound;
   }
@@ -152,19 +167,36 @@ export class SubscriberStats implements ConsumerObserver {
     return c;
   }
 
-  /** This subscriber's counters (registered if new), notifying the extra observers too. */
+  /**
+   * This subscriber's counters (registered if new), notifying the extra observers too. A subclass
+   * that overrides `handled`, `retried` or `deadLettered` gets its by-name methods called instead.
+   */
   forSubscriber(subscriber: string): SubscriberObserver {
+    const base = SubscriberStats.prototype;
+    if (this.handled !== base.handled || this.retried !== base.retried || this.deadLettered !== base.deadLettered) {
+      return bindObserver(
+        {
+          handled: this.handled.bind(this),
+          retried: this.retried.bind(this),
+          deadLettered: this.deadLettered.bind(this),
+        },
+        subscriber,
+      );
+    }
     return this.of(subscriber);
   }
 
+  /** Counts a handled message (or a duplicate skipped) of `subscriber`. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now = Date.now()): void {
     this.of(subscriber).handled(durationMs, lagMs, duplicate, now);
   }
 
+  /** Counts a failed attempt of `subscriber` scheduled for a retry. */
   retried(subscriber: string): void {
     this.of(subscriber).retried();
   }
 
+  /** Counts a dead-lettered message of `subscriber`. */
   deadLettered(subscriber: string): void {
     this.of(subscriber).deadLettered();
   }

@@ -37,7 +37,7 @@ export class MessagingTracing implements OnModuleDestroy {
   /** The consume wrapper for `ConsumerPipeline` (undefined when off: no cost at all). */
   readonly consumeWrapper?: ConsumeWrapper;
   private readonly api?: OtelApiModule;
-  private readonly tracer?: Tracer;
+  private tracer?: Tracer;
   private readonly system: string;
   private readonly producerAsParent: boolean;
   private readonly tracerName: string;
@@ -49,6 +49,8 @@ export class MessagingTracing implements OnModuleDestroy {
   private noContextManager = true;
   private refreshTimer?: NodeJS.Timeout;
   private probe?: Context;
+  /** After `onModuleDestroy`: the last verdict holds, no timer is armed any more. */
+  private destroyed = false;
 
   constructor(
     @Inject(MESSAGING_TRANSPORT) transport: MessageTransport,
@@ -87,6 +89,7 @@ export class MessagingTracing implements OnModuleDestroy {
 
   /** Stops the refresh timer. */
   onModuleDestroy(): void {
+    this.destroyed = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
   }
@@ -103,10 +106,12 @@ export class MessagingTracing implements OnModuleDestroy {
     const provider = api.trace.getTracerProvider();
     this.noTracer =
       provider instanceof api.ProxyTracerProvider && provider.getDelegateTracer(this.tracerName) === undefined;
+    // a tracer from the provider registered now (after trace.disable() the old one stays a no-op)
+    if (!this.noTracer) this.tracer = api.trace.getTracer(this.tracerName);
     const probe = (this.probe ??= api.ROOT_CONTEXT.setValue(api.createContextKey('nestjs-messaging probe'), true));
     const ctx: ContextAPI = api.context;
     this.noContextManager = ctx.with(probe, () => ctx.active() !== probe);
-    if (this.refreshTimer === undefined) {
+    if (this.refreshTimer === undefined && !this.destroyed) {
       this.refreshTimer = setTimeout(() => {
         this.refreshTimer = undefined;
         this.stale = true;

@@ -170,6 +170,14 @@ describe('MessagingTracing when the SDK is registered after messages flowed', ()
     const producer = provider.getTracer().startSpan('POST /orders');
     const later = context.with(trace.setSpan(context.active(), producer), () => factory.create('OrderPlaced', 1, {}));
     expect(later.traceparent).toBe(`00-${producer.spanContext().traceId}-${producer.spanContext().spanId}-01`);
+
+    // the SDK replaced (trace.disable() makes a new proxy): spans go to the new one
+    trace.disable();
+    const next = new RecordingTracerProvider();
+    trace.setGlobalTracerProvider(next);
+    await new Promise((resolve) => setTimeout(resolve, TRACING_REFRESH_MS + 50));
+    t.consumeWrapper!(envelope, 'sub', 1, () => undefined);
+    expect(next.spans.map((s) => s.name)).toEqual(['process OrderPlaced']);
     t.onModuleDestroy();
   });
 });

@@ -47,7 +47,12 @@ export interface OutboxOptions {
   relay?: boolean;
   /** Polling interval of the relay, in ms: a fallback for missed notifications and for SQLite. Default `1000`. */
   pollIntervalMs?: number;
-  /** Rows claimed and published per relay batch. Default `100`. */
+  /**
+   * Rows claimed and published per relay batch. Default `100`, or `20` with a transport that is not
+   * durable (the in-memory one): its relay holds the claim until the batch is handled, so a smaller
+   * batch keeps fewer messages in flight in the process (measured: peak RSS of the outbox benchmark
+   * 137 MB against 142-166 MB, same throughput).
+   */
   batchSize?: number;
   /**
    * Batches one relay keeps in flight (PostgreSQL; SQLite always 1): while one batch waits for the

@@ -50,6 +50,9 @@ export function outboxChannel(outboxTable: string): string {
   return indexName(outboxTable, 'relay');
 }
 
+/** The relay's default batch with a transport that is not durable (see `OutboxOptions.batchSize`). */
+export const IN_PROCESS_BATCH_SIZE = 20;
+
 /**
  * Everything the transactional outbox and the inbox provide, built from the options, the
  * application's (initialized) TypeORM DataSource and the transport:
@@ -81,7 +84,11 @@ export class OutboxFeature {
     transport: MessageTransport,
     private readonly logger: LoggerService = new Logger('MessagingOutbox'),
   ) {
-    this.options = validateOutboxOptions(options);
+    const resolved = validateOutboxOptions(options);
+    this.options =
+      options.batchSize === undefined && !transport.capabilities.durable
+        ? { ...resolved, batchSize: IN_PROCESS_BATCH_SIZE }
+        : resolved;
     if (!(dataSource instanceof DataSource) && typeof (dataSource as { query?: unknown })?.query !== 'function') {
       throw new InvalidConfigurationError('outbox: a TypeORM DataSource is required');
     }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { OutboxFeature } from '../../lib/outbox/outbox.feature';
+import { IN_PROCESS_BATCH_SIZE, OutboxFeature } from '../../lib/outbox/outbox.feature';
 import { createMessagingEntities } from '../../lib/outbox/outbox.entities';
 import { currentMessageContext } from '../../lib/context/message-context';
 import { FakeTransport } from './helpers/fake.transport';
@@ -121,6 +121,15 @@ describe('outbox on SQLite (better-sqlite3, embedded default)', () => {
     } finally {
       await f.stop();
     }
+  });
+
+  it('relay batch: 20 by default with a transport that is not durable, 100 with a durable one, as set otherwise', () => {
+    const durable = Object.assign(new FakeTransport(), { capabilities: { competingConsumers: true, durable: true } });
+    expect(feature(new FakeTransport()).options.batchSize).toBe(IN_PROCESS_BATCH_SIZE);
+    expect(IN_PROCESS_BATCH_SIZE).toBe(20);
+    expect(feature(durable).options.batchSize).toBe(100);
+    expect(feature(new FakeTransport(), { batchSize: 100 }).options.batchSize).toBe(100);
+    expect(feature(durable, { batchSize: 7 }).options.batchSize).toBe(7);
   });
 
   it('retention deletes only old sent rows and old inbox rows', async () => {

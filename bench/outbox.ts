@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (both sides in one process; ` +
+    `peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (${only ? `${only} side only` : 'both sides in one process'}; ` +
       `${rssAtSetup.toFixed(0)} MB after loading TypeORM, pg and connecting, before any message)`,
   );
 }

@@ -36,6 +36,19 @@ export function upperMedian(values: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** A side as the rounds drive it: background work only it needs can be paused while the others run. */
+interface PausableSide {
+  name: string;
+  pause?(): Promise<void>;
+  resume?(): void;
+}
+
+/** Only `side`'s background work runs while it is measured (the baseline's relay polls 100 times a second). */
+async function runOnly<S extends PausableSide>(sides: S[], side: S): Promise<void> {
+  for (const other of sides) if (other !== side) await other.pause?.();
+  side.resume?.();
+}
+
 export interface RoundsOptions<S extends { name: string }> {
   rounds: number;
   /** Msgs/s of the fixed-rate scenario (for the printed label). */
@@ -48,17 +61,13 @@ export interface RoundsOptions<S extends { name: string }> {
 }
 
 /** Warms every side up (1 s at max rate), then runs and prints the rounds; returns results by side name. */
-export async function runRounds<S extends { name: string; pause?(): Promise<void>; resume?(): void }>(
+export async function runRounds<S extends PausableSide>(
   sides: S[],
   o: RoundsOptions<S>,
 ): Promise<Record<string, SideResults>> {
   const results: Record<string, SideResults> = {};
   for (const side of sides) results[side.name] = { max: [], fixed: [] };
-  // only the measured side's background work runs (the baseline's relay polls 100 times a second)
-  const only = async (side: S) => {
-    for (const other of sides) if (other !== side) await other.pause?.();
-    side.resume?.();
-  };
+  const only = (side: S) => runOnly(sides, side);
   for (const side of sides) {
     await only(side);
     await o.maxRate(side, 1); // warm-up (JIT, connections, plans)
@@ -126,7 +135,7 @@ export interface LadderOptions<S> {
  * max-rate figure, this does not depend on how much faster one side's writers fill its backlog.
  * Returns the last passed rung per side (0 when the first failed).
  */
-export async function sustainedRates<S extends { name: string; pause?(): Promise<void>; resume?(): void }>(
+export async function sustainedRates<S extends PausableSide>(
   sides: S[],
   o: LadderOptions<S>,
 ): Promise<Record<string, number>> {
@@ -137,8 +146,7 @@ export async function sustainedRates<S extends { name: string; pause?(): Promise
     const order = rung % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
       if (!active.has(side)) continue;
-      for (const other of sides) if (other !== side) await other.pause?.();
-      side.resume?.();
+      await runOnly(sides, side);
       await o.beforeRun?.();
       const r = await o.run(side, rate, o.seconds);
       const ok = r.seconds <= o.seconds + 0.5 && r.p99 < o.maxP99Ms;

@@ -6,7 +6,11 @@ import { MessageTypeResolver, type ResolvedMessage } from '../message/message-ty
 import { MessageValidator } from '../message/message.validator';
 import type { OutboundMessage, MessageTransport } from '../transport/transport.interface';
 import { MESSAGING_TRANSPORT } from '../messaging.tokens';
-import type { EventPublisher } from './event-publisher.interface';
+import type { EventPublisher, PublishContext } from './event-publisher.interface';
+import { AfterCommitQueue } from './after-commit.queue';
+import { MessagingError } from '../errors/messaging.error';
+import { closedTransactionReason } from '../outbox/outbox.publisher';
+import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
 
 /** Options of `EventBus.publish`. */
 export interface PublishOptions extends SendOptions {
@@ -18,7 +22,18 @@ export interface PublishOptions extends SendOptions {
   manager?: unknown;
 }
 
-/** Publishes straight to the transport (no outbox). */
+/** A TypeORM EntityManager as far as publishing without the outbox looks at it. */
+interface ManagerView {
+  query?: unknown;
+  queryRunner?: object & { isTransactionActive?: boolean; isReleased?: boolean };
+  dataSource?: { subscribers: unknown[] };
+  connection?: { subscribers: unknown[] };
+}
+
+/**
+ * Publishes straight to the transport (no outbox). With `{ manager }` of an open transaction the
+ * messages are sent after it commits and dropped if it rolls back (`AfterCommitQueue`).
+ */
 class TransportPublisher implements EventPublisher {
   /** In process: messages may be `EncodedMessage`s (payload copied, body made only if needed). */
   readonly inProcess: boolean;
@@ -27,9 +42,27 @@ class TransportPublisher implements EventPublisher {
     this.inProcess = transport instanceof InMemoryTransport;
   }
 
-  publish(messages: OutboundMessage[]): Promise<void> {
+  publish(messages: OutboundMessage[], context?: PublishContext): Promise<void> {
+    if (context?.manager !== undefined) return this.afterCommit(messages, context.manager as ManagerView);
     if (messages.length === 1) return this.transport.publish(messages[0]);
     return Promise.all(messages.map((m) => this.transport.publish(m))).then(() => undefined);
+  }
+
+  private afterCommit(messages: OutboundMessage[], manager: ManagerView): Promise<void> {
+    if (manager === null || typeof manager !== 'object' || typeof manager.query !== 'function') {
+      return Promise.reject(new MessagingError('publish(event, { manager }): manager must be a TypeORM EntityManager'));
+    }
+    const runner = manager.queryRunner;
+    // not transactional (e.g. dataSource.manager): nothing to wait for
+    if (runner === undefined || runner === null) return this.publish(messages);
+    const closed = closedTransactionReason(manager as never);
+    if (closed !== undefined) return Promise.reject(new TransactionNotActiveError('manager', closed));
+    const owner = manager.dataSource ?? manager.connection;
+    if (owner === undefined || !Array.isArray(owner.subscribers)) {
+      return Promise.reject(new MessagingError('publish(event, { manager }): the manager has no DataSource'));
+    }
+    AfterCommitQueue.of(owner).add(runner, messages, (m) => this.transport.publish(m));
+    return Promise.resolve();
   }
 }
 
@@ -72,7 +105,9 @@ export class EventBus {
           return this.publishValidated(events, options);
         messages[i] = this.toOutbound(resolved, events[i], options);
       }
-      return messages.length > 0 ? this.publisher.publish(messages, { manager: options?.manager }) : Promise.resolve();
+      return messages.length > 0
+        ? this.publisher.publish(messages, options?.manager !== undefined ? { manager: options.manager } : {})
+        : Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }

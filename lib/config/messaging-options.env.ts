@@ -21,6 +21,7 @@ export const MESSAGING_ENV_VARIABLES = {
   MESSAGING_OUTBOX: 'outbox.enabled: true | false (default false)',
   MESSAGING_OUTBOX_POLL_INTERVAL_MS: 'outbox.pollIntervalMs',
   MESSAGING_OUTBOX_TABLE: 'outbox.outboxTable (default messaging_outbox)',
+  MESSAGING_OUTBOX_REQUIRE_TRANSACTION: 'outbox.requireTransaction: true | false (default false)',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -105,6 +106,7 @@ export function messagingOptionsFromEnv(
           enabled: true,
           pollIntervalMs: num(env, 'MESSAGING_OUTBOX_POLL_INTERVAL_MS'),
           outboxTable: env.MESSAGING_OUTBOX_TABLE || undefined,
+          requireTransaction: bool(env, 'MESSAGING_OUTBOX_REQUIRE_TRANSACTION'),
         }) as MessagingModuleOptions['outbox'])
       : undefined,
   };

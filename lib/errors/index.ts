@@ -9,4 +9,6 @@ export * from './handler-not-found.error';
 export * from './duplicate-handler.error';
 export * from './invalid-configuration.error';
 export * from './handler-timeout.error';
+export * from './transaction-not-active.error';
+export * from './transaction-required.error';
 export * from './missing-dependency.error';

@@ -77,6 +77,14 @@ export interface OutboxOptions {
   preparedStatements?: boolean;
   /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */
   inbox?: boolean;
+  /**
+   * Refuse `EventBus.publish` outside a transaction (`TransactionRequiredError`): no `{ manager }`
+   * and not inside a handler's inbox transaction or `MessagingTransactions.run()`. Catches a
+   * `{ manager }` forgotten inside your own `dataSource.transaction(...)`, which would otherwise
+   * write the event at once, even if that transaction then rolls back. Default `false`
+   * (publishing outside a transaction writes the outbox row in its own auto-commit statement).
+   */
+  requireTransaction?: boolean;
   /** Cleanup of sent outbox rows and old inbox rows. */
   retention?: OutboxRetentionOptions;
 }
@@ -96,6 +104,7 @@ export interface ResolvedOutboxOptions {
   listenNotify: boolean;
   preparedStatements: boolean;
   inbox: boolean;
+  requireTransaction: boolean;
   retention: Required<OutboxRetentionOptions>;
 }
 

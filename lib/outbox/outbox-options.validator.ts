@@ -111,6 +111,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
       'listenNotify',
       'preparedStatements',
       'inbox',
+      'requireTransaction',
       'retention',
     ],
     'outbox',
@@ -142,6 +143,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     listenNotify: bool('listenNotify', options.listenNotify, true),
     preparedStatements: bool('preparedStatements', options.preparedStatements, true),
     inbox: bool('inbox', options.inbox, true),
+    requireTransaction: bool('requireTransaction', options.requireTransaction, false),
     retention: retentionOf(options.retention),
   };
 }

@@ -114,7 +114,13 @@ export class OutboxFeature {
       else signal?.signal();
     };
     this.wakeup = new CommitWakeupSubscriber(committed);
-    this.publisher = new OutboxPublisher(this.store, dataSource, this.wakeup, committed);
+    this.publisher = new OutboxPublisher(
+      this.store,
+      dataSource,
+      this.wakeup,
+      committed,
+      this.options.requireTransaction,
+    );
     this.unitOfWork = this.options.inbox ? new InboxUnitOfWork(this.store) : undefined;
     this.retryScheduler = new OutboxRetryScheduler(this.store, (time) => this.relay.wakeAt(time));
     this.transactions = new OutboxTransactionRunner(this.store);

@@ -3,6 +3,8 @@ import { currentMessageContext } from '../context/message-context';
 import type { EventPublisher, PublishContext } from '../buses/event-publisher.interface';
 import type { OutboundMessage } from '../transport/transport.interface';
 import { MessagingError } from '../errors/messaging.error';
+import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
+import { TransactionRequiredError } from '../errors/transaction-required.error';
 import type { NewOutboxRow, OutboxStore, SqlManager } from './outbox.store';
 import type { CommitWakeupSubscriber } from './commit-wakeup.subscriber';
 
@@ -33,10 +35,24 @@ export function toOutboxRow(message: OutboundMessage, delayMs = 0): NewOutboxRow
 }
 
 /**
+ * Why the transaction of `manager` cannot take a write any more, or undefined while it is open
+ * (or `manager` is not transactional: no query runner, e.g. `dataSource.manager`).
+ */
+export function closedTransactionReason(manager: SqlManager): string | undefined {
+  const runner = manager.queryRunner as RunnerState | undefined;
+  if (runner === undefined || runner === null) return undefined;
+  if (runner.isReleased) return 'its query runner was released: committed, rolled back or connection lost';
+  if (runner.isTransactionActive === false) return 'no transaction is active on its query runner';
+  return undefined;
+}
+
+/**
  * The outbox `EventPublisher`: writes the messages as outbox rows through `context.manager`, else
- * through the transaction of the message context (`TransactionRunner`, inbox), else in one
- * auto-commit statement (durable at once). The relay publishes them after commit: it is woken by
- * the NOTIFY sent with the insert (PostgreSQL) and by a local hook on commit.
+ * through the transaction of the message context (`TransactionRunner`, inbox), else (no
+ * transaction at all, and `requireTransaction` off) in one auto-commit statement: durable at once.
+ * A transaction that is no longer open is never replaced by another one: `publish` throws
+ * `TransactionNotActiveError` and writes nothing. The relay publishes rows after commit: it is
+ * woken by the NOTIFY sent with the insert (PostgreSQL) and by a local hook on commit.
  */
 export class OutboxPublisher implements EventPublisher {
   constructor(
@@ -44,6 +60,7 @@ export class OutboxPublisher implements EventPublisher {
     private readonly dataSource: DataSource,
     private readonly commitWakeup: CommitWakeupSubscriber,
     private readonly wake: () => void,
+    private readonly requireTransaction = false,
   ) {}
 
   async publish(messages: OutboundMessage[], context: PublishContext = {}): Promise<void> {
@@ -64,13 +81,19 @@ export class OutboxPublisher implements EventPublisher {
         throw new MessagingError('publish(event, { manager }): manager must be a TypeORM EntityManager');
       }
       this.checkDataSource(context.manager);
+      const closed = closedTransactionReason(context.manager);
+      if (closed !== undefined) throw new TransactionNotActiveError('manager', closed);
       return context.manager;
     }
     const fromContext = currentMessageContext()?.transaction;
-    if (!isManager(fromContext)) return undefined;
-    const runner = fromContext.queryRunner as RunnerState | undefined;
-    // a transaction that already ended (work that outlived it) has nothing left to join
-    if (runner && (runner.isReleased || runner.isTransactionActive === false)) return undefined;
+    if (!isManager(fromContext)) {
+      if (this.requireTransaction) throw new TransactionRequiredError();
+      return undefined;
+    }
+    // a transaction that already ended (work that outlived it, a lost connection) is never
+    // swapped for an auto-commit write: the event would exist although its transaction did not
+    const closed = closedTransactionReason(fromContext);
+    if (closed !== undefined) throw new TransactionNotActiveError('context', closed);
     this.checkDataSource(fromContext);
     return fromContext;
   }

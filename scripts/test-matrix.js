@@ -37,9 +37,17 @@ const combos = [
   { name: 'typeorm-0.3-oldest', install: { typeorm: '0.3.20', '@nestjs/typeorm': '11.0.0' } },
   { name: 'typeorm-0.3-newest', install: { typeorm: newest('typeorm', '^0.3.20'), '@nestjs/typeorm': '11.0.3' } },
   { name: 'typeorm-1-oldest', install: { typeorm: '1.0.0', '@nestjs/typeorm': newest('@nestjs/typeorm', '^12') } },
-  { name: 'typeorm-1-newest', install: { typeorm: newest('typeorm', '^1.0.0'), '@nestjs/typeorm': newest('@nestjs/typeorm', '^12') } },
+  {
+    name: 'typeorm-1-newest',
+    install: { typeorm: newest('typeorm', '^1.0.0'), '@nestjs/typeorm': newest('@nestjs/typeorm', '^12') },
+  },
   { name: 'golevelup-oldest', install: { '@golevelup/nestjs-rabbitmq': '9.0.0' } },
-  { name: 'golevelup-newest', install: { '@golevelup/nestjs-rabbitmq': newest('@golevelup/nestjs-rabbitmq', peers['@golevelup/nestjs-rabbitmq']) } },
+  {
+    name: 'golevelup-newest',
+    install: {
+      '@golevelup/nestjs-rabbitmq': newest('@golevelup/nestjs-rabbitmq', peers['@golevelup/nestjs-rabbitmq']),
+    },
+  },
 ];
 
 const only = process.argv.slice(2);
@@ -82,7 +90,14 @@ for (const combo of selected) {
     const report = path.join(dir, 'matrix-report.json');
     const jest = spawnSync(
       path.join(dir, 'node_modules', '.bin', 'jest'),
-      ['--runInBand', '--forceExit', '--json', `--outputFile=${report}`, `--testPathIgnorePatterns=${IGNORE.join('|')}`, ...TESTS],
+      [
+        '--runInBand',
+        '--forceExit',
+        '--json',
+        `--outputFile=${report}`,
+        `--testPathIgnorePatterns=${IGNORE.join('|')}`,
+        ...TESTS,
+      ],
       { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     try {

@@ -148,12 +148,17 @@ export class ConsumerPipeline {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
       const env = state.message!;
+      // the unit of work keeps the time limit: on timeout it abandons its transaction (rolled back,
+      // connection closed) so no later attempt waits on a lock this one still holds
       return runInMessageContext(state, () =>
-        withTimeout(sub.name, sub.timeoutMs, performance.now(), () =>
-          uow.run(env, `${this.deps.serviceName}.${sub.name}`, async (tx) => {
+        uow.run(
+          env,
+          `${this.deps.serviceName}.${sub.name}`,
+          async (tx) => {
             state.transaction = tx;
             await route.invoke(payload);
-          }),
+          },
+          { timeoutMs: sub.timeoutMs, timeoutError: () => new HandlerTimeoutError(sub.name, sub.timeoutMs) },
         ),
       ).then((done) => !done);
     }

@@ -15,7 +15,16 @@ export interface SubscriberUnitOfWork {
     envelope: MessageEnvelope,
     subscriber: string,
     work: (transaction: unknown | undefined) => Promise<void>,
+    limits?: UnitOfWorkLimits,
   ): Promise<boolean>;
+}
+
+/** The time limit of one attempt, enforced by the unit of work so it can abandon its transaction. */
+export interface UnitOfWorkLimits {
+  /** The attempt's time limit, ms (the subscriber's `timeoutMs`). */
+  timeoutMs: number;
+  /** The error for an attempt whose handler outlived `timeoutMs`. */
+  timeoutError: () => Error;
 }
 
 /**

@@ -11,4 +11,6 @@ export * from './invalid-configuration.error';
 export * from './handler-timeout.error';
 export * from './transaction-not-active.error';
 export * from './transaction-required.error';
+export * from './database-connection-lost.error';
+export * from './message-busy.error';
 export * from './missing-dependency.error';

@@ -1,7 +1,9 @@
 import { currentMessageContext, deriveMessageContext, runInMessageContext } from '../context/message-context';
-import type { SubscriberUnitOfWork } from '../consumer/unit-of-work.interface';
+import type { SubscriberUnitOfWork, UnitOfWorkLimits } from '../consumer/unit-of-work.interface';
 import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
+import { MessageBusyError } from '../errors/message-busy.error';
+import { abortable } from '../outbox/abortable';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`
@@ -13,25 +15,59 @@ import type { OutboxStore } from '../outbox/outbox.store';
  * Two concurrent deliveries of one message: the second insert waits on the unique key until the
  * first transaction ends, then sees the conflict (a duplicate) — or, if the first rolled back,
  * proceeds. Exactly one effect either way.
+ *
+ * With `limits`, an attempt that runs past `timeoutMs` is abandoned: its transaction is rolled
+ * back and its connection closed (PostgreSQL), so it holds no lock a later attempt would wait on.
+ * It fails with `limits.timeoutError()` when the handler was running, or `MessageBusyError` when
+ * it was still waiting for the inbox row another delivery holds.
  */
 export class InboxUnitOfWork implements SubscriberUnitOfWork {
   constructor(private readonly store: OutboxStore) {}
 
-  run(
+  async run(
     envelope: MessageEnvelope,
     subscriber: string,
     work: (transaction: unknown | undefined) => Promise<void>,
+    limits?: UnitOfWorkLimits,
   ): Promise<boolean> {
-    return this.store.transaction(async (manager) => {
-      if (!(await this.store.markProcessed(manager, envelope.id, subscriber))) return false;
-      const current = currentMessageContext() ?? {
-        correlationId: envelope.correlationId,
-        message: envelope,
-        kind: 'event' as const,
-        subscriber,
-      };
-      await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
-      return true;
-    });
+    const controller = limits ? new AbortController() : undefined;
+    let phase: 'inbox' | 'handler' = 'inbox';
+    const started = performance.now();
+    const timer =
+      limits && controller
+        ? setTimeout(
+            () =>
+              controller.abort(
+                phase === 'inbox'
+                  ? new MessageBusyError(envelope.id, subscriber, Math.round(performance.now() - started))
+                  : limits.timeoutError(),
+              ),
+            limits.timeoutMs,
+          )
+        : undefined;
+    try {
+      const attempt = this.store.transaction(
+        async (manager) => {
+          // the handler's statements may not outlive the attempt (PostgreSQL cancels them)
+          const left = limits ? limits.timeoutMs - (performance.now() - started) : undefined;
+          const inboxLimits = left !== undefined ? { statementTimeoutMs: Math.max(1, left) } : undefined;
+          if (!(await this.store.markProcessed(manager, envelope.id, subscriber, inboxLimits))) return false;
+          phase = 'handler';
+          const current = currentMessageContext() ?? {
+            correlationId: envelope.correlationId,
+            message: envelope,
+            kind: 'event' as const,
+            subscriber,
+          };
+          await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
+          return true;
+        },
+        { signal: controller?.signal },
+      );
+      // a store that cannot abandon its transaction (SQLite) still gives the attempt up on time
+      return await abortable(attempt, controller?.signal, () => undefined);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
   }
 }

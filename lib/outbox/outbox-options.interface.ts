@@ -68,11 +68,10 @@ export interface OutboxOptions {
   /** Wake the relay with PostgreSQL `LISTEN/NOTIFY` when outbox rows commit (PostgreSQL only). Default `true`. */
   listenNotify?: boolean;
   /**
-   * PostgreSQL wire-level optimizations: the hot statements (outbox insert, inbox insert, relay
-   * claim) as named prepared statements, parsed and planned once per connection, and a transaction's
-   * `BEGIN` sent in the same round trip as its first outbox or inbox statement. `false` uses plain
-   * TypeORM transactions and statements: turn it off behind a connection pooler in transaction mode
-   * without prepared-statement support (e.g. PgBouncer < 1.21). Default `true`.
+   * PostgreSQL: the hot statements (outbox insert, inbox insert, relay claim) as named prepared
+   * statements through `pg`'s public query API, parsed and planned once per connection. Turn it off
+   * behind a connection pooler in transaction mode without prepared-statement support (e.g.
+   * PgBouncer < 1.21). Default `true`.
    */
   preparedStatements?: boolean;
   /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */

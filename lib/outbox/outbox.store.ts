@@ -74,6 +74,26 @@ export interface OutboxTableStats {
   oldestDueAgeMs: number;
 }
 
+/** Limits the inbox insert sets for the rest of its transaction. */
+export interface InboxLimits {
+  /**
+   * PostgreSQL: the `statement_timeout` of the handler's statements (`SET LOCAL`), so a statement
+   * still running when its attempt is abandoned is cancelled by the server instead of holding its
+   * locks until it ends. Ignored by SQLite.
+   */
+  statementTimeoutMs?: number;
+}
+
+/** How a transaction of the store may be ended from outside. */
+export interface TransactionControl {
+  /**
+   * Aborting abandons the transaction: it is rolled back (PostgreSQL: its connection is closed,
+   * which also frees its locks while a statement is still running) and `transaction` rejects with
+   * the signal's reason; statements the work still sends fail.
+   */
+  signal?: AbortSignal;
+}
+
 /** Result of one `processBatch` call: rows claimed, or `busy` (SQLite: another transaction is open). */
 export type ClaimOutcome = number | 'busy';
 
@@ -91,9 +111,9 @@ export interface OutboxStore {
   /** Claims up to `limit` due rows, lets `publish` publish them, records the result atomically. */
   processBatch(limit: number, publish: (rows: ClaimedOutboxRow[]) => Promise<BatchResult>): Promise<ClaimOutcome>;
   /** Inserts the inbox row through `manager`; false when it already existed (a duplicate). */
-  markProcessed(manager: SqlManager, messageId: string, subscriber: string): Promise<boolean>;
-  /** Runs `work` in a transaction of the DataSource (serialized on SQLite). */
-  transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R>;
+  markProcessed(manager: SqlManager, messageId: string, subscriber: string, limits?: InboxLimits): Promise<boolean>;
+  /** Runs `work` in a transaction of the DataSource (serialized on SQLite); see `TransactionControl`. */
+  transaction<R>(work: (manager: SqlManager) => Promise<R>, control?: TransactionControl): Promise<R>;
   /** Deletes up to `limit` sent rows older than `ageMs`; returns how many. */
   deleteSent(ageMs: number, limit: number): Promise<number>;
   /** Deletes up to `limit` inbox rows older than `ageMs`; returns how many. */

@@ -1,7 +1,8 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import { quoteTable } from './outbox-options.validator';
-import { deferStatement, runLazyTransaction, sendWithPendingBegin } from './pg-lazy-transaction';
-import { sendQuery, statementName, type PgClient, type PgResult } from './pg-wire';
+import { guardClient, statementName, type PgClient, type PgQuery, type PgResult } from './pg-client';
+import { DatabaseConnectionLostError } from '../errors/database-connection-lost.error';
+import { abortable } from './abortable';
 import {
   hash32,
   type BatchResult,
@@ -12,6 +13,8 @@ import {
   type OutboxStore,
   type OutboxTableStats,
   type SqlManager,
+  type InboxLimits,
+  type TransactionControl,
 } from './outbox.store';
 
 const INSERT_CHUNK = 1000;
@@ -38,6 +41,7 @@ export class PostgresOutboxStore implements OutboxStore {
   private readonly lockKeysSql: (limit: number) => string;
   private readonly claimSql: string;
   private readonly markSql: string;
+  private readonly markWithTimeoutSql: string;
   /** SQL of one-to-`PREPARED_ROWS`-row outbox inserts, built once (index: row count). */
   private readonly insertSql: string[] = [];
 
@@ -65,6 +69,11 @@ export class PostgresOutboxStore implements OutboxStore {
     this.markSql =
       `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) VALUES ($1, $2, now()) ` +
       `ON CONFLICT DO NOTHING`; // inserted or not: the row count (RETURNING on TypeORM's path)
+    // the same, setting the transaction's statement_timeout for the handler's statements after it
+    this.markWithTimeoutSql =
+      `WITH cfg AS (SELECT set_config('statement_timeout', $3, true) AS v) ` +
+      `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) SELECT $1, $2, now() FROM cfg ` +
+      `ON CONFLICT DO NOTHING RETURNING message_id`;
   }
 
   async insert(manager: SqlManager | undefined, rows: NewOutboxRow[]): Promise<void> {
@@ -77,16 +86,6 @@ export class PostgresOutboxStore implements OutboxStore {
       // the usual one-event publish is a prepared statement; a batch of other sizes is parsed each time
       const prepare = chunk.length <= PREPARED_ROWS;
       const sql = (prepare && this.insertSql[chunk.length]) || this.insertText(chunk.length);
-      // in a lazy transaction of ours the insert waits for the next statement, usually the COMMIT
-      const runner = manager?.queryRunner;
-      if (
-        prepare &&
-        this.preparedStatements &&
-        deferStatement(runner, { name: statementName(sql), text: sql, values: params })
-      ) {
-        this.dataSource.logger.logQuery(sql, params, runner as QueryRunner | undefined);
-        continue;
-      }
       await this.prepared(manager, sql, params, prepare);
     }
   }
@@ -103,6 +102,7 @@ export class PostgresOutboxStore implements OutboxStore {
     // again, which is the at-least-once the relay gives anyway (the inbox absorbs the duplicates).
     const qr = this.dataSource.createQueryRunner('master');
     const client = (await qr.connect()) as PgClient;
+    guardClient(client);
     let open = false;
     try {
       // 1. begin, and take the partition keys of the next due rows that no other relay is working on
@@ -174,12 +174,12 @@ export class PostgresOutboxStore implements OutboxStore {
   private async run(
     client: PgClient,
     qr: QueryRunner,
-    query: string | { name: string; text: string; values: unknown[] },
+    query: string | PgQuery,
     params?: unknown[],
   ): Promise<PgResult | PgResult[]> {
     const text = typeof query === 'string' ? query : query.text;
     return this.logged(qr, text, params, () =>
-      typeof query === 'string' ? client.query(query, params) : sendQuery(this.dataSource, client, query),
+      typeof query === 'string' ? client.query(query, params) : client.query(query),
     );
   }
 
@@ -199,8 +199,22 @@ export class PostgresOutboxStore implements OutboxStore {
     }
   }
 
-  async markProcessed(manager: SqlManager, messageId: string, subscriber: string): Promise<boolean> {
-    const result = await this.prepared(manager, this.markSql, [messageId, subscriber], true, ' RETURNING message_id');
+  async markProcessed(
+    manager: SqlManager,
+    messageId: string,
+    subscriber: string,
+    limits: InboxLimits = {},
+  ): Promise<boolean> {
+    const timeout = limits.statementTimeoutMs;
+    const result =
+      timeout === undefined
+        ? await this.prepared(manager, this.markSql, [messageId, subscriber], true, ' RETURNING message_id')
+        : await this.prepared(
+            manager,
+            this.markWithTimeoutSql,
+            [messageId, subscriber, String(Math.max(1, Math.ceil(timeout)))],
+            true,
+          );
     return typeof result.rowCount === 'number' ? result.rowCount > 0 : result.rows.length > 0;
   }
 
@@ -229,19 +243,76 @@ export class PostgresOutboxStore implements OutboxStore {
     const qr = runner ?? this.dataSource.createQueryRunner('master');
     try {
       const name = prepare && this.preparedStatements ? statementName(sql) : undefined;
-      // first statement of a transaction of ours: sent with its BEGIN, in one round trip
-      const withBegin = sendWithPendingBegin(this.dataSource, runner, { name, text: sql, values: params });
-      if (withBegin !== undefined) return await this.logged(qr, `BEGIN; ${sql}`, params, () => withBegin);
       const client = (await qr.connect()) as PgClient;
+      guardClient(client);
       return (await this.run(client, qr, name ? { name, text: sql, values: params } : sql, params)) as PgResult;
     } finally {
       if (runner === undefined) await qr.release();
     }
   }
 
-  /** BEGIN goes with the first statement (`runLazyTransaction`); plain TypeORM with `preparedStatements: false`. */
-  transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R> {
-    return this.preparedStatements ? runLazyTransaction(this.dataSource, work) : this.dataSource.transaction(work);
+  /**
+   * A TypeORM transaction on a connection of its own. Aborting `control.signal` abandons it: the
+   * connection is closed (PostgreSQL rolls the transaction back and frees its locks at once, even
+   * while a statement of the work is still running), the pool discards it, `transaction` rejects
+   * with the signal's reason, and whatever the work still sends fails (the query runner is
+   * released). A connection lost mid-way (`pg_terminate_backend`, a failover) rejects with
+   * `DatabaseConnectionLostError`, whatever error the work saw.
+   */
+  async transaction<R>(work: (manager: SqlManager) => Promise<R>, control: TransactionControl = {}): Promise<R> {
+    const { signal } = control;
+    signal?.throwIfAborted();
+    const qr = this.dataSource.createQueryRunner('master');
+    let client: PgClient | undefined;
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost ??= err);
+    const abandon = () => void client?.end?.().catch(() => undefined);
+    const connecting = (qr.connect() as Promise<PgClient>).then((c) => {
+      client = c;
+      guardClient(c);
+      c.on?.('error', onError);
+      return c;
+    });
+    const body = async (): Promise<R> => {
+      await connecting;
+      if (signal?.aborted) throw signal.reason;
+      await qr.startTransaction();
+      const result = await work(qr.manager);
+      if (signal?.aborted) throw signal.reason;
+      await qr.commitTransaction();
+      return result;
+    };
+    try {
+      return await abortable(body(), signal, abandon);
+    } catch (error) {
+      if (signal?.aborted) {
+        abandon();
+        throw signal.reason;
+      }
+      if (lost === undefined && qr.isTransactionActive && !qr.isReleased) {
+        // never hand a connection back to the pool inside a transaction
+        await qr.rollbackTransaction().catch(abandon);
+      }
+      if (lost !== undefined) throw new DatabaseConnectionLostError(lost, error);
+      throw error;
+    } finally {
+      if (client !== undefined) {
+        client.removeListener?.('error', onError);
+        if (!qr.isReleased) await qr.release().catch(() => undefined);
+      } else {
+        // aborted while waiting for a pooled connection: close and release it once it comes
+        void connecting
+          .then(
+            (c) => {
+              c.removeListener?.('error', onError);
+              abandon();
+              return qr.isReleased ? undefined : qr.release();
+            },
+            () => (qr.isReleased ? undefined : qr.release()),
+          )
+          .catch(() => undefined);
+      }
+    }
   }
 
   async deleteSent(ageMs: number, limit: number): Promise<number> {

@@ -123,6 +123,11 @@ export class SqliteOutboxStore implements OutboxStore {
     return Array.isArray(rows) && rows.length > 0;
   }
 
+  /**
+   * better-sqlite3 has one connection: a transaction cannot be abandoned while its work still runs
+   * on it (its later statements would run outside any transaction), so `control.signal` is not
+   * honoured; a hung handler holds the database until it returns. Use PostgreSQL in production.
+   */
   transaction<R>(work: (manager: SqlManager) => Promise<R>): Promise<R> {
     return this.mutex.run(() => this.dataSource.transaction((manager) => work(manager)));
   }

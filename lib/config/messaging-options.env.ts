@@ -11,6 +11,7 @@ export const MESSAGING_ENV_VARIABLES = {
   MESSAGING_AMQP_QUEUE_TYPE: 'rabbitmq.queueType: classic | quorum',
   MESSAGING_AMQP_QUEUE_PREFIX: 'rabbitmq.queuePrefix (default: the service name)',
   MESSAGING_AMQP_PUBLISH_CONFIRM_TIMEOUT_MS: 'rabbitmq.publishConfirmTimeoutMs (default 10000)',
+  MESSAGING_AMQP_STARTUP_TIMEOUT_MS: 'rabbitmq.startupTimeoutMs (default 60000)',
   MESSAGING_RETRY_MAX: 'retry.maxRetries (default 3)',
   MESSAGING_RETRY_INITIAL_DELAY_MS: 'retry.initialDelayMs (default 1000)',
   MESSAGING_RETRY_MULTIPLIER: 'retry.multiplier (default 2)',
@@ -91,6 +92,7 @@ export function messagingOptionsFromEnv(
       queueType: queueType as 'classic' | 'quorum' | undefined,
       queuePrefix: env.MESSAGING_AMQP_QUEUE_PREFIX || undefined,
       publishConfirmTimeoutMs: num(env, 'MESSAGING_AMQP_PUBLISH_CONFIRM_TIMEOUT_MS'),
+      startupTimeoutMs: num(env, 'MESSAGING_AMQP_STARTUP_TIMEOUT_MS'),
     }) as MessagingModuleOptions['rabbitmq'],
     retry: defined({
       maxRetries: num(env, 'MESSAGING_RETRY_MAX'),

@@ -27,6 +27,9 @@ const DEAD_LETTER = 'dead-letter';
  * breached. Also runs the alert hook (`monitoring.onAlert`): per dead letter, and when a threshold
  * starts or stops being breached (on each `snapshot()` and every `checkIntervalMs`).
  */
+/** How long a snapshot waits for the transport's queue statistics. */
+const STATS_TIMEOUT_MS = 5_000;
+
 @Injectable()
 export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** The resolved monitoring options. */
@@ -90,7 +93,12 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
     const base: Omit<MessagingSnapshot, 'breaches'> = {
       takenAt: new Date(now).toISOString(),
       service: this.options.serviceName,
-      transport: { name: this.transport.name, connected: this.transport.isConnected(), statsError: queues.error },
+      transport: {
+        name: this.transport.name,
+        connected: this.transport.isConnected(),
+        ...(this.transport.connections ? { connections: this.transport.connections() } : {}),
+        statsError: queues.error,
+      },
       outbox,
       subscribers: this.stats.snapshot().map((s) => subscriberSnapshot(s, byName.get(s.subscriber), now)),
       deadLetterQueue: { name: dlq?.queue, depth: dlq?.depth },
@@ -107,10 +115,20 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
 
   private async queueStats(): Promise<{ stats?: QueueStats[]; error?: string }> {
     if (!this.transport.isConnected()) return { error: 'transport not connected' };
+    let timer: NodeJS.Timeout | undefined;
+    // a health check must answer, even when the broker does not
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`queue statistics took longer than ${STATS_TIMEOUT_MS} ms`)),
+        STATS_TIMEOUT_MS,
+      );
+    });
     try {
-      return { stats: await this.transport.stats() };
+      return { stats: await Promise.race([this.transport.stats(), late]) };
     } catch (err) {
       return { error: (err as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -47,6 +47,8 @@ export interface MessagingSnapshot {
   transport: {
     name: string;
     connected: boolean;
+    /** Each connection by role, when the transport has several (RabbitMQ: `publisher`, `consumer`). */
+    connections?: Record<string, 'up' | 'down'>;
     /** Why queue figures are missing, when `stats()` failed (e.g. disconnected). */
     statsError?: string;
   };

@@ -164,6 +164,8 @@ export interface MessageTransport {
   stats(): Promise<QueueStats[]>;
   /** Whether the transport is currently connected (health). */
   isConnected(): boolean;
+  /** Each of the transport's connections by role (RabbitMQ: `publisher`, `consumer`), for health. */
+  connections?(): Record<string, 'up' | 'down'>;
   /**
    * Stops consuming, waits for in-flight handlers (up to `drainTimeoutMs`) and closes.
    * Publishing is still possible while draining.

@@ -42,7 +42,11 @@ export class MessagingHealthIndicator {
       return session.down({ reasons: [`snapshot failed: ${(err as Error).message}`] });
     }
     const reasons: string[] = [];
-    if (!snap.transport.connected) reasons.push(`transport ${snap.transport.name} is not connected`);
+    const connections = snap.transport.connections;
+    const down = Object.entries(connections ?? {}).filter(([, state]) => state === 'down');
+    for (const [role] of down) reasons.push(`${snap.transport.name} ${role} connection is down`);
+    if (!snap.transport.connected && down.length === 0)
+      reasons.push(`transport ${snap.transport.name} is not connected`);
     const outboxOn = this.options.outbox !== undefined && this.options.outbox.enabled !== false;
     const relayExpected = outboxOn && this.options.outbox?.relay !== false;
     if (relayExpected && snap.outbox && !snap.outbox.relay.running) reasons.push('the outbox relay is not running');
@@ -50,6 +54,7 @@ export class MessagingHealthIndicator {
     const details: Record<string, unknown> = {
       transport: snap.transport.name,
       connected: snap.transport.connected,
+      ...(connections ? { connections } : {}),
       deadLetters: snap.deadLetterQueue.depth,
     };
     if (snap.outbox) {

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Channel } from 'amqplib';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
-import { sleep, type RabbitMqConnection } from './rabbitmq.connection';
+import { connectionLoss, sleep, type RabbitMqConnection } from './rabbitmq.connection';
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -36,8 +36,12 @@ export class ManagedChannel<C extends Channel = Channel> {
     private readonly logger: LoggerService,
   ) {}
 
-  /** Opens the channel; the first setup error (e.g. a topology mismatch) is thrown to the caller. */
-  async start(): Promise<void> {
+  /**
+   * Opens the channel; the first setup error (e.g. a topology mismatch) is thrown to the caller.
+   * While the connection is down, waits for it until `until` (epoch ms).
+   */
+  async start(until = Date.now() + 30_000): Promise<void> {
+    this.stopped = false; // a start that failed (and stopped) may be tried again
     this.unsubscribe = this.connection.onConnect(() => void this.open(false));
     try {
       await this.open(true);
@@ -45,7 +49,7 @@ export class ManagedChannel<C extends Channel = Channel> {
       await this.stop();
       throw err;
     }
-    if (!this.current && !this.stopped) await this.get(Date.now() + 30_000, this.options.name);
+    if (!this.current && !this.stopped) await this.get(until, this.options.name);
   }
 
   /** The open channel, if any (synchronous fast path). */
@@ -87,14 +91,20 @@ export class ManagedChannel<C extends Channel = Channel> {
     if (!raw) return; // the next 'connect' opens it
     this.opening = true;
     let channel: C | undefined;
+    // a connection that dies while the channel is opened or set up may leave those calls without
+    // an answer: give up on them when it closes, or the channel would never be opened again
+    const lost = connectionLoss(raw);
     try {
-      channel = (this.options.confirm ? await raw.createConfirmChannel() : await raw.createChannel()) as C;
+      channel = (await Promise.race([
+        this.options.confirm ? raw.createConfirmChannel() : raw.createChannel(),
+        lost.promise,
+      ])) as C;
       channel.on('error', (err: Error) =>
         this.logger.warn?.(`RabbitMQ channel ${this.options.name} failed: ${this.connection.scrub(err.message)}`),
       );
       const opened = channel;
       opened.once('close', () => this.onClose(opened));
-      await this.options.setup(channel);
+      await Promise.race([this.options.setup(channel), lost.promise]);
       if (this.stopped) {
         await channel.close().catch(() => undefined);
         return;
@@ -110,6 +120,7 @@ export class ManagedChannel<C extends Channel = Channel> {
       );
       this.scheduleReopen();
     } finally {
+      lost.dispose();
       this.opening = false;
     }
   }

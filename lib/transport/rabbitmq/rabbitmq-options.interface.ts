@@ -67,6 +67,13 @@ export interface RabbitMqTransportOptions {
   publishConfirmTimeoutMs?: number;
   /** How long `connect()` waits for the first connection before it fails with `BrokerConnectionError`. Default: `10000`. */
   connectTimeoutMs?: number;
+  /**
+   * How long startup (both connections, the service topology, the publish channel) may take in
+   * all, reconnections included — e.g. when the broker closes the connections right after they
+   * opened. Past it, startup fails with `BrokerConnectionError` naming the connection that is
+   * down; it never hangs. Default: `60000`.
+   */
+  startupTimeoutMs?: number;
   /** AMQP heartbeat in seconds: a dead peer is detected after about two missed beats. `0` disables. Default: `10`. */
   heartbeatSeconds?: number;
   /** Delay between reconnection attempts after a connection is lost. Default: `1000`. */
@@ -114,6 +121,7 @@ export const RABBITMQ_DEFAULTS = {
   queueType: 'classic' as RabbitMqQueueType,
   publishConfirmTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
+  startupTimeoutMs: 60_000,
   heartbeatSeconds: 10,
   reconnectDelayMs: 1_000,
   unroutableEvents: 'warn' as UnroutableEventsBehaviour,

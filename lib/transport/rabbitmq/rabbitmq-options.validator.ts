@@ -48,6 +48,7 @@ const RABBITMQ_OPTION_KEYS = [
   'queueType',
   'publishConfirmTimeoutMs',
   'connectTimeoutMs',
+  'startupTimeoutMs',
   'heartbeatSeconds',
   'reconnectDelayMs',
   'unroutableEvents',
@@ -98,6 +99,7 @@ export function validateRabbitMqOptions(options: RabbitMqTransportOptions): void
   integer(options, 'prefetch', 1, 65_535);
   integer(options, 'publishConfirmTimeoutMs', 100, 3_600_000);
   integer(options, 'connectTimeoutMs', 100, 3_600_000);
+  integer(options, 'startupTimeoutMs', 100, 3_600_000);
   integer(options, 'heartbeatSeconds', 0, 3_600);
   integer(options, 'reconnectDelayMs', 10, 3_600_000);
   integer(options, 'deadLetterLockTimeoutMs', 0, 3_600_000);

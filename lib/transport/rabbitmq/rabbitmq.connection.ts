@@ -36,6 +36,23 @@ function withoutWaitNotice(logger: LoggerService): LoggerService {
   };
 }
 
+/** A promise that rejects when `raw` closes (never resolves), and a way to stop listening. */
+export function connectionLoss(raw: {
+  once(event: 'close', l: () => void): unknown;
+  removeListener(event: 'close', l: () => void): unknown;
+}): {
+  promise: Promise<never>;
+  dispose: () => void;
+} {
+  let onClose = (): void => undefined;
+  const promise = new Promise<never>((_, reject) => {
+    onClose = () => reject(new TransportNotConnectedError('channel setup: connection closed'));
+  });
+  promise.catch(() => undefined);
+  raw.once('close', onClose);
+  return { promise, dispose: () => raw.removeListener('close', onClose) };
+}
+
 /** Resolves after `ms`, without keeping the process alive. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -98,7 +115,13 @@ export class RabbitMqConnection {
       },
     });
     this.amqp = amqp;
-    const initialising = amqp.init(); // creates the connection manager synchronously
+    // creates the connection manager synchronously; what it then sets up (golevelup's default
+    // channel, unused here) must not hold up or fail our startup when the broker drops the
+    // connection during it: we wait for the connection, and channels are ours (ManagedChannel)
+    const initialising = amqp.init();
+    initialising.catch((err: Error) =>
+      this.logger.debug?.(`RabbitMQ ${this.role}: golevelup setup: ${this.scrub(err?.message ?? String(err))}`),
+    );
     const manager = amqp.managedConnection;
     const connected = this.firstConnection(manager, o.connectTimeoutMs);
     connected.catch(() => undefined);
@@ -116,7 +139,6 @@ export class RabbitMqConnection {
     );
     manager.on('unblocked', () => this.logger.log?.(`RabbitMQ unblocked the ${this.role} connection`));
     try {
-      await initialising;
       await connected;
     } catch (err) {
       this.closed = true;
@@ -190,17 +212,28 @@ export class RabbitMqConnection {
    */
   async openChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<Channel> {
     const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
-    const channel = await raw.createChannel();
-    channel.on('error', () => undefined); // surfaced by the failed operation itself
-    return channel;
+    // a connection dying meanwhile may leave the open without an answer
+    const lost = connectionLoss(raw);
+    try {
+      const channel = await Promise.race([raw.createChannel(), lost.promise]);
+      channel.on('error', () => undefined); // surfaced by the failed operation itself
+      return channel;
+    } finally {
+      lost.dispose();
+    }
   }
 
   /** Opens a raw confirm channel on the current connection. */
   async openConfirmChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<ConfirmChannel> {
     const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
-    const channel = await raw.createConfirmChannel();
-    channel.on('error', () => undefined);
-    return channel;
+    const lost = connectionLoss(raw);
+    try {
+      const channel = await Promise.race([raw.createConfirmChannel(), lost.promise]);
+      channel.on('error', () => undefined);
+      return channel;
+    } finally {
+      lost.dispose();
+    }
   }
 
   /** Removes secrets from a broker or socket message. */

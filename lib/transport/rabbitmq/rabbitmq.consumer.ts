@@ -74,7 +74,7 @@ export class SubscriberConsumer {
   }
 
   /** Declares the topology (a mismatch throws here, readably) and starts consuming. */
-  async start(): Promise<void> {
+  async start(until?: number): Promise<void> {
     await this.deps.topology.declareSubscriber(this.descriptor);
     this.channel = new ManagedChannel<Channel>(
       this.deps.connection,
@@ -86,7 +86,7 @@ export class SubscriberConsumer {
       },
       this.deps.logger,
     );
-    await this.channel.start();
+    await this.channel.start(until);
   }
 
   /** Deliveries being handled or waiting for a handler slot. */

@@ -75,9 +75,9 @@ export class RabbitMqPublisher {
     );
   }
 
-  /** Opens the confirm channel. */
-  start(): Promise<void> {
-    return this.channel.start();
+  /** Opens the confirm channel (waiting for the connection until `until`, epoch ms). */
+  start(until?: number): Promise<void> {
+    return this.channel.start(until);
   }
 
   /** Whether a confirm channel is open. */

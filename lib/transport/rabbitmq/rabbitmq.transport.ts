@@ -29,7 +29,10 @@ import type {
   TransportContext,
 } from '../transport.interface';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
-import { RabbitMqConnection } from './rabbitmq.connection';
+import { BrokerConnectionError } from './errors/broker-connection.error';
+import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
+import { RabbitMqConnection, sleep } from './rabbitmq.connection';
+import { TopologyMismatchError } from './errors/topology-mismatch.error';
 import { SubscriberConsumer } from './rabbitmq.consumer';
 import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';
 import { outboundProperties } from './rabbitmq.message';
@@ -91,16 +94,36 @@ export class RabbitMqTransport implements MessageTransport {
     const name = this.options.connectionName ?? prefix;
     const publisherConnection = new RabbitMqConnection('publisher', this.options, name, this.logger);
     const consumerConnection = new RabbitMqConnection('consumer', this.options, name, this.logger);
-    try {
+    let publisher: RabbitMqPublisher | undefined;
+    let givenUp = false;
+    const until = Date.now() + this.options.startupTimeoutMs;
+    const step = <T>(what: string, work: () => Promise<T>): Promise<T> =>
+      this.retrying(until, what, work, () => givenUp);
+    const startup = async (): Promise<Runtime> => {
       await Promise.all([publisherConnection.open(), consumerConnection.open()]);
       const topology = new RabbitMqTopology(consumerConnection, naming, this.options.queueType);
-      await topology.declareService();
-      const publisher = new RabbitMqPublisher(publisherConnection, this.options, this.logger);
-      await publisher.start();
-      this.runtime = { context, naming, publisherConnection, consumerConnection, publisher, topology };
+      await step('declaring the service topology', () => topology.declareService());
+      publisher = new RabbitMqPublisher(publisherConnection, this.options, this.logger);
+      const started = publisher;
+      await step('opening the publish channel', () => started.start(until));
+      return { context, naming, publisherConnection, consumerConnection, publisher: started, topology };
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(this.startupTimeout('startup', publisherConnection, consumerConnection, publisher));
+      }, this.options.startupTimeoutMs);
+    });
+    const starting = startup();
+    try {
+      this.runtime = await Promise.race([starting, deadline]);
     } catch (err) {
-      await Promise.all([publisherConnection.close(), consumerConnection.close()]);
+      givenUp = true;
+      starting.catch(() => undefined); // given up on: its own failure is no news
+      await Promise.all([publisher?.stop(), publisherConnection.close(), consumerConnection.close()]);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -133,6 +156,20 @@ export class RabbitMqTransport implements MessageTransport {
     if (this.consumers.has(subscriber.name)) {
       throw new InvalidConfigurationError(`subscriber "${subscriber.name}" is already subscribed on this transport`);
     }
+    // the broker may drop the connection while the queue is declared or the consumer set up
+    // (during startup, typically): try again until the startup deadline
+    const until = Date.now() + this.options.startupTimeoutMs;
+    await this.retrying(until, `subscribing ${subscriber.name}`, () =>
+      this.startConsumer(rt, subscriber, handler, until),
+    );
+  }
+
+  private async startConsumer(
+    rt: Runtime,
+    subscriber: SubscriberDescriptor,
+    handler: DeliveryHandler,
+    until: number,
+  ): Promise<void> {
     const consumer = new SubscriberConsumer(subscriber, handler, {
       connection: rt.consumerConnection,
       publisher: rt.publisher,
@@ -147,7 +184,7 @@ export class RabbitMqTransport implements MessageTransport {
     });
     this.consumers.set(subscriber.name, consumer);
     try {
-      await consumer.start();
+      await consumer.start(until);
     } catch (err) {
       this.consumers.delete(subscriber.name);
       await consumer.close();
@@ -171,6 +208,66 @@ export class RabbitMqTransport implements MessageTransport {
     } finally {
       await ch.close().catch(() => undefined);
     }
+  }
+
+  /** The error of a startup step that ran out of `startupTimeoutMs`, naming what is down. */
+  private startupTimeout(
+    what: string,
+    publisherConnection?: RabbitMqConnection,
+    consumerConnection?: RabbitMqConnection,
+    publisher?: RabbitMqPublisher,
+  ): BrokerConnectionError {
+    const state = (role: string, c?: RabbitMqConnection) => `${role} connection ${c?.isConnected() ? 'up' : 'down'}`;
+    const channel = (publisher ?? this.runtime?.publisher)?.isReady() ? 'open' : 'not open';
+    return new BrokerConnectionError(
+      maskAmqpUrl(this.options.url),
+      `${what} did not finish within ${this.options.startupTimeoutMs} ms (rabbitmq.startupTimeoutMs): ` +
+        `${state('publisher', publisherConnection)}, ${state('consumer', consumerConnection)}, publish channel ${channel}`,
+    );
+  }
+
+  /**
+   * Runs a startup step, again after a failure caused by a dropped connection (it heals by itself),
+   * until `until` (epoch ms): then, or on a failure that another try cannot mend (a topology
+   * mismatch, a configuration error), it throws.
+   */
+  private async retrying<T>(until: number, what: string, work: () => Promise<T>, givenUp = () => false): Promise<T> {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const attempt = work();
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(this.startupTimeout(what, this.runtime?.publisherConnection, this.runtime?.consumerConnection)),
+          Math.max(0, until - Date.now()),
+        );
+      });
+      try {
+        return await Promise.race([attempt, late]);
+      } catch (err) {
+        attempt.catch(() => undefined);
+        if (err instanceof BrokerConnectionError) throw err;
+        const final = err instanceof TopologyMismatchError || err instanceof InvalidConfigurationError;
+        if (final || givenUp() || this.closing || Date.now() >= until) throw err;
+        const text = redact(String((err as Error)?.message ?? err), urlSecrets(this.options.url));
+        this.logger.warn?.(`RabbitMQ: ${what} failed (${text}); trying again`);
+        await sleep(this.options.reconnectDelayMs);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /**
+   * Each connection's state for health checks: `publisher` is up when its connection and the
+   * publish channel are, `consumer` when its connection is.
+   */
+  connections(): Record<string, 'up' | 'down'> {
+    const rt = this.runtime;
+    const up = (ok: boolean | undefined) => (ok && !this.closing ? 'up' : 'down');
+    return {
+      publisher: up(rt && rt.publisherConnection.isConnected() && rt.publisher.isReady()),
+      consumer: up(rt?.consumerConnection.isConnected()),
+    };
   }
 
   /** Whether both connections and the publish channel are up. */

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { decodeEnvelope } from '../message/cloudevents.codec';
+import { checkContentType, decodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
 import { MessageTooLargeError } from '../errors/message-too-large.error';
 import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
@@ -180,7 +180,9 @@ export class ConsumerPipeline {
     if ((typeof body !== 'string' || body.length * 3 > max) && byteLength(body) > max) {
       throw new MessageTooLargeError(byteLength(body), max);
     }
-    return local !== undefined ? local.decode() : decodeEnvelope(body);
+    if (local !== undefined) return local.decode();
+    checkContentType(message.contentType, message.contentEncoding);
+    return decodeEnvelope(body);
   }
 
   /** `Date.parse(time)`, remembering the last one (consecutive messages share their time). */
@@ -225,7 +227,15 @@ export class ConsumerPipeline {
       if (this.deps.retryScheduler && envelope) {
         try {
           const body = typeof message.body === 'string' ? message.body : message.body.toString('utf8');
-          await this.deps.retryScheduler.scheduleRetry(envelope, body, sub.name, delayMs, nextAttempt, firstFailureAt);
+          await this.deps.retryScheduler.scheduleRetry(
+            envelope,
+            body,
+            sub.name,
+            delayMs,
+            nextAttempt,
+            firstFailureAt,
+            message.carriedHeaders?.(),
+          );
           return ACK;
         } catch (scheduleError) {
           this.logger.error(

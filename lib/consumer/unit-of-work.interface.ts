@@ -41,5 +41,6 @@ export interface RetryScheduler {
     delayMs: number,
     nextAttempt: number,
     firstFailureAt: string,
+    carriedHeaders?: Record<string, unknown>,
   ): Promise<void>;
 }

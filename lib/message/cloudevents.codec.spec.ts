@@ -1,4 +1,4 @@
-import { decodeEnvelope, encodeEnvelope, EncodedMessage } from './cloudevents.codec';
+import { checkContentType, decodeEnvelope, encodeEnvelope, EncodedMessage, MAX_JSON_DEPTH } from './cloudevents.codec';
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 
@@ -162,5 +162,60 @@ describe('deeply nested input', () => {
       expect(large.mayExceed(64 * 1024)).toBe(true);
       expect(new EncodedMessage(envelope).mayExceed(64 * 1024)).toBe(true); // extension headers: count exactly
     });
+  });
+});
+
+describe('limits of the decoder (README "Limits"), each a MalformedMessageError with its reason', () => {
+  const base = { specversion: '1.0', id: 'id-1', type: 'T', source: 's', data: {} };
+  const decode = (event: object) => () => decodeEnvelope(JSON.stringify(event));
+
+  it('body: valid UTF-8 only', () => {
+    const text = JSON.stringify({ ...base, data: { name: 'x' } });
+    const at = text.indexOf('"x"') + 2;
+    const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3]), Buffer.from(text.slice(at))]);
+    expect(() => decodeEnvelope(bytes)).toThrow('body is not valid UTF-8');
+    expect(decodeEnvelope(Buffer.from(JSON.stringify({ ...base, data: { name: 'é✓' } }))).data).toEqual({ name: 'é✓' });
+  });
+
+  it(`nesting: at most ${MAX_JSON_DEPTH} levels of objects and arrays, in every body`, () => {
+    const nested = (levels: number) => JSON.parse('['.repeat(levels) + ']'.repeat(levels)) as unknown;
+    expect(() => decode({ ...base, data: nested(MAX_JSON_DEPTH - 1) })()).not.toThrow(); // + the event object
+    expect(decode({ ...base, data: nested(MAX_JSON_DEPTH) })).toThrow(
+      `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+    // brackets inside strings do not count
+    expect(() => decode({ ...base, data: { s: '['.repeat(500) } })()).not.toThrow();
+  });
+
+  it('extensions: at most 50, each value at most 4096 characters', () => {
+    const ext = (n: number, length = 1) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`ext${i}`, 'v'.repeat(length)]));
+    expect(() => decode({ ...base, ...ext(50) })()).not.toThrow();
+    expect(decode({ ...base, ...ext(51) })).toThrow('more than 50 extension attributes');
+    expect(decode({ ...base, ...ext(1, 4097) })).toThrow('extension attribute "ext0" is longer than 4096 characters');
+  });
+
+  it('identity attributes: id 1-200 printable ASCII, type up to 200, source up to 500, version 1-1,000,000', () => {
+    expect(decode({ ...base, id: 'x'.repeat(201) })).toThrow(MalformedMessageError);
+    expect(decode({ ...base, type: 'T'.repeat(201) })).toThrow('missing or invalid "type"');
+    expect(decode({ ...base, source: 's'.repeat(501) })).toThrow('missing or invalid "source"');
+    expect(decode({ ...base, dataversion: 1_000_001 })).toThrow('"dataversion" must be a positive integer');
+  });
+
+  it('content type: application/cloudevents+json or application/json (UTF-8), or none; no content encoding', () => {
+    for (const ok of [
+      undefined,
+      '',
+      'application/cloudevents+json',
+      'application/json',
+      'application/json; charset=utf-8',
+    ]) {
+      expect(() => checkContentType(ok)).not.toThrow();
+    }
+    expect(() => checkContentType('text/plain')).toThrow('content type "text/plain" is not accepted');
+    expect(() => checkContentType('application/json; charset=latin1')).toThrow(MalformedMessageError);
+    expect(() => checkContentType('application/cloudevents+json', 'gzip')).toThrow(
+      'content encoding "gzip" is not supported',
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 import { isValidTypeName } from './message-type';
@@ -33,6 +34,54 @@ const ID_VALUE = /^[\x21-\x7e]{1,200}$/;
 const JSON_CONTENT_TYPE = /^application\/([a-z0-9.+-]*\+)?json(;.*)?$/i;
 const MAX_HEADERS = 50;
 const MAX_HEADER_VALUE = 4096;
+/** Deepest nesting of objects and arrays accepted in a body. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Content types a structured CloudEvents body may arrive with (the AMQP `content-type` property):
+ * `application/cloudevents+json` (what the library sends), `application/json`, each with an
+ * optional `charset=utf-8`, or none at all.
+ */
+const ACCEPTED_CONTENT_TYPE = /^application\/(cloudevents\+)?json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+
+/**
+ * Throws `MalformedMessageError` when a transport's content type or encoding is not one the
+ * structured CloudEvents decoder reads (see `ACCEPTED_CONTENT_TYPE`; no content encoding).
+ */
+export function checkContentType(contentType: string | undefined, contentEncoding?: string): void {
+  if (contentEncoding !== undefined && contentEncoding !== '' && !/^(identity|utf-?8)$/i.test(contentEncoding)) {
+    throw new MalformedMessageError(
+      `content encoding ${JSON.stringify(contentEncoding.slice(0, 40))} is not supported (send the JSON body as is)`,
+    );
+  }
+  if (contentType === undefined || contentType === '' || ACCEPTED_CONTENT_TYPE.test(contentType)) return;
+  throw new MalformedMessageError(
+    `content type ${JSON.stringify(contentType.slice(0, 80))} is not accepted: send ${CLOUDEVENTS_CONTENT_TYPE} ` +
+      `(or application/json), UTF-8`,
+  );
+}
+
+/** Throws when objects and arrays nest deeper than `MAX_JSON_DEPTH` (a scan of the text, strings skipped). */
+function checkNesting(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new MalformedMessageError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+}
 
 /** Whether `name` can be an extension attribute (CloudEvents: lowercase letters and digits). */
 export function isValidExtensionName(name: string): boolean {
@@ -185,8 +234,11 @@ function optionalString(event: Record<string, unknown>, name: string): string | 
  * ids with control characters or over 200 characters.
  */
 export function decodeEnvelope(body: Buffer | string): MessageEnvelope {
+  // Buffer#toString would quietly turn invalid bytes into U+FFFD: the handler would run on altered data
+  if (typeof body !== 'string' && !isUtf8(body)) throw new MalformedMessageError('body is not valid UTF-8');
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.length === 0) throw new MalformedMessageError('empty body');
+  checkNesting(text);
   let event: unknown;
   try {
     event = JSON.parse(text);
@@ -248,7 +300,10 @@ export function decodeEnvelope(body: Buffer | string): MessageEnvelope {
   for (const name of Object.keys(e)) {
     if (RESERVED.has(name) || !EXTENSION_NAME.test(name)) continue;
     const value = e[name];
-    if (typeof value !== 'string' || value.length > MAX_HEADER_VALUE) continue;
+    if (typeof value !== 'string') continue; // CloudEvents integer/boolean extensions: not carried
+    if (value.length > MAX_HEADER_VALUE) {
+      throw new MalformedMessageError(`extension attribute "${name}" is longer than ${MAX_HEADER_VALUE} characters`);
+    }
     if (++count > MAX_HEADERS) throw new MalformedMessageError(`more than ${MAX_HEADERS} extension attributes`);
     headers[name] = value;
   }

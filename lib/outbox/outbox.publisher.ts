@@ -18,11 +18,21 @@ function isManager(value: unknown): value is SqlManager {
   return typeof value === 'object' && value !== null && typeof (value as SqlManager).query === 'function';
 }
 
+/** Header values as JSON can keep them (a byte string as text). */
+function jsonHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = Buffer.isBuffer(value) ? value.toString('utf8') : value;
+  }
+  return out;
+}
+
 /** The outbox row of an outbound message. */
 export function toOutboxRow(message: OutboundMessage, delayMs = 0): NewOutboxRow {
   const headers: Record<string, unknown> = {};
   if (message.attempt !== undefined) headers.attempt = message.attempt;
   if (message.firstFailureAt !== undefined) headers.firstFailureAt = message.firstFailureAt;
+  if (message.carriedHeaders !== undefined) headers.carried = jsonHeaders(message.carriedHeaders);
   return {
     messageId: message.envelope.id,
     type: message.envelope.type,

@@ -13,6 +13,8 @@ const BUSY_RETRY_MS = 5;
 interface RowHeaders {
   attempt?: number;
   firstFailureAt?: string;
+  /** Headers of the failed delivery a retry carries (`OutboundMessage.carriedHeaders`). */
+  carried?: Record<string, unknown>;
 }
 
 /** Rebuilds the `OutboundMessage` of a row; throws when the stored body cannot be decoded. */
@@ -28,6 +30,8 @@ export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
   }
   if (typeof headers.attempt === 'number') message.attempt = headers.attempt;
   if (typeof headers.firstFailureAt === 'string') message.firstFailureAt = headers.firstFailureAt;
+  const carried = headers.carried;
+  if (carried !== null && typeof carried === 'object' && !Array.isArray(carried)) message.carriedHeaders = carried;
   return message;
 }
 

@@ -21,9 +21,10 @@ export class OutboxRetryScheduler implements RetryScheduler {
     delayMs: number,
     nextAttempt: number,
     firstFailureAt: string,
+    carriedHeaders?: Record<string, unknown>,
   ): Promise<void> {
     const row = toOutboxRow(
-      { envelope, body, destination: subscriber, attempt: nextAttempt, firstFailureAt },
+      { envelope, body, destination: subscriber, attempt: nextAttempt, firstFailureAt, carriedHeaders },
       Math.max(0, delayMs),
     );
     // a retry must not wait behind (or hold up) its aggregate's newer events

@@ -20,6 +20,11 @@ export interface OutboundMessage {
   /** ISO time of the first failure, carried across retries. */
   firstFailureAt?: string;
   /**
+   * Headers of a failed delivery that a retry carries (foreign headers within the transport's
+   * budget, and its note of what was left out), set by `RetryScheduler` implementations.
+   */
+  carriedHeaders?: Record<string, unknown>;
+  /**
    * For a transport that is not durable (`capabilities.durable` false): resolve `publish` only once
    * every subscriber has settled the message (handled, dead-lettered or its retry stored), and
    * reject if it is dropped unhandled. The outbox relay sets it, so a row is marked sent only when
@@ -46,6 +51,15 @@ export interface InboundMessage {
   firstFailureAt?: string;
   /** Transport-specific headers (informational). */
   headers: Record<string, unknown>;
+  /**
+   * The headers a retry of this delivery carries (foreign headers within the transport's budget,
+   * plus a note of what was left out), computed on demand; absent when the transport has none.
+   */
+  carriedHeaders?: () => Record<string, unknown>;
+  /** The content type the transport carried (AMQP `content-type`), checked before decoding. */
+  contentType?: string;
+  /** The content encoding the transport carried (AMQP `content-encoding`): none is accepted. */
+  contentEncoding?: string;
   /** The queue or channel it came from (informational, for dead-letter records). */
   source: string;
 }

@@ -1,6 +1,6 @@
 import { toErrorInfo } from '../../errors/error-info';
 import type { LoggerService } from '@nestjs/common';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type {
   DeliveryHandler,
   DeliveryOutcome,
@@ -12,8 +12,8 @@ import { ManagedChannel } from './managed.channel';
 import { FailurePublisher, type DeadLetterReason, type Settling } from './rabbitmq-failure.publisher';
 import type { RabbitMqConnection } from './rabbitmq.connection';
 import { sleep } from './rabbitmq.connection';
-import { readAttempt, readFirstFailureAt, readRedeliveries } from './rabbitmq.message';
-import type { RabbitMqNaming } from './rabbitmq.naming';
+import { carriedHeaders, readAttempt, readFirstFailureAt, readRedeliveries } from './rabbitmq.message';
+import { INTERNAL_HEADERS, type RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqPublisher } from './rabbitmq.publisher';
 import type { RabbitMqTopology } from './rabbitmq.topology';
 
@@ -171,7 +171,7 @@ export class SubscriberConsumer {
   }
 
   private async handle({ ch, msg }: Delivery): Promise<void> {
-    const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+    const headers = trustedHeaders(msg, this.deps.naming.eventsExchange);
     const settling: Settling = {
       msg,
       stillOpen: () => this.open.has(ch),
@@ -183,6 +183,9 @@ export class SubscriberConsumer {
       attempt: readAttempt(headers),
       firstFailureAt: readFirstFailureAt(headers),
       headers,
+      carriedHeaders: () => carriedHeaders(msg.properties),
+      contentType: msg.properties.contentType as string | undefined,
+      contentEncoding: msg.properties.contentEncoding as string | undefined,
       source: this.queue,
     };
     let outcome: DeliveryOutcome;
@@ -252,4 +255,24 @@ export class SubscriberConsumer {
       /* channel closed under us */
     }
   }
+}
+
+/**
+ * The headers of a delivery as far as the library may believe them. Producers publish events to
+ * the events exchange; the library's own retries, redeliveries, delayed retries and replays reach
+ * a queue through the default exchange only. So on a delivery from the events exchange the
+ * library's internal headers (attempt, first failure, redelivery count…) were written by somebody
+ * else and are ignored: attempt 1, as for any first delivery.
+ */
+export function trustedHeaders(msg: Message, eventsExchange: string): Record<string, unknown> {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  if (msg.fields.exchange !== eventsExchange) return headers;
+  let own: Record<string, unknown> | undefined;
+  for (const name of INTERNAL_HEADERS) {
+    if (name in headers) {
+      own ??= { ...headers };
+      delete own[name];
+    }
+  }
+  return own ?? headers;
 }

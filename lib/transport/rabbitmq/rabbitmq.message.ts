@@ -4,7 +4,7 @@ import { CLOUDEVENTS_CONTENT_TYPE, decodeEnvelope } from '../../message/cloudeve
 import type { MessageEnvelope } from '../../message/envelope';
 import type { DeliveryOutcome, OutboundMessage } from '../transport.interface';
 import { encodedValueSize, truncateUtf8 } from './amqp-table.util';
-import { RABBITMQ_HEADERS as H, TRANSIENT_HEADERS } from './rabbitmq.naming';
+import { INTERNAL_HEADERS, RABBITMQ_HEADERS as H, TRANSIENT_HEADERS } from './rabbitmq.naming';
 
 /** Bytes of an error message / stack kept in the reason headers (ours stay under ~7 KB in all). */
 const MAX_ERROR_MESSAGE_BYTES = 2_048;
@@ -39,7 +39,11 @@ export function stackHead(stack: string | undefined): string | undefined {
 /** AMQP properties of a message published by `publish()`: identity mirrored from the envelope. */
 export function outboundProperties(message: OutboundMessage): Options.Publish {
   const e = message.envelope;
+  // carried headers first: the library's own never come from them (they were left out when carried)
   const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(message.carriedHeaders ?? {})) {
+    if (!INTERNAL_HEADERS.includes(name) || name === H.headersDropped) headers[name] = value;
+  }
   if (message.attempt !== undefined) headers[H.attempt] = message.attempt;
   if (message.firstFailureAt !== undefined) headers[H.firstFailureAt] = message.firstFailureAt;
   const time = Date.parse(e.time);
@@ -106,6 +110,11 @@ function carriedProperties(properties: MessageProperties, keepHeaders = true): C
     timestamp: typeof properties.timestamp === 'number' ? properties.timestamp : undefined,
     headers,
   };
+}
+
+/** The headers a retry of a delivery carries: foreign ones within the budget, and the note of the rest. */
+export function carriedHeaders(properties: MessageProperties): Record<string, unknown> {
+  return carriedProperties(properties).headers;
 }
 
 /** Properties of a retry of `delivery`, scheduled at `delayLevelMs`. */

@@ -35,6 +35,9 @@ export const RABBITMQ_HEADERS = {
   headersDropped: 'x-messaging-headers-dropped',
 } as const;
 
+/** Every header the library writes for itself: believed only on its own routes (see `trustedHeaders`). */
+export const INTERNAL_HEADERS: readonly string[] = Object.values(RABBITMQ_HEADERS);
+
 /** Headers describing a previous life of a message, dropped when it is retried or replayed. */
 export const TRANSIENT_HEADERS: readonly string[] = [
   ...Object.values(RABBITMQ_HEADERS).filter((name) => name !== RABBITMQ_HEADERS.headersDropped),

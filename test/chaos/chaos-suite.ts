@@ -126,7 +126,8 @@ class ScenarioContext {
     if (result === undefined) {
       this.notes.push(`${proc.role} did not exit within 20 s of ${signal}`);
       proc.child.kill('SIGKILL');
-    } else if (signal === 'SIGTERM' && result.code !== 0) {
+    } else if (signal === 'SIGTERM' && result.code !== 0 && result.signal !== 'SIGTERM') {
+      // a graceful stop exits 0, or by the SIGTERM Nest raises again once the app is closed
       this.unexpectedExits++;
       this.notes.push(`${proc.role} exited with code ${result.code} on SIGTERM`);
     }
@@ -136,11 +137,14 @@ class ScenarioContext {
     return Number((await this.query(`SELECT count(*) AS n FROM chaos_effects_${this.run}`))[0].n);
   }
 
-  /** Waits until the consumer handles a new order again (effects grow), recording the time. */
+  /**
+   * Waits until the consumer handles a new order again (effects grow) — or has nothing left to
+   * handle — recording the time since `since`.
+   */
   async recovered(since: number, timeoutMs = 60_000): Promise<void> {
     const before = await this.effectCount();
     const deadline = Date.now() + timeoutMs;
-    while ((await this.effectCount()) <= before) {
+    while ((await this.effectCount()) <= before && !(await this.idle())) {
       if (Date.now() > deadline) {
         this.notes.push(`no new effect within ${timeoutMs / 1000} s after a fault`);
         return;
@@ -148,6 +152,15 @@ class ScenarioContext {
       await sleep(100);
     }
     this.recovery = Math.max(this.recovery, (Date.now() - since) / 1000);
+  }
+
+  /** Nothing to handle: no due outbox row, and every committed order has its effects (poison ones aside). */
+  async idle(): Promise<boolean> {
+    const [{ pending }] = await this.query(
+      `SELECT count(*) AS pending FROM chaos_outbox_${this.run} WHERE status = 'pending' AND available_at <= now()`,
+    );
+    if (Number(pending) > 0) return false;
+    return (await missingEffects(this, this.run)).length === 0;
   }
 
   /** Queries the database, reconnecting after a restart of PostgreSQL. */
@@ -299,10 +312,11 @@ export async function runChaos(options: {
   log?: (line: string) => void;
 }): Promise<ScenarioResult[]> {
   const log = options.log ?? (() => undefined);
-  intervalMs = Math.max(1, Math.round(1000 / options.ratePerSecond));
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios(options.kills)) {
     if (options.only && !options.only.some((o) => scenario.name.includes(o))) continue;
+    // orders keep flowing while the faults happen (about 4 s for a fault and its recovery)
+    intervalMs = Math.max(1000 / options.ratePerSecond, ((scenario.faults + 1) * 4_000) / options.orders);
     log(`scenario: ${scenario.name}`);
     try {
       results.push(await runScenario(scenario, options.orders));
@@ -398,6 +412,16 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
   };
 }
 
+/** Effects not there yet: both per committed order, billing's of poison orders only once healed. */
+async function missingEffects(ctx: ScenarioContext, run: string): Promise<Array<Record<string, unknown>>> {
+  const healed = (await ctx.query(`SELECT 1 FROM chaos_healed_${run}`)).length > 0;
+  const missing = await ctx.query(
+    `SELECT o.id, s.subscriber FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping')) s(subscriber) ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM chaos_effects_${run} e WHERE e.order_id = o.id AND e.subscriber = s.subscriber)`,
+  );
+  return missing.filter((m) => healed || !(m.subscriber === 'billing' && isPoison(String(m.id))));
+}
+
 /** Waits until the outbox is empty and every committed order has both effects (poison ones: shipping only until healed). */
 async function drain(ctx: ScenarioContext, run: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -405,12 +429,7 @@ async function drain(ctx: ScenarioContext, run: string, timeoutMs: number): Prom
     const [{ pending }] = await ctx.query(
       `SELECT count(*) AS pending FROM chaos_outbox_${run} WHERE status = 'pending' AND available_at <= now() + interval '30 seconds'`,
     );
-    const healed = (await ctx.query(`SELECT 1 FROM chaos_healed_${run}`)).length > 0;
-    const missing = await ctx.query(
-      `SELECT o.id, s.subscriber FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping')) s(subscriber) ` +
-        `WHERE NOT EXISTS (SELECT 1 FROM chaos_effects_${run} e WHERE e.order_id = o.id AND e.subscriber = s.subscriber)`,
-    );
-    const stillMissing = missing.filter((m) => healed || !(m.subscriber === 'billing' && isPoison(String(m.id))));
+    const stillMissing = await missingEffects(ctx, run);
     if (Number(pending) === 0 && stillMissing.length === 0) return;
     if (Date.now() > deadline) {
       ctx.notes.push(`drain timed out: ${pending} outbox rows pending, ${stillMissing.length} effects missing`);

@@ -1,10 +1,11 @@
+import { disruptiveTestsEnabled } from '../setup/disruptive';
 import { runChaos, table, type ScenarioResult } from './chaos-suite';
 
 // The short profile of the chaos suite (the long one: `npm run chaos -- --orders 20000`): every
 // scenario with separate producer and consumer processes, real PostgreSQL and RabbitMQ. It stops
 // and restarts the broker and the database: run it alone (CI runs test files one at a time).
 
-describe('chaos suite, short profile', () => {
+(disruptiveTestsEnabled() ? describe : describe.skip)('chaos suite, short profile', () => {
   let results: ScenarioResult[] = [];
 
   afterAll(() => {

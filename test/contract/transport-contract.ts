@@ -100,6 +100,29 @@ export function runTransportContract(
 
     const within = () => harness.timeoutMs ?? 10_000;
 
+    const isSentinel = (m: InboundMessage) => (decodeEnvelope(m.body).data as { sentinel?: boolean }).sentinel === true;
+    /** What a recorder received, sentinels left out. */
+    const real = (r: { received: InboundMessage[] }) => r.received.filter((m) => !isSentinel(m));
+
+    /**
+     * A barrier instead of a sleep: publishes a sentinel behind what was sent and waits until each
+     * of `recorders` got it (`some`: one of them, for competing consumers). A queue delivers in
+     * order, so anything sent earlier (a late duplicate included) has arrived by then.
+     */
+    async function barrier(
+      t: MessageTransport,
+      s: string,
+      type: string,
+      recorders: Array<{ received: InboundMessage[] }>,
+      options: { destination?: string; some?: boolean } = {},
+    ): Promise<void> {
+      const sentinel = message(s, type, { sentinel: true }, { destination: options.destination });
+      await t.publish(sentinel);
+      const got = (r: { received: InboundMessage[] }) =>
+        r.received.some((m) => decodeEnvelope(m.body).id === sentinel.envelope.id);
+      await waitFor(() => (options.some ? recorders.some(got) : recorders.every(got)), 'the sentinel', within());
+    }
+
     beforeEach(() => {
       deadLetters = [];
     });
@@ -116,8 +139,9 @@ export function runTransportContract(
       for (let i = 0; i < 10; i++) await t.publish(message(s, 'Created', { i }));
       await t.publish(message(s, 'Deleted', { i: 99 }));
       await waitFor(() => a.received.length === 10 && b.received.length === 11, 'fan-out', within());
-      await new Promise((r) => setTimeout(r, 100));
-      expect(a.received).toHaveLength(10);
+      await barrier(t, s, 'Created', [a, b]);
+      expect(real(a)).toHaveLength(10);
+      expect(real(b)).toHaveLength(11);
       expect(other.received).toHaveLength(0);
       expect(a.received.every((m) => m.attempt === 1)).toBe(true);
     });
@@ -151,8 +175,9 @@ export function runTransportContract(
         message(s, 'Targeted', {}, { destination: 'b', attempt: 3, firstFailureAt: '2026-01-01T00:00:00.000Z' }),
       );
       await waitFor(() => b.received.length === 1, 'targeted delivery', within());
-      await new Promise((r) => setTimeout(r, 100));
-      expect(a.received).toHaveLength(0);
+      await barrier(t, s, 'Targeted', [a], { destination: 'a' });
+      expect(real(a)).toHaveLength(0);
+      expect(real(b)).toHaveLength(1);
       expect(b.received[0].attempt).toBe(3);
       expect(b.received[0].firstFailureAt).toBe('2026-01-01T00:00:00.000Z');
     });
@@ -177,11 +202,11 @@ export function runTransportContract(
       const sent = message(s, 'Flaky', { n: 1 });
       await t.publish(sent);
       await waitFor(() => failing.received.length === 3, 'three attempts', within());
-      await new Promise((r) => setTimeout(r, 150));
-      expect(failing.received.map((m) => m.attempt)).toEqual([1, 2, 3]);
+      await barrier(t, s, 'Flaky', [failing, healthy]);
+      expect(real(failing).map((m) => m.attempt)).toEqual([1, 2, 3]);
       expect(failing.received[2].firstFailureAt).toBe('2026-01-02T00:00:00.000Z');
       expect(decodeEnvelope(failing.received[2].body).id).toBe(sent.envelope.id);
-      expect(healthy.received).toHaveLength(1);
+      expect(real(healthy)).toHaveLength(1);
       expect(deadLetters).toHaveLength(0);
     });
 
@@ -343,7 +368,16 @@ export function runTransportContract(
       await t1.subscribe(descriptor('listener', ['Shared']), a.handler);
       await t2.subscribe(descriptor('listener', ['Shared']), b.handler);
       for (let i = 0; i < 5; i++) await t1.publish(message(s1, 'Shared', { i }));
-      await waitFor(() => a.received.length === 5 && b.received.length === 5, 'both services', within());
+      // a sentinel behind the others: once each service has it, nothing earlier is still on its way
+      await t1.publish(message(s1, 'Shared', { i: 'sentinel' }));
+      const values = (r: typeof a) => r.received.map((m) => (decodeEnvelope(m.body).data as { i: unknown }).i);
+      await waitFor(
+        () => values(a).includes('sentinel') && values(b).includes('sentinel'),
+        'both services to get the sentinel',
+        within(),
+      );
+      expect(values(a)).toEqual([0, 1, 2, 3, 4, 'sentinel']);
+      expect(values(b)).toEqual([0, 1, 2, 3, 4, 'sentinel']);
     });
 
     it('shares a subscriber queue between instances of one service (competing consumers)', async () => {
@@ -364,11 +398,11 @@ export function runTransportContract(
       const sent = 40;
       for (let i = 0; i < sent; i++) await t1.publish(message(s, 'Job', { i }));
       await waitFor(() => a.received.length + b.received.length === sent, 'all jobs', within());
-      await new Promise((r) => setTimeout(r, 100));
-      const ids = [...a.received, ...b.received].map((m) => decodeEnvelope(m.body).id);
+      await barrier(t1, s, 'Job', [a, b], { some: true });
+      // what is guaranteed: every job once, none twice (how they are shared out is left to chance)
+      const ids = [...real(a), ...real(b)].map((m) => decodeEnvelope(m.body).id);
+      expect(ids).toHaveLength(sent);
       expect(new Set(ids).size).toBe(sent);
-      expect(a.received.length).toBeGreaterThan(0);
-      expect(b.received.length).toBeGreaterThan(0);
     });
   });
 }

@@ -125,7 +125,7 @@ describe('MessagingMonitor snapshot on the in-memory transport', () => {
     expect(recovered.currentLagMs).toBe(0);
     expect(recovered.lagMs.max).toBeGreaterThanOrEqual(250);
     expect(recovered.lagMs.p99).toBeGreaterThanOrEqual(250);
-    expect(sub(after.subscribers, 'orders').durationMs.p99).toBeGreaterThanOrEqual(0);
+    expect(sub(after.subscribers, 'orders').durationMs.p99).toBeGreaterThan(0); // every handling takes some time
     expect(after.breaches.map((b) => b.threshold)).toEqual(['maxDeadLetters']);
   });
 

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { OutboxFeature } from '../../lib/outbox/outbox.feature';
 import { currentMessageContext, runInMessageContext } from '../../lib/context/message-context';
 import { FakeTransport } from './helpers/fake.transport';
-import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
+import { dropAll, eventually, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
 
 const tables = uniqueTables('tinb');
 let ds: DataSource;
@@ -80,13 +80,30 @@ describe('inbox (SubscriberUnitOfWork) on PostgreSQL', () => {
 
   it('when the first delivery rolls back, the concurrent second one performs the effect', async () => {
     const m = outbound('OrderCreated', { orderId: 'z' });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let fail!: () => void;
+    const failNow = new Promise<void>((resolve) => (fail = resolve));
     const first = f.unitOfWork!.run(m.envelope, 'Sub.d', async (tx) => {
       await handler('first')(tx);
-      await new Promise((r) => setTimeout(r, 100));
+      entered(); // the first holds the inbox row now
+      await failNow;
       throw new Error('first fails');
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await inHandler;
     const second = f.unitOfWork!.run(m.envelope, 'Sub.d', handler('second'));
+    // explicitly: the second delivery is waiting on the inbox row's lock before the first fails
+    await eventually(
+      async () =>
+        (
+          await ds.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+          )
+        )[0].n > 0,
+      5000,
+      'the second delivery waiting on the inbox row',
+    );
+    fail();
     await expect(first).rejects.toThrow('first fails');
     expect(await second).toBe(true);
     expect(await ds.query(`SELECT id FROM "${tables.ordersTable}"`)).toEqual([{ id: 'second' }]);

@@ -334,9 +334,10 @@ describe('outbox on PostgreSQL', () => {
       transport.latencyMs = 100;
       const f = feature(transport);
       await f.publisher.publish([outbound('Slow', {}), outbound('Slow', {})], {});
+      const inFlight = new Promise<void>((resolve) => (transport.onPublishStart = () => resolve()));
       await f.start();
-      await eventually(() => transport.published.length > 0 || true, 1000);
-      await new Promise((r) => setTimeout(r, 30)); // batch in flight
+      await inFlight; // the batch is being published (100 ms each) when stop() is called
+      expect(transport.published).toHaveLength(0);
       await f.stop();
       const r = await rows();
       expect(r.every((row) => row.status === 'sent')).toBe(true);

@@ -80,15 +80,16 @@ describe('several relays on one outbox table (PostgreSQL)', () => {
     );
     const total = KEYS * PER_KEY + KEYS * (PER_KEY / 4);
     await transport.waitFor(total, 30_000);
-    await new Promise((r) => setTimeout(r, 200)); // any late duplicate would show up here
+    // a barrier, not a sleep: stopping every relay finishes its in-flight batch; nothing can be
+    // published after it, so a duplicate would be in `published` now
+    await Promise.all(instances.map((i) => i.feature.stop()));
     const ids = transport.published.map((m) => m.envelope.id);
     expect(ids.length).toBe(total);
     expect(new Set(ids).size).toBe(total);
     checkOrder(transport, PER_KEY);
-    // every relay took part
+    // what is guaranteed: the relays together published each row once (how they shared it is chance)
     const published = instances.map((i) => i.feature.relay.meter.totals.published);
     expect(published.reduce((a, b) => a + b, 0)).toBe(total);
-    expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
     const pending = await ds.query(`SELECT count(*)::int AS n FROM "${tables.outboxTable}" WHERE status <> 'sent'`);
     expect(pending[0].n).toBe(0);
   }, 60_000);
@@ -112,11 +113,11 @@ describe('several relays on one outbox table (PostgreSQL)', () => {
     transport.latencyMs = 2; // batches overlap in time
     await startRelays(transport, 7);
     await transport.waitFor(KEYS * PER_KEY, 30_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await Promise.all(instances.map((i) => i.feature.stop())); // no publish can follow
     expect(transport.published).toHaveLength(KEYS * PER_KEY);
     expect(new Set(transport.published.map((m) => m.envelope.id)).size).toBe(KEYS * PER_KEY);
     checkOrder(transport, PER_KEY);
     const published = instances.map((i) => i.feature.relay.meter.totals.published);
-    expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    expect(published.reduce((a, b) => a + b, 0)).toBe(KEYS * PER_KEY);
   }, 60_000);
 });

@@ -12,6 +12,8 @@ import {
   waitFor,
 } from './rabbitmq-test.helpers';
 
+import { disruptiveTestsEnabled } from '../setup/disruptive';
+
 const exec = promisify(execFile);
 const run = runId();
 
@@ -20,7 +22,7 @@ const run = runId();
  * CI (CI=true: the run has the broker to itself) or with RABBITMQ_DISRUPTIVE_TESTS=1, not on a
  * developer's shared broker by default (as root on the broker host, rabbitmqctl needed).
  */
-const maybe = process.env.RABBITMQ_DISRUPTIVE_TESTS === '1' || process.env.CI === 'true' ? describe : describe.skip;
+const maybe = disruptiveTestsEnabled() ? describe : describe.skip;
 
 maybe('RabbitMQ transport under broker-wide disruption', () => {
   const transports: RabbitMqTransport[] = [];

@@ -14,46 +14,64 @@ function readmeBlocks(): string[] {
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
-describe('README examples', () => {
-  const blocks = readmeBlocks();
-
-  it('has TypeScript examples', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
-  });
-
-  it('type-check against the public API', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-examples-'));
-    try {
-      const files = blocks.map((code, i) => {
-        const file = path.join(dir, `example-${i + 1}.ts`);
-        fs.writeFileSync(file, `${code}\nexport {};\n`);
-        return file;
-      });
-      const program = ts.createProgram(files, {
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.CommonJS,
-        moduleResolution: ts.ModuleResolutionKind.Node10,
-        strict: true,
-        experimentalDecorators: true,
-        emitDecoratorMetadata: true,
-        esModuleInterop: true,
-        skipLibCheck: true,
-        noEmit: true,
-        types: ['node'],
-        typeRoots: [path.join(root, 'node_modules/@types')],
-        baseUrl: root,
-        paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },
-      });
-      const diagnostics = ts
-        .getPreEmitDiagnostics(program)
-        .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)));
-      const messages = diagnostics.map((d) => {
+/** Type-checks each block as a module of its own; returns the diagnostics (`file:line: message`). */
+function typeCheck(blocks: string[]): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-examples-'));
+  try {
+    const files = blocks.map((code, i) => {
+      const file = path.join(dir, `example-${i + 1}.ts`);
+      fs.writeFileSync(file, `${code}\nexport {};\n`);
+      return file;
+    });
+    const program = ts.createProgram(files, {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      strict: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      noEmit: true,
+      types: ['node'],
+      typeRoots: [path.join(root, 'node_modules/@types')],
+      baseUrl: root,
+      paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },
+    });
+    return ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)))
+      .map((d) => {
         const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
         return `${path.basename(d.file!.fileName)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
       });
-      expect(messages).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('README examples', () => {
+  const blocks = readmeBlocks();
+
+  it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {
+    const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const untyped = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].filter(
+      ([, lang, code]) =>
+        lang !== 'ts' && /from 'nestjs-messaging'|@(Subscribe|CommandHandler|QueryHandler|Message)\(/.test(code),
+    );
+    expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('the check catches a wrong example (it is not vacuous)', () => {
+    const messages = typeCheck([
+      "import { EventBus } from 'nestjs-messaging';\nexport function f(bus: EventBus): number {\n  return bus.publish({ type: 'X' });\n}",
+    ]);
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages[0]).toMatch(/^example-1\.ts:3: Type 'Promise<void>' is not assignable to type 'number'/);
+  }, 120_000);
+
+  it('type-check against the public API', () => {
+    expect(typeCheck(blocks)).toEqual([]);
   }, 120_000);
 });

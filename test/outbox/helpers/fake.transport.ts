@@ -26,6 +26,8 @@ export class FakeTransport implements MessageTransport {
   failWhen?: (message: OutboundMessage) => Error | boolean | undefined;
   /** Called after each confirmed publish (e.g. to deliver to a subscriber). */
   onPublish?: (message: OutboundMessage) => void;
+  /** Called when a publish starts (before its latency). */
+  onPublishStart?: (message: OutboundMessage) => void;
   /** Delay of each publish, ms (simulates a broker confirm round trip). */
   latencyMs = 0;
   connected = true;
@@ -36,6 +38,7 @@ export class FakeTransport implements MessageTransport {
   }
 
   async publish(message: OutboundMessage): Promise<void> {
+    this.onPublishStart?.(message);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const failure = this.failWhen?.(message);
     if (failure) throw failure instanceof Error ? failure : new Error(`injected failure for ${message.envelope.id}`);

@@ -16,6 +16,7 @@ import {
   type ICommandHandler,
   type MessageEnvelope,
   currentMessageContext,
+  DeadLetterService,
 } from '../../lib';
 import { startApp, waitFor } from './app.helper';
 import { uuidv7Time } from '../../lib/message/uuid-v7';
@@ -215,8 +216,16 @@ describe('buses through Nest DI', () => {
       }
     }
     const app = await startApp([Deep]);
-    let tree: object = { leaf: true };
-    for (let i = 0; i < 70; i++) tree = { a: tree };
+    const nest = (levels: number) => {
+      let tree: object = { leaf: true };
+      for (let i = 0; i < levels; i++) tree = { a: tree };
+      return tree;
+    };
+    // past the decoder's 64 levels (README "Limits"): dead-lettered in memory as on a broker
+    await app.get(EventBus).publish({ type: 'DeepEvent', tree: nest(70) });
+    await waitFor(async () => (await app.get(DeadLetterService).count()) === 1, 'the too-deep event dead-lettered');
+    expect((await app.get(DeadLetterService).list())[0].error.message).toContain('JSON nested deeper than 64 levels');
+    const tree = nest(60);
     const at = new Date('2026-11-27T10:00:00.000Z');
     const event = { type: 'DeepEvent', at, tree, gone: undefined };
     await app.get(EventBus).publish(event);

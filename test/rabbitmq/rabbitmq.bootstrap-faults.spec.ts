@@ -98,14 +98,20 @@ describe('RabbitMQ bootstrap and connection faults', () => {
   }, 30_000);
 
   it('health names the connection that is down, and both come back by themselves', async () => {
-    const app = apps[0];
+    // straight to the broker, reconnecting after 3 s: the health check has time to see the gap
+    const app = await startApp([Pings], {
+      serviceName: `${run}-health`,
+      transport: 'rabbitmq',
+      rabbitmq: { url: TEST_AMQP_URL, exchange: `${run}.events`, reconnectDelayMs: 3_000 },
+    });
+    apps.push(app);
     const health = app.get(MessagingHealthIndicator);
     const connectionsNow = async () =>
       ((await health.isHealthy('messaging'))['messaging'] as { connections?: Record<string, string> }).connections;
     await waitFor(async () => (await connectionsNow())?.consumer === 'up', 'both up', 10_000);
     expect(await connectionsNow()).toEqual({ publisher: 'up', consumer: 'up' });
     // only the consumer connection of this app (its client-provided name ends in "consumer")
-    const closing = closeConnections(`${run}-boot consumer`, 'health test');
+    const closing = closeConnections(`${run}-health consumer`, 'health test');
     let sawDown: unknown;
     await waitFor(
       async () => {

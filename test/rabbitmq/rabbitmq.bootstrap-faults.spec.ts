@@ -62,14 +62,20 @@ describe('RabbitMQ bootstrap and connection faults', () => {
     const app = await startApp([Pings], {
       serviceName: `${run}-boot`,
       transport: 'rabbitmq',
-      rabbitmq: { url: viaProxy(port), exchange: `${run}.events`, reconnectDelayMs: 100, startupTimeoutMs: 20_000 },
+      rabbitmq: {
+        url: viaProxy(port),
+        exchange: `${run}.events`,
+        reconnectDelayMs: 100,
+        connectTimeoutMs: 2_000, // a handshake cut mid-way is given up after this
+        startupTimeoutMs: 30_000,
+      },
     });
     apps.push(app);
     proxy.cutAfterMs = undefined;
     expect(proxy.accepted).toBeGreaterThan(2); // it did reconnect
     await app.get(EventBus).publish(new Ping(1));
     await waitFor(() => received.includes(1), 'the event consumed after the faulty startup', 10_000);
-  }, 40_000);
+  }, 50_000);
 
   it('a broker that keeps dropping every connection fails startup on time, naming what is down', async () => {
     proxy.cutAfterMs = 60;

@@ -8,7 +8,7 @@ import { TEST_AMQP_URL } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { startApp } from '../core/app.helper';
 import { waitFor } from '../setup/wait';
-import { cleanup, closeConnections, runId } from './rabbitmq-test.helpers';
+import { cleanup, closeConnections, makeContext, makeTransport, runId } from './rabbitmq-test.helpers';
 
 // The broker drops connections during startup and while running: startup finishes after
 // reconnecting or fails on time with a clear error (never hangs), and health says which
@@ -52,7 +52,7 @@ describe('RabbitMQ bootstrap and connection faults', () => {
   afterAll(async () => {
     for (const app of apps) await app.close().catch(() => undefined);
     await proxy.stop();
-    await cleanup(run, [], [`${run}.events`]);
+    await cleanup(run, [], [`${run}.events`, ...Array.from({ length: 5 }, (_, i) => `${run}.close${i}.retry`)]);
   });
 
   it('startup finishes after the broker dropped the connections right after they opened', async () => {
@@ -78,7 +78,7 @@ describe('RabbitMQ bootstrap and connection faults', () => {
   }, 50_000);
 
   it('a broker that keeps dropping every connection fails startup on time, naming what is down', async () => {
-    proxy.cutAfterMs = 60;
+    proxy.cutAfterMs = 5; // before the AMQP handshake and the topology can be done
     proxy.cutFirst = Number.POSITIVE_INFINITY;
     const started = Date.now();
     let error: unknown;
@@ -102,6 +102,38 @@ describe('RabbitMQ bootstrap and connection faults', () => {
     expect((error as Error).message).not.toContain(`:${broker.password}@`);
     expect(Date.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it('closing while the broker drops the connections finishes, and nothing reconnects afterwards', async () => {
+    // amqplib leaves a channel's or a connection's close pending when the socket dies before the
+    // broker's close-ok: close must not wait for it forever, nor leave the connection manager
+    // reconnecting (it did: a closed app kept opening connections)
+    const own = new TcpProxy(broker.hostname, Number(broker.port || 5672)); // no other test's app behind it
+    const ownPort = await own.start();
+    try {
+      for (let round = 0; round < 5; round++) {
+        own.accepted = 0;
+        own.cutAfterMs = 60;
+        own.cutFirst = 4;
+        const transport = makeTransport(run, {
+          url: viaProxy(ownPort),
+          queuePrefix: `${run}.close${round}`,
+          reconnectDelayMs: 100,
+          connectTimeoutMs: 2_000,
+          startupTimeoutMs: 20_000,
+        });
+        await transport.connect(makeContext('close'));
+        const started = Date.now();
+        await transport.close(1_000);
+        expect(Date.now() - started).toBeLessThan(12_000);
+        const after = own.accepted;
+        await new Promise((r) => setTimeout(r, 400)); // four reconnect delays
+        expect(own.accepted).toBe(after);
+        expect(own.open).toBe(0);
+      }
+    } finally {
+      await own.stop();
+    }
+  }, 120_000);
 
   it('health names the connection that is down, and both come back by themselves', async () => {
     // straight to the broker, reconnecting after 3 s: the health check has time to see the gap

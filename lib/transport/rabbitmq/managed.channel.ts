@@ -1,9 +1,10 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Channel } from 'amqplib';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
-import { connectionLoss, sleep, type RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel, connectionLoss, sleep, type RabbitMqConnection } from './rabbitmq.connection';
 
 const MAX_BACKOFF_MS = 30_000;
+const WATCHDOG_MS = 1_000;
 
 /** Options of a {@link ManagedChannel}. */
 export interface ManagedChannelOptions<C extends Channel> {
@@ -28,6 +29,7 @@ export class ManagedChannel<C extends Channel = Channel> {
   private stopped = false;
   private failures = 0;
   private reopenTimer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
   private unsubscribe?: () => void;
 
   constructor(
@@ -43,6 +45,10 @@ export class ManagedChannel<C extends Channel = Channel> {
   async start(until = Date.now() + 30_000): Promise<void> {
     this.stopped = false; // a start that failed (and stopped) may be tried again
     this.unsubscribe = this.connection.onConnect(() => void this.open(false));
+    // a safety net under the events above: whatever the order of close, reconnect and reopen
+    // events was, a connection that is up never stays without this channel for long
+    this.watchdog = setInterval(() => this.heal(), WATCHDOG_MS);
+    this.watchdog.unref();
     try {
       await this.open(true);
     } catch (err) {
@@ -71,7 +77,7 @@ export class ManagedChannel<C extends Channel = Channel> {
   recycle(): void {
     const channel = this.current;
     this.current = undefined;
-    if (channel) channel.close().catch(() => undefined);
+    if (channel) void closeChannel(channel);
     this.scheduleReopen();
   }
 
@@ -80,9 +86,11 @@ export class ManagedChannel<C extends Channel = Channel> {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     const channel = this.current;
     this.current = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    if (channel) await closeChannel(channel);
   }
 
   private async open(throwOnError: boolean): Promise<void> {
@@ -94,11 +102,22 @@ export class ManagedChannel<C extends Channel = Channel> {
     // a connection that dies while the channel is opened or set up may leave those calls without
     // an answer: give up on them when it closes, or the channel would never be opened again
     const lost = connectionLoss(raw);
+    // nor may a broker that never answers hold `opening` (and so every later reopen) for good
+    const timer = setTimeout(
+      () => lost.fail(`opening channel ${this.options.name}: no answer within ${this.connection.openTimeoutMs} ms`),
+      this.connection.openTimeoutMs,
+    );
+    timer.unref();
     try {
-      channel = (await Promise.race([
-        this.options.confirm ? raw.createConfirmChannel() : raw.createChannel(),
-        lost.promise,
-      ])) as C;
+      const creating = (this.options.confirm ? raw.createConfirmChannel() : raw.createChannel()) as Promise<C>;
+      // a channel that arrives after we gave up on it is closed, not leaked
+      lost.promise.catch(() =>
+        creating.then(
+          (late) => closeChannel(late),
+          () => undefined,
+        ),
+      );
+      channel = await Promise.race([creating, lost.promise]);
       channel.on('error', (err: Error) =>
         this.logger.warn?.(`RabbitMQ channel ${this.options.name} failed: ${this.connection.scrub(err.message)}`),
       );
@@ -106,13 +125,13 @@ export class ManagedChannel<C extends Channel = Channel> {
       opened.once('close', () => this.onClose(opened));
       await Promise.race([this.options.setup(channel), lost.promise]);
       if (this.stopped) {
-        await channel.close().catch(() => undefined);
+        await closeChannel(channel);
         return;
       }
       this.current = channel;
       this.failures = 0;
     } catch (err) {
-      if (channel) channel.close().catch(() => undefined);
+      if (channel) void closeChannel(channel);
       if (throwOnError) throw err;
       this.failures++;
       this.logger.error?.(
@@ -120,9 +139,18 @@ export class ManagedChannel<C extends Channel = Channel> {
       );
       this.scheduleReopen();
     } finally {
+      clearTimeout(timer);
       lost.dispose();
       this.opening = false;
     }
+  }
+
+  /** Re-opens the channel when the connection is up and nothing else is about to. */
+  private heal(): void {
+    if (this.stopped || this.current || this.opening || this.reopenTimer) return;
+    if (!this.connection.isConnected()) return; // the next 'connect' opens it
+    this.logger.warn?.(`RabbitMQ channel ${this.options.name} was missing on a live connection; re-opening it`);
+    void this.open(false);
   }
 
   private onClose(channel: C): void {

@@ -5,7 +5,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../../dead-letter/dead-letter.interface';
 import { DeadLetterReplayError } from './errors/dead-letter-replay.error';
 import { DeadLetterStoreBusyError } from './errors/dead-letter-store-busy.error';
-import { sleep, type RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel, sleep, type RabbitMqConnection } from './rabbitmq.connection';
 import { deadLetterFromMessage, replayProperties } from './rabbitmq.message';
 import type { RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqPublisher } from './rabbitmq.publisher';
@@ -88,7 +88,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
     try {
       return (await ch.checkQueue(naming.deadLetterQueue)).messageCount;
     } finally {
-      await ch.close().catch(() => undefined);
+      await closeChannel(ch);
     }
   }
 
@@ -190,7 +190,7 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
         if (Date.now() - started >= lockTimeoutMs) throw new DeadLetterStoreBusyError(queue, Date.now() - started);
         await sleep(50 + Math.random() * 150);
       } finally {
-        await ch.close().catch(() => undefined);
+        await closeChannel(ch);
       }
     }
   }

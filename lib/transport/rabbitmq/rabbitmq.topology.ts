@@ -1,7 +1,7 @@
 import type { Channel, Options } from 'amqplib';
 import type { SubscriberDescriptor } from '../transport.interface';
 import { TopologyMismatchError } from './errors/topology-mismatch.error';
-import type { RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel, type RabbitMqConnection } from './rabbitmq.connection';
 import { RABBITMQ_HEADERS, type RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqQueueType } from './rabbitmq-options.interface';
 
@@ -139,7 +139,7 @@ export class RabbitMqTopology {
     try {
       return await fn(ch);
     } finally {
-      await ch.close().catch(() => undefined);
+      await closeChannel(ch);
     }
   }
 

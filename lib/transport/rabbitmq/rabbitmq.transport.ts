@@ -31,7 +31,7 @@ import type {
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
-import { RabbitMqConnection, sleep } from './rabbitmq.connection';
+import { RabbitMqConnection, closeChannel, sleep } from './rabbitmq.connection';
 import { TopologyMismatchError } from './errors/topology-mismatch.error';
 import { SubscriberConsumer } from './rabbitmq.consumer';
 import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';
@@ -41,6 +41,13 @@ import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbit
 import { resolveRabbitMqOptions, validateRabbitMqOptions } from './rabbitmq-options.validator';
 import { RabbitMqPublisher } from './rabbitmq.publisher';
 import { RabbitMqTopology } from './rabbitmq.topology';
+
+/** What a startup in progress has opened so far (for the timeout message). */
+interface Starting {
+  publisherConnection: RabbitMqConnection;
+  consumerConnection: RabbitMqConnection;
+  publisher?: RabbitMqPublisher;
+}
 
 interface Runtime {
   context: TransportContext;
@@ -68,6 +75,7 @@ export class RabbitMqTransport implements MessageTransport {
   private readonly ids = new UuidV7Generator();
   private readonly consumers = new Map<string, SubscriberConsumer>();
   private runtime?: Runtime;
+  private starting?: Starting;
   private closing = false;
 
   /** Validates the options (throws `InvalidConfigurationError`); connects in {@link connect}. */
@@ -99,11 +107,14 @@ export class RabbitMqTransport implements MessageTransport {
     const until = Date.now() + this.options.startupTimeoutMs;
     const step = <T>(what: string, work: () => Promise<T>): Promise<T> =>
       this.retrying(until, what, work, () => givenUp);
+    const inProgress: Starting = { publisherConnection, consumerConnection };
+    this.starting = inProgress;
     const startup = async (): Promise<Runtime> => {
       await Promise.all([publisherConnection.open(), consumerConnection.open()]);
       const topology = new RabbitMqTopology(consumerConnection, naming, this.options.queueType);
       await step('declaring the service topology', () => topology.declareService());
       publisher = new RabbitMqPublisher(publisherConnection, this.options, this.logger);
+      inProgress.publisher = publisher;
       const started = publisher;
       await step('opening the publish channel', () => started.start(until));
       return { context, naming, publisherConnection, consumerConnection, publisher: started, topology };
@@ -124,6 +135,7 @@ export class RabbitMqTransport implements MessageTransport {
       throw err;
     } finally {
       clearTimeout(timer);
+      this.starting = undefined;
     }
   }
 
@@ -206,7 +218,7 @@ export class RabbitMqTransport implements MessageTransport {
       }
       return stats;
     } finally {
-      await ch.close().catch(() => undefined);
+      await closeChannel(ch);
     }
   }
 
@@ -237,7 +249,10 @@ export class RabbitMqTransport implements MessageTransport {
       const attempt = work();
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(this.startupTimeout(what, this.runtime?.publisherConnection, this.runtime?.consumerConnection)),
+          () => {
+            const c = this.runtime ?? this.starting;
+            reject(this.startupTimeout(what, c?.publisherConnection, c?.consumerConnection, c?.publisher));
+          },
           Math.max(0, until - Date.now()),
         );
       });

@@ -31,6 +31,7 @@ export {
   type UpcastFunction,
 } from './message/message-type';
 
+export { Command, Query, type ResultOf } from './message/command-query';
 export type { MessageEnvelope } from './message/envelope';
 export type { SendOptions } from './message/envelope.factory';
 export { encodeEnvelope, decodeEnvelope, CLOUDEVENTS_CONTENT_TYPE } from './message/cloudevents.codec';

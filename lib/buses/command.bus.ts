@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SendOptions } from '../message/envelope.factory';
+import type { Command } from '../message/command-query';
 import { RequestDispatcher } from './request-dispatcher';
 import { HandlerRegistry } from '../discovery/handler.registry';
 import { MessageValidator } from '../message/message.validator';
@@ -22,9 +23,13 @@ export class CommandBus {
   /**
    * Executes `command` with its handler. Throws `HandlerNotFoundError` when none is registered,
    * `InvalidMessageError` when it breaks its validation rules, or whatever the handler throws.
+   * A `Command<R>` resolves to `R`.
    */
+  execute<R>(command: Command<R>, options?: SendOptions): Promise<R>;
+  /** Executes a command that does not extend `Command<R>`: type its result with `execute<R>(...)`. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  execute<R = any>(command: object, options?: SendOptions): Promise<R> {
-    return this.dispatcher.dispatch<R>(command, options);
+  execute<R = any>(command: object, options?: SendOptions): Promise<R>;
+  execute(command: object, options?: SendOptions): Promise<unknown> {
+    return this.dispatcher.dispatch(command, options);
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
 import { RequestDispatcher } from './request-dispatcher';
+import type { Query } from '../message/command-query';
 import { HandlerRegistry } from '../discovery/handler.registry';
 import { MessageValidator } from '../message/message.validator';
 
@@ -14,9 +15,15 @@ export class QueryBus {
     this.dispatcher = new RequestDispatcher('query', registry.queries, registry, validator, envelopes);
   }
 
-  /** Executes `query` with its handler and returns the answer (errors as for `CommandBus.execute`). */
+  /**
+   * Executes `query` with its handler and returns the answer (errors as for `CommandBus.execute`).
+   * A `Query<R>` resolves to `R`.
+   */
+  execute<R>(query: Query<R>, options?: SendOptions): Promise<R>;
+  /** Executes a query that does not extend `Query<R>`: type its answer with `execute<R>(...)`. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  execute<R = any>(query: object, options?: SendOptions): Promise<R> {
-    return this.dispatcher.dispatch<R>(query, options);
+  execute<R = any>(query: object, options?: SendOptions): Promise<R>;
+  execute(query: object, options?: SendOptions): Promise<unknown> {
+    return this.dispatcher.dispatch(query, options);
   }
 }

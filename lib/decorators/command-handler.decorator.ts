@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { CQRS_COMMAND_HANDLER_METADATA, CQRS_COMMAND_METADATA, COMMAND_HANDLER_OPTIONS } from './metadata.keys';
 import { assertTypeAndVersion, type MessageClass } from '../message/message-type';
+import type { Command } from '../message/command-query';
 
 /** Options of `@CommandHandler` and `@QueryHandler`. */
 export interface RequestHandlerOptions {
@@ -19,8 +20,16 @@ export interface IRequestHandler<TMessage = any, TResult = any> {
   execute(message: TMessage): Promise<TResult> | TResult;
 }
 
-/** A command handler: `execute(command)` returns an optional result. */
-export type ICommandHandler<TCommand = any, TResult = any> = IRequestHandler<TCommand, TResult>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * A command handler: `execute(command)` returns the command's result. For a `Command<R>` the
+ * result type is `R` (a handler returning something else does not compile); otherwise `TResult`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ICommandHandler<TCommand = any, TResult = any> = 0 extends 1 & TCommand
+  ? IRequestHandler<TCommand, TResult> // TCommand is any
+  : TCommand extends Command<infer R>
+    ? IRequestHandler<TCommand, R>
+    : IRequestHandler<TCommand, TResult>;
 
 /** @internal writes the cqrs-compatible metadata (or ours for string types). */
 export function defineRequestHandler(

@@ -50,7 +50,11 @@ function defined<T extends object>(o: T): T | undefined {
 
 /**
  * Builds module options from environment variables (see `MESSAGING_ENV_VARIABLES`), merged
- * under `overrides`. Values are checked when the module starts.
+ * under `overrides`: an option in `overrides` wins; the nested `rabbitmq`, `retry` and `outbox`
+ * objects merge key by key, so `{ outbox: { enabled: true } }` keeps `MESSAGING_OUTBOX_TABLE` and
+ * `{ rabbitmq: { prefetch: 50 } }` keeps `MESSAGING_AMQP_URL`. Do not spread the result under your
+ * own nested objects instead: `{ ...fromEnv, outbox: {...} }` replaces the outbox settings read
+ * from the environment. Values are checked when the module starts.
  *
  * @example
  * ```ts
@@ -82,6 +86,13 @@ export function messagingOptionsFromEnv(
     );
   }
   const outboxEnabled = bool(env, 'MESSAGING_OUTBOX');
+  // the outbox's settings from the environment apply whether the outbox is switched on there or
+  // by `overrides.outbox` (they alone never switch it on)
+  const outboxSettings = defined({
+    pollIntervalMs: num(env, 'MESSAGING_OUTBOX_POLL_INTERVAL_MS'),
+    outboxTable: env.MESSAGING_OUTBOX_TABLE || undefined,
+    requireTransaction: bool(env, 'MESSAGING_OUTBOX_REQUIRE_TRANSACTION'),
+  });
   const fromEnv: MessagingModuleOptions = {
     serviceName,
     transport: transport as 'memory' | 'rabbitmq' | undefined,
@@ -103,20 +114,14 @@ export function messagingOptionsFromEnv(
     concurrency: num(env, 'MESSAGING_CONCURRENCY'),
     handlerTimeoutMs: num(env, 'MESSAGING_HANDLER_TIMEOUT_MS'),
     shutdownTimeoutMs: num(env, 'MESSAGING_SHUTDOWN_TIMEOUT_MS'),
-    outbox: outboxEnabled
-      ? (defined({
-          enabled: true,
-          pollIntervalMs: num(env, 'MESSAGING_OUTBOX_POLL_INTERVAL_MS'),
-          outboxTable: env.MESSAGING_OUTBOX_TABLE || undefined,
-          requireTransaction: bool(env, 'MESSAGING_OUTBOX_REQUIRE_TRANSACTION'),
-        }) as MessagingModuleOptions['outbox'])
-      : undefined,
+    outbox: outboxEnabled ? ({ enabled: true, ...outboxSettings } as MessagingModuleOptions['outbox']) : undefined,
   };
   // nested objects merge key by key: overrides.rabbitmq = { prefetch } keeps the URL from the environment
   const merged = { ...fromEnv, ...overrides } as MessagingModuleOptions;
   for (const key of ['rabbitmq', 'retry', 'outbox'] as const) {
-    if (fromEnv[key] && overrides[key]) {
-      (merged as unknown as Record<string, unknown>)[key] = { ...fromEnv[key], ...defined(overrides[key] as object) };
+    const base = key === 'outbox' ? { ...outboxSettings, ...fromEnv.outbox } : fromEnv[key];
+    if (base && overrides[key]) {
+      (merged as unknown as Record<string, unknown>)[key] = { ...base, ...defined(overrides[key] as object) };
     }
   }
   for (const key of Object.keys(merged) as Array<keyof MessagingModuleOptions>) {

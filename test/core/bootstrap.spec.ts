@@ -96,6 +96,24 @@ describe('bootstrap errors', () => {
     expect(options.retry).toEqual({ maxRetries: 5, initialDelayMs: 10 });
   });
 
+  it('keeps the outbox settings from the environment when overrides switch the outbox on', () => {
+    const env = {
+      MESSAGING_SERVICE_NAME: 'orders',
+      MESSAGING_OUTBOX_TABLE: 'orders_outbox',
+      MESSAGING_OUTBOX_POLL_INTERVAL_MS: '250',
+    };
+    // the settings alone do not switch it on
+    expect(messagingOptionsFromEnv(env).outbox).toBeUndefined();
+    expect(messagingOptionsFromEnv(env, { outbox: { enabled: true } }).outbox).toEqual({
+      enabled: true,
+      outboxTable: 'orders_outbox',
+      pollIntervalMs: 250,
+    });
+    expect(
+      messagingOptionsFromEnv({ ...env, MESSAGING_OUTBOX: 'true' }, { outbox: { pollIntervalMs: 100 } }).outbox,
+    ).toEqual({ enabled: true, outboxTable: 'orders_outbox', pollIntervalMs: 100 });
+  });
+
   it('reads options from environment variables, with clear errors', () => {
     expect(
       messagingOptionsFromEnv({

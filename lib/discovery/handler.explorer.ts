@@ -13,7 +13,12 @@ import type { RequestHandlerOptions } from '../decorators/command-handler.decora
 import type { SubscribeDeclaration, SubscribeOptions } from '../decorators/subscribe.decorator';
 import { DuplicateHandlerError } from '../errors/duplicate-handler.error';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
-import { assertTypeAndVersion, getMessageInfo, type MessageClass } from '../message/message-type';
+import {
+  assertNoDuplicateMessageTypes,
+  assertTypeAndVersion,
+  getMessageInfo,
+  type MessageClass,
+} from '../message/message-type';
 import { UpcasterRegistry } from '../message/upcaster.registry';
 import { resolveRetryPolicy } from '../consumer/retry.policy';
 import { assertKnownKeys } from '../config/known-keys';
@@ -35,6 +40,7 @@ export class HandlerExplorer {
 
   /** Fills `registry` and `upcasters`; throws on duplicate handlers and bad declarations. */
   explore(registry: HandlerRegistry, upcasters: UpcasterRegistry, options: ResolvedMessagingOptions): void {
+    assertNoDuplicateMessageTypes();
     const seen = new Set<Function>();
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper as InstanceWrapper<object>;

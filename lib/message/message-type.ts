@@ -66,7 +66,32 @@ export function Message(type: string, options: MessageOptions = {}): ClassDecora
   return (target) => {
     const info: MessageInfo = { type, version, upcasters: { ...(options.upcasters ?? {}) } };
     Reflect.defineMetadata(MESSAGE_METADATA, info, target);
+    const key = `${type}\u0000${version}`;
+    const first = declared.get(key);
+    if (first === undefined) declared.set(key, target);
+    else if (first !== target) duplicates.push({ type, version, classes: [first.name, target.name] });
   };
+}
+
+/** The first class declared for each type and version (process-wide, like the metadata itself). */
+const declared = new Map<string, Function>();
+const duplicates: Array<{ type: string; version: number; classes: [string, string] }> = [];
+
+/**
+ * Throws `InvalidConfigurationError` when two classes declare the same `@Message` type and
+ * version (a received message of that type would be built as either). Called at bootstrap, so
+ * the error names both classes before anything is sent or received.
+ */
+export function assertNoDuplicateMessageTypes(): void {
+  if (duplicates.length === 0) return;
+  const lines = duplicates.map(
+    (d) =>
+      `@Message('${d.type}'${d.version === 1 ? '' : `, { version: ${d.version} }`}) is declared by both ` +
+      `${d.classes[0]} and ${d.classes[1]}`,
+  );
+  throw new InvalidConfigurationError(
+    `${lines.join('; ')}: give each message class its own type name (or another version of the same schema)`,
+  );
 }
 
 /** The `@Message` info of a class, or undefined. Own metadata only: subclasses declare their own. */

@@ -32,6 +32,7 @@ export {
 } from './message/message-type';
 
 export { Command, Query, type ResultOf } from './message/command-query';
+export { MessagingExceptionFilter, type InvalidMessageResponse } from './http/messaging-exception.filter';
 export type { MessageEnvelope } from './message/envelope';
 export type { SendOptions } from './message/envelope.factory';
 export { encodeEnvelope, decodeEnvelope, CLOUDEVENTS_CONTENT_TYPE } from './message/cloudevents.codec';

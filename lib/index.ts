@@ -33,6 +33,14 @@ export {
 
 export { Command, Query, type ResultOf } from './message/command-query';
 export { MessagingExceptionFilter, type InvalidMessageResponse } from './http/messaging-exception.filter';
+export { MessagingTestingModule, type MessagingTestingOptions } from './testing/messaging-testing.module';
+export {
+  MessagingTestHarness,
+  RecordingTransport,
+  type MessageSelector,
+  type RecordedDelivery,
+  type RecordedMessage,
+} from './testing/messaging-test.harness';
 export type { MessageEnvelope } from './message/envelope';
 export type { SendOptions } from './message/envelope.factory';
 export { encodeEnvelope, decodeEnvelope, CLOUDEVENTS_CONTENT_TYPE } from './message/cloudevents.codec';

@@ -9,7 +9,7 @@ import { Order } from './order.entity';
  * the process dies right after the commit.
  */
 @CommandHandler(CreateOrder)
-export class CreateOrderHandler implements ICommandHandler<CreateOrder, Order> {
+export class CreateOrderHandler implements ICommandHandler<CreateOrder> {
   constructor(
     private readonly transactions: MessagingTransactions,
     private readonly eventBus: EventBus,

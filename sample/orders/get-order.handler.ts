@@ -13,7 +13,7 @@ export interface OrderView {
 }
 
 @QueryHandler(GetOrder)
-export class GetOrderHandler implements IQueryHandler<GetOrder, OrderView | null> {
+export class GetOrderHandler implements IQueryHandler<GetOrder> {
   constructor(private readonly dataSource: DataSource) {}
 
   async execute(query: GetOrder): Promise<OrderView | null> {

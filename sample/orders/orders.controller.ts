@@ -26,7 +26,7 @@ export class OrdersController {
 
   @Get(':id')
   async get(@Param('id', ParseUUIDPipe) id: string): Promise<OrderView> {
-    const view = await this.queries.execute<OrderView | null>(new GetOrder(id));
+    const view = await this.queries.execute(new GetOrder(id));
     if (!view) throw new NotFoundException(`order ${id} not found`);
     return view;
   }

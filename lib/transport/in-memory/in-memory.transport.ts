@@ -143,6 +143,16 @@ export class InMemoryTransport implements MessageTransport {
     queue.schedule();
   }
 
+  /**
+   * Messages this transport's subscribers still have to deal with: waiting in their queues, being
+   * handled, or waiting for a retry. 0 means idle (as far as this transport knows).
+   */
+  pending(): number {
+    let n = this.timers.size;
+    for (const { queue, consumer } of this.subscriptions) n += queue.depth + consumer.inFlight;
+    return n;
+  }
+
   async stats(): Promise<QueueStats[]> {
     const out: QueueStats[] = this.subscriptions.map(({ queue, name }) => ({
       subscriber: name,

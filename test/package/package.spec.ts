@@ -41,6 +41,19 @@ describe('the npm package', () => {
     expect(files.filter((f) => /spec|test\//.test(f))).toEqual([]);
   });
 
+  it('ships source maps that carry their sources (none points at a file the package does not contain)', () => {
+    const maps = files.filter((f) => f.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(0);
+    const dangling = maps.filter((f) => {
+      const map = JSON.parse(fs.readFileSync(path.join(pkg, f), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: unknown[];
+      };
+      return !map.sourcesContent || map.sourcesContent.length !== map.sources.length;
+    });
+    expect(dangling).toEqual([]);
+  });
+
   it('boots a Nest app from the packed build and dispatches a command', () => {
     const script = `
       require('reflect-metadata');

@@ -25,7 +25,8 @@ export const USAGE = `usage: nestjs-messaging <command>
   outbox stats [--json]
                      pending, due, failed rows and the outbox lag (PostgreSQL)
 
-environment (as for the application):
+environment (as for the application; also read from ./.env, or from --env-file <path>,
+real environment variables winning):
   MESSAGING_SERVICE_NAME, MESSAGING_TRANSPORT=rabbitmq, MESSAGING_AMQP_URL, MESSAGING_AMQP_EXCHANGE …
   DATABASE_URL, MESSAGING_OUTBOX_TABLE (default messaging_outbox) for outbox stats
 
@@ -111,7 +112,8 @@ export async function runCli(
     return await dispatch(args, env, io);
   } catch (err) {
     if (err instanceof UsageError || err instanceof InvalidConfigurationError) {
-      io.err(`nestjs-messaging: ${err.message}`);
+      // a configuration error names the library already ("nestjs-messaging configuration: …")
+      io.err(err.message.startsWith('nestjs-messaging') ? err.message : `nestjs-messaging: ${err.message}`);
       if (err instanceof UsageError) io.err('run "nestjs-messaging --help" for the commands');
       return EXIT.USAGE;
     }

@@ -15,13 +15,18 @@ export interface CliRun {
  * Runs the CLI as operators do — a separate Node process, stdin not a terminal — from the
  * TypeScript sources (ts-node, transpile only). Only `env` plus PATH/HOME reach it.
  */
-export function runCliProcess(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  cwd = ROOT,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', MAIN, ...args],
+      ['-r', require.resolve('ts-node/register/transpile-only'), MAIN, ...args],
       {
-        cwd: ROOT,
+        cwd,
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '',

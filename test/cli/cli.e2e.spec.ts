@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
@@ -178,6 +181,47 @@ describe('nestjs-messaging CLI end to end (RabbitMQ, PostgreSQL)', () => {
     const noService = await runCliProcess(['dlq', 'list'], { MESSAGING_TRANSPORT: 'rabbitmq' });
     expect(noService.code).toBe(2);
     expect(noService.stderr).toContain('MESSAGING_SERVICE_NAME');
+    const noUrl = await runCliProcess(['dlq', 'list'], {
+      MESSAGING_SERVICE_NAME: 'x',
+      MESSAGING_TRANSPORT: 'rabbitmq',
+    });
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/^nestjs-messaging configuration: transport "rabbitmq" needs rabbitmq.url/);
+  }, 60_000);
+
+  it('names the virtual host the broker refused, at once and without the password', async () => {
+    const url = new URL(TEST_AMQP_URL);
+    url.pathname = `/${run}-no-such-vhost`;
+    const started = Date.now();
+    const refused = await runCliProcess(['dlq', 'list'], { ...env, MESSAGING_AMQP_URL: url.toString() });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`refused to open virtual host "${run}-no-such-vhost"`);
+    expect(refused.stderr).not.toContain(`:${url.password}@`);
+    expect(Date.now() - started).toBeLessThan(9_000); // not the 10 s connect timeout: no retrying
+  }, 60_000);
+
+  it('reads .env from the working directory and --env-file, the real environment winning', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-env-'));
+    try {
+      fs.writeFileSync(path.join(cwd, '.env'), 'MESSAGING_SERVICE_NAME=from-dotenv\nMESSAGING_TRANSPORT=memory\n');
+      // the memory transport is refused with code 2: proof that .env was read
+      const fromDotenv = await runCliProcess(['dlq', 'list'], {}, 60_000, cwd);
+      expect([fromDotenv.code, fromDotenv.stderr]).toEqual([2, expect.stringContaining('memory transport')]);
+      // the real environment wins over the file
+      const overridden = await runCliProcess(['dlq', 'list'], { MESSAGING_TRANSPORT: 'rabbitmq' }, 60_000, cwd);
+      expect(overridden.stderr).toContain('needs rabbitmq.url');
+      fs.writeFileSync(path.join(cwd, 'ops.env'), `MESSAGING_SERVICE_NAME=${run}-cli\nMESSAGING_TRANSPORT=kafka\n`);
+      const fromFile = await runCliProcess(['dlq', 'list', '--env-file', 'ops.env'], {}, 60_000, cwd);
+      expect([fromFile.code, fromFile.stderr]).toEqual([2, expect.stringContaining('MESSAGING_TRANSPORT must be')]);
+      // a missing file fails, naming it (Node 20 itself reads --env-file wherever it stands and
+      // exits with code 9 first; later Node versions leave it to the CLI, which exits with 2)
+      const missing = await runCliProcess(['dlq', 'list', '--env-file=nope.env'], {}, 60_000, cwd);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('nope.env');
+      expect(missing.stdout).toBe('');
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 

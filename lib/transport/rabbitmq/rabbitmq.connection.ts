@@ -234,6 +234,10 @@ export class RabbitMqConnection {
       const onFailed = ({ err }: { err?: Error }): void => {
         lastFailure = this.scrub(err?.message ?? String(err));
         if (/ACCESS.REFUSED|\b403\b/.test(lastFailure)) finish(new Error(lastFailure));
+        // the broker closes the connection instead of opening the vhost: no retry will change that
+        else if (/Expected ConnectionOpenOk; got <ConnectionClose|NOT.ALLOWED|\b530\b/.test(lastFailure)) {
+          finish(new Error(this.vhostRefused()));
+        }
       };
       const timer = setTimeout(() => finish(new Error(`${lastFailure} (gave up after ${timeoutMs} ms)`)), timeoutMs);
       manager.on('connect', onConnect);
@@ -310,6 +314,23 @@ export class RabbitMqConnection {
     } finally {
       lost.dispose();
     }
+  }
+
+  /** What to say when the broker refuses to open the URL's virtual host (never the password). */
+  private vhostRefused(): string {
+    let vhost = '/';
+    let user = 'guest';
+    try {
+      const url = new URL(this.options.url);
+      vhost = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : '/';
+      user = url.username ? decodeURIComponent(url.username) : user;
+    } catch {
+      /* the URL was validated at startup; keep the defaults */
+    }
+    return (
+      `the broker refused to open virtual host "${vhost}" for user "${user}": the vhost does not exist or the ` +
+      `user has no permission on it (the vhost is the URL's path; see rabbitmqctl list_vhosts and list_permissions -p "${vhost}")`
+    );
   }
 
   /** Removes secrets from a broker or socket message. */

@@ -1,5 +1,6 @@
 import type { EntitySchema } from 'typeorm';
 import type { MessagingEntitiesOptions } from './outbox/outbox.entities';
+import { requireOptional } from './errors/missing-dependency.error';
 
 /**
  * TypeORM entity schemas of the outbox and processed-messages tables, for DataSources with
@@ -7,7 +8,11 @@ import type { MessagingEntitiesOptions } from './outbox/outbox.entities';
  * (Loads TypeORM on call, so apps without a database need not install it.)
  */
 export function createMessagingEntities(options: MessagingEntitiesOptions = {}): EntitySchema[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const entities = require('./outbox/outbox.entities') as typeof import('./outbox/outbox.entities');
+  const entities = requireOptional(
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    () => require('./outbox/outbox.entities') as typeof import('./outbox/outbox.entities'),
+    'typeorm',
+    'createMessagingEntities',
+  );
   return entities.createMessagingEntities(options);
 }

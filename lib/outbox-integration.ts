@@ -4,6 +4,7 @@ import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
 import { InvalidConfigurationError } from './errors/invalid-configuration.error';
 import type { MessageTransport } from './transport/transport.interface';
 import type { OutboxFeature } from './outbox/outbox.feature';
+import { requireOptional } from './errors/missing-dependency.error';
 import type { MessagingTransactions } from './buses/messaging-transactions.service';
 import type { ResolvedMessagingOptions } from './config/messaging-options.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './consumer/unit-of-work.interface';
@@ -62,9 +63,12 @@ export class OutboxIntegration {
   ): Promise<void> {
     const outbox = this.options.outbox;
     if (!outbox || outbox.enabled === false) return;
-    const { OutboxFeature: Feature, outboxDataSourceToken } =
+    const { OutboxFeature: Feature, outboxDataSourceToken } = requireOptional(
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      require('./outbox/outbox.feature') as typeof import('./outbox/outbox.feature');
+      () => require('./outbox/outbox.feature') as typeof import('./outbox/outbox.feature'),
+      'typeorm',
+      'The outbox (option "outbox")',
+    );
     let dataSource = typeof outbox.dataSource === 'object' ? outbox.dataSource : undefined;
     if (!dataSource) {
       try {

@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
-import { MissingDependencyError } from '../../errors/missing-dependency.error';
+import { requireOptional } from '../../errors/missing-dependency.error';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
@@ -11,15 +11,12 @@ type Golevelup = typeof import('@golevelup/nestjs-rabbitmq');
 
 /** Loads the optional peer dependency at run time, with a readable error when it is missing. */
 function loadGolevelup(): Golevelup {
-  try {
+  return requireOptional(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('@golevelup/nestjs-rabbitmq') as Golevelup;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new MissingDependencyError('@golevelup/nestjs-rabbitmq', 'The RabbitMQ transport');
-    }
-    throw err;
-  }
+    () => require('@golevelup/nestjs-rabbitmq') as Golevelup,
+    '@golevelup/nestjs-rabbitmq',
+    'The RabbitMQ transport',
+  );
 }
 
 /** golevelup announces that it skips its own connection wait; we do that wait ourselves, so drop the notice. */

@@ -78,7 +78,7 @@ export { InMemoryTransport } from './transport/in-memory/in-memory.transport';
 export { InMemoryBroker } from './transport/in-memory/in-memory.broker';
 export * from './transport/rabbitmq';
 
-export { createMessagingEntities } from './messaging-entities';
+export { createMessagingEntities } from './outbox/messaging-entities';
 export type { MessagingEntitiesOptions } from './outbox/outbox.entities';
 export { createMessagingMigration, type MessagingMigrationClass } from './outbox/outbox.migration';
 export {
@@ -88,7 +88,7 @@ export {
   type OutboxBackoffOptions,
   type OutboxRetentionOptions,
 } from './outbox/outbox-options.interface';
-export { OutboxIntegration, type OutboxStatsSnapshot } from './outbox-integration';
+export { OutboxIntegration, type OutboxStatsSnapshot } from './outbox/outbox-integration';
 export type { OutboxFeature, OutboxStats } from './outbox/outbox.feature';
 export { validateOutboxOptions } from './outbox/outbox-options.validator';
 export type { MessagingTableNames, OutboxDatabase } from './outbox/outbox.ddl';

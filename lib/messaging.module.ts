@@ -18,7 +18,7 @@ import { EventBus } from './buses/event.bus';
 import { MessageContext } from './context/message-context.service';
 import { DeadLetterService } from './dead-letter/dead-letter.service';
 import { MessagingRuntime } from './messaging.runtime';
-import { OutboxIntegration } from './outbox-integration';
+import { OutboxIntegration } from './outbox/outbox-integration';
 import { MONITORING_EXPORTS, MONITORING_PROVIDERS } from './monitoring/monitoring.providers';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';

@@ -22,7 +22,7 @@ import { CommandBus } from './buses/command.bus';
 import { QueryBus } from './buses/query.bus';
 import { EventBus } from './buses/event.bus';
 import { bridgeCqrsEventBus } from './buses/cqrs-bridge';
-import { OutboxIntegration } from './outbox-integration';
+import { OutboxIntegration } from './outbox/outbox-integration';
 import { MessagingMonitor } from './monitoring/messaging-monitor.service';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';

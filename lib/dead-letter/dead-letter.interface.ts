@@ -1,5 +1,5 @@
 import type { MessageEnvelope } from '../message/envelope';
-import type { ErrorInfo } from '../transport/transport.interface';
+import type { ErrorInfo } from '../errors/error-info';
 
 /** A message that failed for good, with why and where. */
 export interface DeadLetter {

@@ -1,4 +1,12 @@
-import type { ErrorInfo } from '../transport/transport.interface';
+/** An error as recorded with a retry or a dead letter (never the error object itself). */
+export interface ErrorInfo {
+  /** Error class name, e.g. `InvalidMessageError`. */
+  name: string;
+  /** Error message. */
+  message: string;
+  /** First lines of the stack trace. */
+  stack?: string;
+}
 
 const STACK_LINES = 6;
 const MAX_MESSAGE = 2000;

@@ -10,7 +10,7 @@ import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from '../messaging.tokens';
 import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
 import type { MessageTransport, QueueStats } from '../transport/transport.interface';
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
-import { OutboxIntegration, type OutboxStatsSnapshot } from '../outbox-integration';
+import { OutboxIntegration, type OutboxStatsSnapshot } from '../outbox/outbox-integration';
 import { SubscriberStats, type SubscriberStatsSnapshot } from './subscriber-stats';
 import { MESSAGING_MONITORING_OPTIONS } from './monitoring.tokens';
 import type { MonitoringThresholds, ResolvedMonitoringOptions, ThresholdBreach } from './monitoring-options.interface';

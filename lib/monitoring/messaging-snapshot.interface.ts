@@ -1,4 +1,4 @@
-import type { OutboxStatsSnapshot } from '../outbox-integration';
+import type { OutboxStatsSnapshot } from '../outbox/outbox-integration';
 import type { ThresholdBreach } from './monitoring-options.interface';
 
 /** Percentiles over a subscriber's recent window (last 1024 messages), ms. */

@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
-import type { ErrorInfo } from '../transport/transport.interface';
+import type { ErrorInfo } from '../errors/error-info';
 
 /**
  * Limits the monitor checks on every snapshot. Each is optional: an unset limit is not checked.

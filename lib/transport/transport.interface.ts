@@ -1,6 +1,7 @@
 import type { MessageEnvelope } from '../message/envelope';
 import type { EncodedMessage } from '../message/cloudevents.codec';
 import type { DeadLetterStore, DeadLetter } from '../dead-letter/dead-letter.interface';
+import type { ErrorInfo } from '../errors/error-info';
 
 /**
  * A message handed to a transport for publishing.
@@ -65,14 +66,7 @@ export interface InboundMessage {
 }
 
 /** Error details recorded with a retry or a dead letter. */
-export interface ErrorInfo {
-  /** Error class name, e.g. `InvalidMessageError`. */
-  name: string;
-  /** Error message. */
-  message: string;
-  /** First lines of the stack trace. */
-  stack?: string;
-}
+export type { ErrorInfo } from '../errors/error-info';
 
 /**
  * What the consumer pipeline decided about one delivery; the transport carries it out,

@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
-import { InvalidConfigurationError } from './errors/invalid-configuration.error';
-import type { MessageTransport } from './transport/transport.interface';
-import type { OutboxFeature } from './outbox/outbox.feature';
-import { requireOptional } from './errors/missing-dependency.error';
-import type { MessagingTransactions } from './buses/messaging-transactions.service';
-import type { ResolvedMessagingOptions } from './config/messaging-options.interface';
-import type { RetryScheduler, SubscriberUnitOfWork } from './consumer/unit-of-work.interface';
-import type { CommandBus } from './buses/command.bus';
-import type { QueryBus } from './buses/query.bus';
-import type { EventBus } from './buses/event.bus';
+import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from '../messaging.tokens';
+import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import type { MessageTransport } from '../transport/transport.interface';
+import type { OutboxFeature } from './outbox.feature';
+import { requireOptional } from '../errors/missing-dependency.error';
+import type { MessagingTransactions } from '../buses/messaging-transactions.service';
+import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
+import type { RetryScheduler, SubscriberUnitOfWork } from '../consumer/unit-of-work.interface';
+import type { CommandBus } from '../buses/command.bus';
+import type { QueryBus } from '../buses/query.bus';
+import type { EventBus } from '../buses/event.bus';
 
 /** Outbox figures for monitoring. */
 export interface OutboxStatsSnapshot {
@@ -65,7 +65,7 @@ export class OutboxIntegration {
     if (!outbox || outbox.enabled === false) return;
     const { OutboxFeature: Feature, outboxDataSourceToken } = requireOptional(
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      () => require('./outbox/outbox.feature') as typeof import('./outbox/outbox.feature'),
+      () => require('./outbox.feature') as typeof import('./outbox.feature'),
       'typeorm',
       'The outbox (option "outbox")',
     );

@@ -1,6 +1,6 @@
 import type { EntitySchema } from 'typeorm';
-import type { MessagingEntitiesOptions } from './outbox/outbox.entities';
-import { requireOptional } from './errors/missing-dependency.error';
+import type { MessagingEntitiesOptions } from './outbox.entities';
+import { requireOptional } from '../errors/missing-dependency.error';
 
 /**
  * TypeORM entity schemas of the outbox and processed-messages tables, for DataSources with
@@ -10,7 +10,7 @@ import { requireOptional } from './errors/missing-dependency.error';
 export function createMessagingEntities(options: MessagingEntitiesOptions = {}): EntitySchema[] {
   const entities = requireOptional(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    () => require('./outbox/outbox.entities') as typeof import('./outbox/outbox.entities'),
+    () => require('./outbox.entities') as typeof import('./outbox.entities'),
     'typeorm',
     'createMessagingEntities',
   );

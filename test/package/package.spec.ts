@@ -10,6 +10,15 @@ import * as ts from 'typescript';
  * compile in a consumer.
  */
 const root = path.resolve(__dirname, '../..');
+const OPTIONAL_PEERS = Object.entries(
+  (
+    JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    }
+  ).peerDependenciesMeta,
+)
+  .filter(([, meta]) => meta.optional)
+  .map(([name]) => name);
 
 describe('the npm package', () => {
   let dir: string;
@@ -85,6 +94,59 @@ describe('the npm package', () => {
     expect(out).toContain('dlq list');
     expect(fs.readFileSync(path.join(pkg, 'dist/cli/main.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
   });
+
+  it('has declarations that compile with only the required peers installed (strict, skipLibCheck: false)', () => {
+    // a consumer project whose node_modules hold the package and its required peers only: no
+    // typeorm, prom-client, @opentelemetry/api, RabbitMQ packages, cqrs or terminus
+    const consumer = path.join(dir, 'bare');
+    const modules = path.join(consumer, 'node_modules');
+    fs.mkdirSync(path.join(modules, '@nestjs'), { recursive: true });
+    fs.mkdirSync(path.join(modules, '@types'), { recursive: true });
+    fs.cpSync(pkg, path.join(modules, 'nestjs-messaging'), { recursive: true });
+    const required = Object.entries(
+      (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { peerDependencies: object })
+        .peerDependencies,
+    )
+      .map(([name]) => name)
+      .filter((name) => !OPTIONAL_PEERS.includes(name));
+    for (const name of [...required, 'tslib', '@types/node', 'undici-types']) {
+      if (fs.existsSync(path.join(root, 'node_modules', name))) {
+        fs.symlinkSync(path.join(root, 'node_modules', name), path.join(modules, name));
+      }
+    }
+    const file = path.join(consumer, 'app.ts');
+    fs.writeFileSync(
+      file,
+      `import { Command, CommandBus, EventBus, Message, MessagingModule, MessagingTestingModule, Subscribe } from 'nestjs-messaging';
+       @Message('Thing') class Thing { constructor(readonly id: string) {} }
+       class Count extends Command<number> {}
+       class S { @Subscribe(Thing) on(_t: Thing): void {} }
+       export const m = [MessagingModule.forRoot({ serviceName: 'x' }), MessagingTestingModule.forRoot()];
+       export async function f(bus: EventBus, commands: CommandBus): Promise<number> {
+         await bus.publish(new Thing('1'));
+         void S;
+         return commands.execute(new Count());
+       }\n`,
+    );
+    const program = ts.createProgram([file], {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10,
+      strict: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      skipLibCheck: false,
+      noEmit: true,
+      types: ['node'],
+      typeRoots: [path.join(modules, '@types')],
+    });
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diagnostics).toEqual([]);
+    // not vacuous: the optional peers really are absent from that project
+    expect(fs.existsSync(path.join(modules, 'typeorm'))).toBe(false);
+  }, 120_000);
 
   it('has declarations a consumer compiles against', () => {
     const file = path.join(path.dirname(pkg), '..', 'consumer.ts');

@@ -13,6 +13,10 @@ import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interf
 import { bindObserver, type ConsumerObserver, type SubscriberObserver } from '../monitoring/subscriber-stats';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { isPermanentFailure, retryDelay } from './retry.policy';
+import { MessageBusyError } from '../errors/message-busy.error';
+
+/** How many handler timeouts after its first failure a busy message is retried without counting attempts. */
+const BUSY_WINDOW = 10;
 import { toErrorInfo } from '../errors/error-info';
 
 export { toErrorInfo };
@@ -217,11 +221,20 @@ export class ConsumerPipeline {
     const firstFailureAt = message.firstFailureAt ?? now;
     const info = toErrorInfo(error);
     const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} subscriber=${sub.name} attempt=${message.attempt} correlationId=${envelope?.correlationId ?? '?'}`;
-    if (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries) {
+    // Busy elsewhere is not this message failing: another delivery of it holds its inbox row and will
+    // commit (then this one finds it processed) or roll back (then this one handles it). So it is
+    // retried without using up an attempt, for as long as such a holder can exist: a holder is
+    // abandoned after the handler timeout, so BUSY_WINDOW timeouts after the first failure it is
+    // counted as an ordinary failure again (and may dead-letter).
+    const busy =
+      error instanceof MessageBusyError && Date.now() - Date.parse(firstFailureAt) < BUSY_WINDOW * sub.timeoutMs;
+    if (busy || (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries)) {
       const delayMs = retryDelay(sub.retry, message.attempt);
-      const nextAttempt = message.attempt + 1;
+      const nextAttempt = busy ? message.attempt : message.attempt + 1;
       this.logger.warn(
-        `attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`,
+        busy
+          ? `attempt ${message.attempt} found the message busy elsewhere, retry in ${delayMs} ms (not counted as an attempt): ${info.message} (${where})`
+          : `attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`,
       );
       observer.retried();
       if (this.deps.retryScheduler && envelope) {

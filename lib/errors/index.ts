@@ -13,4 +13,4 @@ export * from './transaction-not-active.error';
 export * from './transaction-required.error';
 export * from './database-connection-lost.error';
 export * from './message-busy.error';
-export * from './missing-dependency.error';
+export { MissingDependencyError } from './missing-dependency.error';

@@ -9,7 +9,7 @@ export { messagingOptionsFromEnv, MESSAGING_ENV_VARIABLES } from './config/messa
 
 export { CommandBus } from './buses/command.bus';
 export { QueryBus } from './buses/query.bus';
-export { EventBus, type PublishOptions } from './buses/event.bus';
+export { EventBus, type EventMessage, type PublishOptions } from './buses/event.bus';
 export type { EventPublisher, PublishContext } from './buses/event-publisher.interface';
 export type { TransactionRunner } from './buses/transaction-runner.interface';
 export { MessagingTransactions } from './buses/messaging-transactions.service';

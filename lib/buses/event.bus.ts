@@ -13,6 +13,17 @@ import { closedTransactionReason } from '../outbox/outbox.publisher';
 import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
 
 /** Options of `EventBus.publish`. */
+/**
+ * What `EventBus.publish` takes: an instance of a `@Message` class, or a plain object with a string
+ * `type` (a foreign event by name). Not a class or a function (`publish(OrderPlaced)` without `new`
+ * does not compile).
+ */
+export type EventMessage = object & {
+  readonly call?: never;
+  readonly apply?: never;
+  readonly bind?: never;
+};
+
 export interface PublishOptions extends SendOptions {
   /**
    * TypeORM `EntityManager` of the caller's transaction: the event is written to the outbox in
@@ -86,7 +97,7 @@ export class EventBus {
   }
 
   /** Publishes one event. Throws `InvalidMessageError` when it breaks its validation rules. */
-  publish(event: object, options?: PublishOptions): Promise<void> {
+  publish<E extends EventMessage>(event: E, options?: PublishOptions): Promise<void> {
     return this.publishAll([event], options);
   }
 
@@ -96,7 +107,7 @@ export class EventBus {
    * Not `async` on purpose: when no event class has validation rules, encoding is synchronous
    * and the publisher's promise is returned as is. Failures still arrive as a rejected promise.
    */
-  publishAll(events: readonly object[], options?: PublishOptions): Promise<void> {
+  publishAll<E extends EventMessage>(events: readonly E[], options?: PublishOptions): Promise<void> {
     try {
       const messages: OutboundMessage[] = new Array(events.length);
       for (let i = 0; i < events.length; i++) {

@@ -6,6 +6,7 @@ import {
   Command,
   CommandBus,
   CommandHandler,
+  EventBus,
   Query,
   QueryBus,
   QueryHandler,
@@ -76,7 +77,7 @@ export class UntypedHandler implements ICommandHandler {
   execute(): void {}
 }
 
-export async function typedResults(commands: CommandBus, queries: QueryBus): Promise<void> {
+export async function typedResults(commands: CommandBus, queries: QueryBus, events: EventBus): Promise<void> {
   const view = await queries.execute(new GetOrder('o-1'));
   const total: number = view.total;
   // @ts-expect-error: the answer of GetOrder is an OrderView, not a string
@@ -97,6 +98,14 @@ export async function typedResults(commands: CommandBus, queries: QueryBus): Pro
   await commands.execute('PlaceOrder');
 
   const result: ResultOf<GetOrder> = view;
+
+  await events.publish(new CancelOrder('o-1'));
+  await events.publish({ type: 'foreign.OrderShipped', orderId: 'o-1' }); // a foreign event by name
+  await events.publishAll([new CancelOrder('o-1'), new CancelOrder('o-2')]);
+  // @ts-expect-error: a class, not an instance (forgot "new")
+  await events.publish(CancelOrder);
+  // @ts-expect-error: not an object
+  await events.publish('OrderShipped');
   void [total, wrong, orderId, nothing, alsoN, result];
 }
 

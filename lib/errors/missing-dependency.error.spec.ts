@@ -39,7 +39,8 @@ describe('requireOptional', () => {
       jest.doMock('typeorm', () => {
         throw notFound('typeorm');
       });
-      const { createMessagingEntities } = require('../outbox/messaging-entities') as typeof import('../outbox/messaging-entities');
+      const { createMessagingEntities } =
+        require('../outbox/messaging-entities') as typeof import('../outbox/messaging-entities');
       expect(() => createMessagingEntities()).toThrow(/createMessagingEntities needs the package "typeorm"/);
       jest.dontMock('typeorm');
     });

@@ -120,13 +120,18 @@ export class RecordingTransport extends InMemoryTransport {
  * ```
  */
 export class MessagingTestHarness {
-  constructor(private readonly transport: RecordingTransport) {}
+  constructor(
+    private readonly transport: RecordingTransport,
+    /** Outbox rows not yet published (0 without the outbox). @internal */
+    private readonly outboxPending: () => Promise<number> = async () => 0,
+  ) {}
 
   /**
    * Resolves when no subscriber has anything left to do: nothing queued, being handled or
    * waiting for a retry (messages that handlers publish meanwhile included). Rejects after
    * `timeoutMs` saying how many are still pending (a handler that never finishes, typically).
-   * With the outbox on, an event counts from when the relay hands it to the transport.
+   * With the outbox on, rows not yet relayed count as pending too (retries scheduled in the outbox
+   * included: those wait their real delay).
    */
   async whenIdle(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -134,11 +139,11 @@ export class MessagingTestHarness {
     // two quiet checks in a row, a macrotask apart: a handler's publish lands in between
     while (quietRounds < 2) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const pending = this.transport.pending();
+      const pending = this.transport.pending() + (await this.outboxPending());
       quietRounds = pending === 0 ? quietRounds + 1 : 0;
       if (pending > 0 && Date.now() >= deadline) {
         throw new Error(
-          `messaging is not idle after ${timeoutMs} ms: ${pending} message(s) still queued, in a handler or waiting for a retry`,
+          `messaging is not idle after ${timeoutMs} ms: ${pending} message(s) still queued, in a handler, waiting for a retry or in the outbox`,
         );
       }
       if (pending > 0) await new Promise<void>((resolve) => setTimeout(resolve, 1));

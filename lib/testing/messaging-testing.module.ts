@@ -1,4 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { OutboxIntegration } from '../outbox/outbox-integration';
 import type { MessagingModuleOptions } from '../config/messaging-options.interface';
 import { MessagingModule } from '../messaging.module';
 import { MessagingTestHarness, RecordingTransport } from './messaging-test.harness';
@@ -35,12 +37,21 @@ export class MessagingTestingModule {
   static forRoot(options: MessagingTestingOptions = {}): DynamicModule {
     const { immediateRetries, ...moduleOptions } = options;
     const transport = new RecordingTransport(immediateRetries ?? true);
-    const harness = new MessagingTestHarness(transport);
     return {
       module: MessagingTestingModule,
       global: true,
       imports: [MessagingModule.forRoot({ serviceName: 'test', ...moduleOptions, transport })],
-      providers: [{ provide: MessagingTestHarness, useValue: harness }],
+      providers: [
+        {
+          provide: MessagingTestHarness,
+          inject: [ModuleRef],
+          useFactory: (moduleRef: ModuleRef) =>
+            new MessagingTestHarness(transport, async () => {
+              const outbox = moduleRef.get(OutboxIntegration, { strict: false });
+              return (await outbox.stats())?.pending ?? 0;
+            }),
+        },
+      ],
       exports: [MessagingTestHarness],
     };
   }

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import {
   Command,
   CommandBus,
@@ -10,7 +12,9 @@ import {
   MessageContext,
   MessagingTestHarness,
   MessagingTestingModule,
+  MessagingTransactions,
   Subscribe,
+  createMessagingEntities,
   type ICommandHandler,
 } from '../../lib';
 
@@ -190,5 +194,49 @@ describe('MessagingTestingModule', () => {
     const harness = app.get(MessagingTestHarness);
     await app.get(CommandBus).execute(new PlaceOrder('hang'));
     await expect(harness.whenIdle(300)).rejects.toThrow(/not idle after 300 ms: 1 message\(s\) still queued/);
+  });
+});
+
+describe('MessagingTestingModule with the outbox (SQLite)', () => {
+  @Injectable()
+  class Ledger {
+    readonly entries: string[] = [];
+    @Subscribe(OrderPlaced, { name: 'ledger' })
+    async record(event: OrderPlaced): Promise<void> {
+      const manager = this.ctx.manager as { query(sql: string, params: unknown[]): Promise<unknown> };
+      await manager.query('INSERT INTO ledger (order_id) VALUES (?)', [event.orderId]);
+      this.entries.push(event.orderId);
+    }
+    constructor(private readonly ctx: MessageContext) {}
+  }
+
+  it('whenIdle waits for rows the relay has not published yet, then for their handling', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database: ':memory:',
+          entities: createMessagingEntities({ database: 'sqlite' }),
+          synchronize: true,
+        }),
+        // a slow relay: an event committed now is published a second later at the earliest
+        MessagingTestingModule.forRoot({ serviceName: 'ledger', outbox: { pollIntervalMs: 1_000 } }),
+      ],
+      providers: [Ledger],
+    }).compile();
+    await app.init();
+    try {
+      await app.get(DataSource).query('CREATE TABLE ledger (order_id text NOT NULL)');
+      const harness = app.get(MessagingTestHarness);
+      await app.get(MessagingTransactions).run(async () => {
+        await app.get(EventBus).publish(new OrderPlaced('o-9', 'sku-9'));
+      });
+      await harness.whenIdle();
+      expect(app.get(Ledger).entries).toEqual(['o-9']);
+      expect(await app.get(DataSource).query('SELECT order_id FROM ledger')).toEqual([{ order_id: 'o-9' }]);
+      expect(harness.handled(OrderPlaced, 'ledger')).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
   });
 });

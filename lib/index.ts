@@ -32,7 +32,7 @@ export {
 } from './message/message-type';
 
 export { Command, Query, type ResultOf } from './message/command-query';
-export { MessagingExceptionFilter, type InvalidMessageResponse } from './http/messaging-exception.filter';
+export { MessagingExceptionFilter, type InvalidMessageResponse } from './errors/messaging-exception.filter';
 export { MessagingTestingModule, type MessagingTestingOptions } from './testing/messaging-testing.module';
 export {
   MessagingTestHarness,

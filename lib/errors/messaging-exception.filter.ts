@@ -6,8 +6,8 @@ import {
   InternalServerErrorException,
 } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import { HandlerNotFoundError } from '../errors/handler-not-found.error';
-import { InvalidMessageError } from '../errors/invalid-message.error';
+import { HandlerNotFoundError } from './handler-not-found.error';
+import { InvalidMessageError } from './invalid-message.error';
 
 /** The body of a 400 answered for an `InvalidMessageError`. */
 export interface InvalidMessageResponse {

@@ -31,6 +31,12 @@ export type ICommandHandler<TCommand = any, TResult = any> = 0 extends 1 & TComm
     ? IRequestHandler<TCommand, R>
     : IRequestHandler<TCommand, TResult>;
 
+/**
+ * A handler class for messages of type `M`: its `execute` must accept an `M` (so
+ * `@CommandHandler(PlaceOrder)` on a class whose `execute` takes another command does not compile).
+ */
+export type HandlerClassOf<M> = abstract new (...args: never[]) => { execute(message: M): unknown };
+
 /** @internal writes the cqrs-compatible metadata (or ours for string types). */
 export function defineRequestHandler(
   target: Function,
@@ -59,7 +65,10 @@ export function defineRequestHandler(
  * constructor) or a type name (plain objects with that `type`). Compatible with `@nestjs/cqrs`:
  * classes decorated with either package's `@CommandHandler` are found by both.
  */
-export function CommandHandler(command: MessageClass | string, options: RequestHandlerOptions = {}): ClassDecorator {
+export function CommandHandler<C extends object>(
+  command: MessageClass<C> | string,
+  options: RequestHandlerOptions = {},
+): <H extends HandlerClassOf<C>>(target: H) => void {
   return (target) =>
     defineRequestHandler(
       target,

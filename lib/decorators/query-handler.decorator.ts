@@ -1,5 +1,10 @@
 import { CQRS_QUERY_HANDLER_METADATA, CQRS_QUERY_METADATA, QUERY_HANDLER_OPTIONS } from './metadata.keys';
-import { defineRequestHandler, type IRequestHandler, type RequestHandlerOptions } from './command-handler.decorator';
+import {
+  defineRequestHandler,
+  type HandlerClassOf,
+  type IRequestHandler,
+  type RequestHandlerOptions,
+} from './command-handler.decorator';
 import type { MessageClass } from '../message/message-type';
 import type { Query } from '../message/command-query';
 
@@ -18,7 +23,10 @@ export type IQueryHandler<TQuery = any, TResult = any> = 0 extends 1 & TQuery
  * Marks a provider as the one handler of a query (a class, or a type name for plain objects).
  * Compatible with `@nestjs/cqrs`'s `@QueryHandler`.
  */
-export function QueryHandler(query: MessageClass | string, options: RequestHandlerOptions = {}): ClassDecorator {
+export function QueryHandler<Q extends object>(
+  query: MessageClass<Q> | string,
+  options: RequestHandlerOptions = {},
+): <H extends HandlerClassOf<Q>>(target: H) => void {
   return (target) =>
     defineRequestHandler(
       target,

@@ -65,6 +65,22 @@ export class WrongResultHandler implements ICommandHandler<PlaceOrder> {
   }
 }
 
+// @ts-expect-error: the decorator names PlaceOrder, execute() takes another command
+@CommandHandler(PlaceOrder)
+export class MismatchedHandler {
+  execute(command: LegacyCommand): number {
+    return command.n;
+  }
+}
+
+// @ts-expect-error: the decorator names GetOrder, execute() takes a PlaceOrder
+@QueryHandler(GetOrder)
+export class MismatchedQueryHandler {
+  execute(command: PlaceOrder): string {
+    return command.sku;
+  }
+}
+
 @CommandHandler(LegacyCommand)
 export class LegacyHandler implements ICommandHandler<LegacyCommand, number> {
   execute(command: LegacyCommand): number {

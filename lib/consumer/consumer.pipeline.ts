@@ -227,7 +227,7 @@ export class ConsumerPipeline {
     // abandoned after the handler timeout, so BUSY_WINDOW timeouts after the first failure it is
     // counted as an ordinary failure again (and may dead-letter).
     const busy =
-      error instanceof MessageBusyError && Date.now() - Date.parse(firstFailureAt) < BUSY_WINDOW * sub.timeoutMs;
+      error instanceof MessageBusyError && Date.parse(now) - Date.parse(firstFailureAt) < BUSY_WINDOW * sub.timeoutMs;
     if (busy || (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries)) {
       const delayMs = retryDelay(sub.retry, message.attempt);
       const nextAttempt = busy ? message.attempt : message.attempt + 1;

@@ -124,7 +124,7 @@ describe('RabbitMQ bootstrap and connection faults', () => {
         await transport.connect(makeContext('close'));
         const started = Date.now();
         await transport.close(1_000);
-        expect(Date.now() - started).toBeLessThan(12_000);
+        expect(Date.now() - started).toBeLessThan(30_000); // each close step is bounded (5 s); a hang would be unbounded
         const after = own.accepted;
         await new Promise((r) => setTimeout(r, 400)); // four reconnect delays
         expect(own.accepted).toBe(after);
@@ -133,7 +133,7 @@ describe('RabbitMQ bootstrap and connection faults', () => {
     } finally {
       await own.stop();
     }
-  }, 120_000);
+  }, 200_000);
 
   it('health names the connection that is down, and both come back by themselves', async () => {
     // straight to the broker, reconnecting after 3 s: the health check has time to see the gap

@@ -45,11 +45,14 @@ export class MessagingTestingModule {
         {
           provide: MessagingTestHarness,
           inject: [ModuleRef],
-          useFactory: (moduleRef: ModuleRef) =>
-            new MessagingTestHarness(transport, async () => {
-              const outbox = moduleRef.get(OutboxIntegration, { strict: false });
-              return (await outbox.stats())?.pending ?? 0;
-            }),
+          useFactory: (moduleRef: ModuleRef) => {
+            let outbox: OutboxIntegration | undefined; // resolved on first use: created after this factory runs
+            return new MessagingTestHarness(transport, async () => {
+              const integration: OutboxIntegration = outbox ?? moduleRef.get(OutboxIntegration, { strict: false });
+              outbox = integration;
+              return (await integration.stats())?.pending ?? 0;
+            });
+          },
         },
       ],
       exports: [MessagingTestHarness],

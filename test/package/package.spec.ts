@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
+import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
 
 /**
  * `npm run build` + `npm pack` give a package a Nest app can install: compiled JS with .d.ts, the
@@ -22,18 +23,7 @@ const OPTIONAL_PEERS = Object.entries(
 
 /** Type-checks `file` as a strict consumer project would (`skipLibCheck: false`); one line per error. */
 function typeCheck(file: string, options: ts.CompilerOptions): string[] {
-  const program = ts.createProgram([file], {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.CommonJS,
-    moduleResolution: ts.ModuleResolutionKind.Node10,
-    strict: true,
-    experimentalDecorators: true,
-    emitDecoratorMetadata: true,
-    skipLibCheck: false,
-    noEmit: true,
-    types: ['node'],
-    ...options,
-  });
+  const program = ts.createProgram([file], { ...CONSUMER_COMPILER_OPTIONS, skipLibCheck: false, ...options });
   return ts
     .getPreEmitDiagnostics(program)
     .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
+import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
 
 /**
  * Every ```ts block of README.md must type-check as a module of its own, with
@@ -24,16 +25,9 @@ function typeCheck(blocks: string[]): string[] {
       return file;
     });
     const program = ts.createProgram(files, {
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.CommonJS,
-      moduleResolution: ts.ModuleResolutionKind.Node10,
-      strict: true,
-      experimentalDecorators: true,
-      emitDecoratorMetadata: true,
+      ...CONSUMER_COMPILER_OPTIONS,
       esModuleInterop: true,
       skipLibCheck: true,
-      noEmit: true,
-      types: ['node'],
       typeRoots: [path.join(root, 'node_modules/@types')],
       baseUrl: root,
       paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },

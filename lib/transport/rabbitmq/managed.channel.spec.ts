@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Channel } from 'amqplib';
 import { ManagedChannel } from './managed.channel';
-import { closeChannel, type RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel } from './amqp-settle.util';
+import type { RabbitMqConnection } from './rabbitmq.connection';
 
 // The channel's own bookkeeping, against a scripted connection: the events a real broker sends
 // are covered by the RabbitMQ suites; here, the orders of events those cannot force.

@@ -1,7 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Channel } from 'amqplib';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
-import { closeChannel, connectionLoss, sleep, type RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel, connectionLoss, openChannelUntil, sleep } from './amqp-settle.util';
+import type { RabbitMqConnection } from './rabbitmq.connection';
 
 const MAX_BACKOFF_MS = 30_000;
 const WATCHDOG_MS = 1_000;
@@ -99,25 +100,11 @@ export class ManagedChannel<C extends Channel = Channel> {
     if (!raw) return; // the next 'connect' opens it
     this.opening = true;
     let channel: C | undefined;
-    // a connection that dies while the channel is opened or set up may leave those calls without
-    // an answer: give up on them when it closes, or the channel would never be opened again
-    const lost = connectionLoss(raw);
-    // nor may a broker that never answers hold `opening` (and so every later reopen) for good
-    const timer = setTimeout(
-      () => lost.fail(`opening channel ${this.options.name}: no answer within ${this.connection.openTimeoutMs} ms`),
-      this.connection.openTimeoutMs,
-    );
-    timer.unref();
+    // a connection that dies while the channel is opened or set up (or a broker that never answers)
+    // may leave those calls without an answer: give up on them then, or `opening` would stay set
+    const lost = connectionLoss(raw, `opening channel ${this.options.name}`, this.connection.openTimeoutMs);
     try {
-      const creating = (this.options.confirm ? raw.createConfirmChannel() : raw.createChannel()) as Promise<C>;
-      // a channel that arrives after we gave up on it is closed, not leaked
-      lost.promise.catch(() =>
-        creating.then(
-          (late) => closeChannel(late),
-          () => undefined,
-        ),
-      );
-      channel = await Promise.race([creating, lost.promise]);
+      channel = await openChannelUntil<C>(raw, this.options.confirm, lost);
       channel.on('error', (err: Error) =>
         this.logger.warn?.(`RabbitMQ channel ${this.options.name} failed: ${this.connection.scrub(err.message)}`),
       );
@@ -139,7 +126,6 @@ export class ManagedChannel<C extends Channel = Channel> {
       );
       this.scheduleReopen();
     } finally {
-      clearTimeout(timer);
       lost.dispose();
       this.opening = false;
     }

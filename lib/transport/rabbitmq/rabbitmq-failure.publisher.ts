@@ -4,7 +4,7 @@ import type { MessageEnvelope } from '../../message/envelope';
 import type { DeliveryOutcome, ErrorInfo, TransportContext } from '../transport.interface';
 import { UnroutableMessageError } from './errors/unroutable-message.error';
 import type { RabbitMqConnection } from './rabbitmq.connection';
-import { sleep } from './rabbitmq.connection';
+import { sleep } from './amqp-settle.util';
 import {
   deadLetterProperties,
   redeliveryProperties,

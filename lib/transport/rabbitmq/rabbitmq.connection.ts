@@ -1,7 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
-import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { requireOptional } from '../../errors/missing-dependency.error';
+import { closeAmqp, connectionLoss, openChannelUntil, sleep } from './amqp-settle.util';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
@@ -31,96 +32,6 @@ function withoutWaitNotice(logger: LoggerService): LoggerService {
     debug: (message: unknown, ...rest: unknown[]) => logger.debug?.(message, ...rest),
     verbose: (message: unknown, ...rest: unknown[]) => logger.verbose?.(message, ...rest),
   };
-}
-
-/**
- * A promise that rejects when `raw` closes (never resolves), a way to stop listening, and a way to
- * make it reject for another reason (a timeout).
- */
-export function connectionLoss(raw: {
-  once(event: 'close', l: () => void): unknown;
-  removeListener(event: 'close', l: () => void): unknown;
-}): {
-  promise: Promise<never>;
-  dispose: () => void;
-  fail: (reason: string) => void;
-} {
-  let onClose = (): void => undefined;
-  let fail = (_reason: string): void => undefined;
-  const promise = new Promise<never>((_, reject) => {
-    onClose = () => reject(new TransportNotConnectedError('channel setup: connection closed'));
-    fail = (reason) => reject(new TransportNotConnectedError(reason));
-  });
-  promise.catch(() => undefined);
-  raw.once('close', onClose);
-  return { promise, dispose: () => raw.removeListener('close', onClose), fail };
-}
-
-/** How long closing a channel or a connection may take before it is given up on. */
-const CLOSE_TIMEOUT_MS = 5_000;
-
-/**
- * Closes an amqplib channel, never throwing and never waiting forever: amqplib leaves
- * `channel.close()` pending when the connection dies before the broker's close-ok, so this also
- * settles on the channel's 'close' event, and after `timeoutMs` at the latest.
- */
-export function closeChannel(
-  channel: {
-    close(): Promise<void>;
-    once(event: 'close', l: () => void): unknown;
-    removeListener(event: 'close', l: () => void): unknown;
-  },
-  timeoutMs = CLOSE_TIMEOUT_MS,
-): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      channel.removeListener('close', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    timer.unref();
-    channel.once('close', done);
-    try {
-      channel.close().then(done, done);
-    } catch {
-      done(); // closed already
-    }
-  });
-}
-
-/** Settles when `work` does or after `ms`, whichever comes first; never rejects. */
-function bounded(work: Promise<unknown>, ms: number): Promise<void> {
-  return Promise.race([
-    work.then(
-      () => undefined,
-      () => undefined,
-    ),
-    sleep(ms),
-  ]);
-}
-
-/**
- * Closes golevelup's connection. Its `close()` closes its channels first and the connection
- * manager last, and amqplib leaves a channel's or a connection's close pending for good when the
- * socket dies meanwhile (see {@link closeChannel}): the manager would then go on reconnecting after
- * close. So the manager is closed first (which stops reconnecting at once), done when the socket
- * is gone, and each step is bounded in time.
- */
-async function closeAmqp(amqp: AmqpConnection): Promise<void> {
-  const manager = amqp.managedConnection;
-  const raw = manager.connection as ChannelModel | undefined;
-  const gone = raw ? new Promise<void>((resolve) => raw.once('close', () => resolve())) : Promise.resolve();
-  await bounded(Promise.race([Promise.resolve().then(() => manager.close()), gone]), CLOSE_TIMEOUT_MS);
-  await bounded(
-    Promise.resolve().then(() => amqp.close()),
-    CLOSE_TIMEOUT_MS,
-  );
-}
-
-/** Resolves after `ms`, without keeping the process alive. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**
@@ -289,24 +200,10 @@ export class RabbitMqConnection {
    */
   async openChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<Channel> {
     const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
-    // a connection dying meanwhile may leave the open without an answer
-    const lost = connectionLoss(raw);
+    const lost = connectionLoss(raw, operation, timeoutMs);
     try {
-      const channel = await Promise.race([raw.createChannel(), lost.promise]);
+      const channel = await openChannelUntil<Channel>(raw, false, lost);
       channel.on('error', () => undefined); // surfaced by the failed operation itself
-      return channel;
-    } finally {
-      lost.dispose();
-    }
-  }
-
-  /** Opens a raw confirm channel on the current connection. */
-  async openConfirmChannel(operation: string, timeoutMs = this.options.connectTimeoutMs): Promise<ConfirmChannel> {
-    const raw = await this.waitConnected(Date.now() + timeoutMs, operation);
-    const lost = connectionLoss(raw);
-    try {
-      const channel = await Promise.race([raw.createConfirmChannel(), lost.promise]);
-      channel.on('error', () => undefined);
       return channel;
     } finally {
       lost.dispose();

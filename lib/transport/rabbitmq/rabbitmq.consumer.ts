@@ -11,7 +11,7 @@ import type {
 import { ManagedChannel } from './managed.channel';
 import { FailurePublisher, type DeadLetterReason, type Settling } from './rabbitmq-failure.publisher';
 import type { RabbitMqConnection } from './rabbitmq.connection';
-import { sleep } from './rabbitmq.connection';
+import { sleep } from './amqp-settle.util';
 import { carriedHeaders, readAttempt, readFirstFailureAt, readRedeliveries } from './rabbitmq.message';
 import { INTERNAL_HEADERS, type RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqPublisher } from './rabbitmq.publisher';

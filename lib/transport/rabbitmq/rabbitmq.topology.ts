@@ -1,7 +1,8 @@
 import type { Channel, Options } from 'amqplib';
 import type { SubscriberDescriptor } from '../transport.interface';
 import { TopologyMismatchError } from './errors/topology-mismatch.error';
-import { closeChannel, type RabbitMqConnection } from './rabbitmq.connection';
+import { closeChannel } from './amqp-settle.util';
+import type { RabbitMqConnection } from './rabbitmq.connection';
 import { RABBITMQ_HEADERS, type RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqQueueType } from './rabbitmq-options.interface';
 

@@ -31,7 +31,8 @@ import type {
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
-import { RabbitMqConnection, closeChannel, sleep } from './rabbitmq.connection';
+import { closeChannel, sleep } from './amqp-settle.util';
+import { RabbitMqConnection } from './rabbitmq.connection';
 import { TopologyMismatchError } from './errors/topology-mismatch.error';
 import { SubscriberConsumer } from './rabbitmq.consumer';
 import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';

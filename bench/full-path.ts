@@ -6,14 +6,16 @@
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  AMQP_URL=amqp://guest:guest@127.0.0.1:5672
  *   BENCH_ROUNDS=2  BENCH_SECONDS=4  BENCH_ONLY=ours|baseline (one side, e.g. for its peak RSS)
  *
- * Both sides: 10 writers, each event committed in its own transaction; a relay publishes it to a
- * durable topic exchange (persistent, publisher confirms); one subscriber queue consumed with
- * manual acks, 10 deliveries handled at once, each in a transaction that first inserts the inbox row
- * and then records an effect row. Latency = the writer's commit resolved → the subscriber's
- * transaction committed (the ack follows).
+ * Both sides: 10 writers, each writing an order row and its event in one transaction; a relay
+ * publishes the event to a durable topic exchange (persistent, publisher confirms); one subscriber
+ * queue consumed with manual acks, each message handled in a transaction that inserts the inbox row
+ * and then records an effect row. Same tuning on both sides: AMQP sockets with Nagle off (noDelay),
+ * the relay's "mark sent" committed with `synchronous_commit = off`, 10 handlers at once. Latency =
+ * the writer is about to BEGIN → the subscriber's transaction committed (the ack follows).
  * - ours: a Nest application context as an app would build it — `TypeOrmModule.forRoot` +
- *   `MessagingModule.forRoot({ transport: 'rabbitmq', outbox })` (default outbox options: relay woken
- *   on commit, batches of 100); writers call `MessagingTransactions.run(() => eventBus.publish(evt))`;
+ *   `MessagingModule.forRoot({ transport: 'rabbitmq', outbox })` with default options (relay woken
+ *   on commit, batches of 100, inbox group commit); writers call
+ *   `MessagingTransactions.run((manager) => { insert the order; eventBus.publish(evt) })`;
  *   the subscriber is a `@Subscribe(..., { concurrency: 10 })` method writing through `MessageContext.manager`.
  * - baseline: plain `pg` + `amqplib`: one INSERT per transaction; a relay polling every 10 ms that
  *   claims up to 100 rows `FOR UPDATE SKIP LOCKED`, publishes them on a confirm channel, waits for
@@ -53,6 +55,7 @@ import {
   createBaselineTables,
   dropBaselineTables,
   insertIntoOutbox,
+  ORDER_SQL,
   recordEffect,
   settleBetweenRuns,
   startPollingRelay,
@@ -66,8 +69,13 @@ const WRITERS = 10;
 const CONCURRENCY = 10;
 const FIXED_RATE = 500;
 const run = `fp${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const T = { outbox: `${run}_outbox`, inbox: `${run}_inbox`, effect: `${run}_effect` };
-const B = { outbox: `${run}_base_outbox`, inbox: `${run}_base_inbox`, effect: `${run}_base_effect` };
+const T = { orders: `${run}_orders`, outbox: `${run}_outbox`, inbox: `${run}_inbox`, effect: `${run}_effect` };
+const B = {
+  orders: `${run}_base_orders`,
+  outbox: `${run}_base_outbox`,
+  inbox: `${run}_base_inbox`,
+  effect: `${run}_base_effect`,
+};
 const OURS = { prefix: `${run}.svc`, exchange: `${run}.events` };
 const BASE = { queue: `${run}.base.effects`, exchange: `${run}.base.events` };
 const TYPE = 'BenchOrderPlaced';
@@ -132,6 +140,9 @@ async function ours(): Promise<Side> {
   const Migration = createMessagingMigration({ outboxTable: T.outbox, inboxTable: T.inbox });
   await new Migration().up(setup.createQueryRunner());
   await setup.query(`CREATE TABLE "${T.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`);
+  await setup.query(
+    `CREATE TABLE "${T.orders}" (id varchar(200) PRIMARY KEY, customer varchar(200) NOT NULL, total numeric NOT NULL)`,
+  );
   await setup.destroy();
 
   const app = await NestFactory.createApplicationContext(BenchAppModule, { logger: ['error'] });
@@ -151,16 +162,19 @@ async function ours(): Promise<Side> {
   return {
     name: 'ours',
     async write(key) {
-      await transactions.run(() => events.publish(new BenchOrderPlaced(key, 'c-1', 42, lines)));
-      clock.committed(key);
+      clock.started(key);
+      await transactions.run(async (manager: { query(sql: string, params: unknown[]): Promise<unknown> }) => {
+        await manager.query(ORDER_SQL(T), [key]);
+        await events.publish(new BenchOrderPlaced(key, 'c-1', 42, lines));
+      });
     },
     async reset() {
-      await ds.query(`TRUNCATE "${T.outbox}", "${T.inbox}", "${T.effect}"`);
+      await ds.query(`TRUNCATE "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
     },
     async stop() {
       await app.close();
       const pool = new Pool({ connectionString: DB_URL, max: 1 });
-      await pool.query(`DROP TABLE IF EXISTS "${T.outbox}", "${T.inbox}", "${T.effect}"`);
+      await pool.query(`DROP TABLE IF EXISTS "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
       await pool.end();
     },
   };
@@ -171,8 +185,9 @@ async function ours(): Promise<Side> {
 async function baseline(): Promise<Side> {
   const pool = new Pool({ connectionString: DB_URL, max: 30 });
   await createBaselineTables(pool, B);
-  const pubConn: ChannelModel = await connect(AMQP_URL);
-  const subConn: ChannelModel = await connect(AMQP_URL);
+  // the library's transport sets noDelay on its sockets: the baseline gets the same
+  const pubConn: ChannelModel = await connect(AMQP_URL, { noDelay: true });
+  const subConn: ChannelModel = await connect(AMQP_URL, { noDelay: true });
   const pub = await pubConn.createConfirmChannel();
   await pub.assertExchange(BASE.exchange, 'topic', { durable: true });
   await pub.assertQueue(BASE.queue, { durable: true });
@@ -210,6 +225,7 @@ async function baseline(): Promise<Side> {
   return {
     name: 'baseline',
     async write(key) {
+      clock.started(key);
       const id = uuidv7();
       const envelope = {
         id,
@@ -221,8 +237,7 @@ async function baseline(): Promise<Side> {
         headers: {},
         data: { key, customerId: 'c-1', totalAmount: 42, lines: [{ sku: 'A-1', qty: 2 }] },
       };
-      await insertIntoOutbox(pool, B, encodeEnvelope(envelope));
-      clock.committed(key);
+      await insertIntoOutbox(pool, B, encodeEnvelope(envelope), key);
     },
     reset: () => truncateBaselineTables(pool, B),
     pause: () => relay.pause(),

@@ -1,36 +1,29 @@
 /**
  * Latency bookkeeping and load pacing shared by the outbox and full-path benchmarks.
- * Latency = a writer's commit resolved → the subscriber recorded the message as handled.
+ * Latency = a writer is about to BEGIN its transaction → the subscriber's transaction that handled
+ * the message committed.
  */
 import { performance } from 'node:perf_hooks';
 
-/** Commit and handled times per message key (an id or event key); collects the latencies. */
+/** Start and handled times per message key (an id or event key); collects the latencies. */
 export class Clock {
-  private commits = new Map<string, number>();
-  /** Handled before the writer saw its commit resolve (counted as 0 ms latency). */
-  private handledEarly = new Map<string, number>();
+  private starts = new Map<string, number>();
   latencies: number[] = [];
   handled = 0;
   lastHandledAt = 0;
   private waiter?: { n: number; resolve: () => void };
 
-  /** The writer's commit of `key` resolved. */
-  committed(key: string): void {
-    const now = performance.now();
-    const early = this.handledEarly.get(key);
-    if (early !== undefined) {
-      this.handledEarly.delete(key);
-      this.latencies.push(Math.max(0, early - now));
-    } else this.commits.set(key, now);
+  /** A writer is about to begin the transaction that writes `key` (before BEGIN). */
+  started(key: string): void {
+    this.starts.set(key, performance.now());
   }
 
   /** The subscriber's transaction for `key` committed. */
   done(key: string): void {
     const now = performance.now();
-    const at = this.commits.get(key);
-    if (at === undefined) this.handledEarly.set(key, now);
-    else {
-      this.commits.delete(key);
+    const at = this.starts.get(key);
+    if (at !== undefined) {
+      this.starts.delete(key);
       this.latencies.push(now - at);
     }
     this.handled++;

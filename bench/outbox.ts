@@ -37,6 +37,7 @@ import {
   createBaselineTables,
   dropBaselineTables,
   insertIntoOutbox,
+  ORDER_SQL,
   settleBetweenRuns,
   recordEffect,
   startPollingRelay,
@@ -51,8 +52,14 @@ const FIXED_RATE = 500;
 const SUSTAINED = process.env.BENCH_SUSTAINED !== '0';
 const LADDER_START = Number(process.env.BENCH_LADDER_START ?? 700);
 const SUFFIX = `${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
-const T = { outbox: `bench_outbox_${SUFFIX}`, inbox: `bench_inbox_${SUFFIX}`, effect: `bench_effect_${SUFFIX}` };
+const T = {
+  orders: `bench_orders_${SUFFIX}`,
+  outbox: `bench_outbox_${SUFFIX}`,
+  inbox: `bench_inbox_${SUFFIX}`,
+  effect: `bench_effect_${SUFFIX}`,
+};
 const B = {
+  orders: `bench_base_orders_${SUFFIX}`,
   outbox: `bench_base_outbox_${SUFFIX}`,
   inbox: `bench_base_inbox_${SUFFIX}`,
   effect: `bench_base_effect_${SUFFIX}`,
@@ -104,6 +111,9 @@ async function ours(clockRef: () => Clock): Promise<Side> {
   const Migration = createMessagingMigration({ outboxTable: T.outbox, inboxTable: T.inbox });
   await new Migration().up(ds.createQueryRunner());
   await ds.query(`CREATE TABLE "${T.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`);
+  await ds.query(
+    `CREATE TABLE "${T.orders}" (id varchar(200) PRIMARY KEY, customer varchar(200) NOT NULL, total numeric NOT NULL)`,
+  );
   const transport = new InMemoryTransport();
   await transport.connect({ serviceName: 'bench', onDeadLetter() {} });
   const feature = new OutboxFeature({ outboxTable: T.outbox, inboxTable: T.inbox }, ds, transport, silent);
@@ -120,16 +130,19 @@ async function ours(clockRef: () => Clock): Promise<Side> {
   return {
     name: 'outbox',
     async write(m) {
-      await feature.transactions.run(() => feature.publisher.publish([m], {}));
-      clockRef().committed(m.envelope.id);
+      clockRef().started(m.envelope.id);
+      await feature.transactions.run(async (manager: { query(sql: string, params: unknown[]): Promise<unknown> }) => {
+        await manager.query(ORDER_SQL(T), [m.envelope.id]);
+        await feature.publisher.publish([m], {});
+      });
     },
     async reset() {
-      await ds.query(`TRUNCATE "${T.outbox}", "${T.inbox}", "${T.effect}"`);
+      await ds.query(`TRUNCATE "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
     },
     async stop() {
       await feature.stop();
       await transport.close(1000);
-      await ds.query(`DROP TABLE IF EXISTS "${T.outbox}", "${T.inbox}", "${T.effect}"`);
+      await ds.query(`DROP TABLE IF EXISTS "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
       await ds.destroy();
     },
   };
@@ -147,8 +160,8 @@ async function baseline(clockRef: () => Clock): Promise<Side> {
   return {
     name: 'baseline',
     async write(m) {
-      await insertIntoOutbox(pool, B, m.body);
-      clockRef().committed(m.envelope.id);
+      clockRef().started(m.envelope.id);
+      await insertIntoOutbox(pool, B, m.body, m.envelope.id);
     },
     reset: () => truncateBaselineTables(pool, B),
     pause: () => relay.pause(),

@@ -9,8 +9,9 @@ import { Pool, type PoolClient } from 'pg';
 export const BENCH_DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** Table names of the baseline's outbox, inbox and effect tables. */
+/** Table names of the baseline's business (orders), outbox, inbox and effect tables. */
 export interface BaselineTables {
+  orders: string;
   outbox: string;
   inbox: string;
   effect: string;
@@ -19,7 +20,8 @@ export interface BaselineTables {
 /** Creates the baseline's tables. */
 export async function createBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
   await pool.query(
-    `CREATE TABLE "${t.outbox}" (id bigserial PRIMARY KEY, payload text NOT NULL, sent boolean NOT NULL DEFAULT false);` +
+    `CREATE TABLE "${t.orders}" (id varchar(200) PRIMARY KEY, customer varchar(200) NOT NULL, total numeric NOT NULL);` +
+      `CREATE TABLE "${t.outbox}" (id bigserial PRIMARY KEY, payload text NOT NULL, sent boolean NOT NULL DEFAULT false);` +
       `CREATE INDEX ON "${t.outbox}" (id) WHERE NOT sent;` +
       `CREATE TABLE "${t.inbox}" (message_id varchar(200), subscriber varchar(255), PRIMARY KEY (message_id, subscriber));` +
       `CREATE TABLE "${t.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
@@ -28,12 +30,12 @@ export async function createBaselineTables(pool: Pool, t: BaselineTables): Promi
 
 /** Empties the baseline's tables (before each run). */
 export async function truncateBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
-  await pool.query(`TRUNCATE "${t.outbox}", "${t.inbox}", "${t.effect}"`);
+  await pool.query(`TRUNCATE "${t.orders}", "${t.outbox}", "${t.inbox}", "${t.effect}"`);
 }
 
 /** Drops the baseline's tables (at the end). */
 export async function dropBaselineTables(pool: Pool, t: BaselineTables): Promise<void> {
-  await pool.query(`DROP TABLE IF EXISTS "${t.outbox}", "${t.inbox}", "${t.effect}"`);
+  await pool.query(`DROP TABLE IF EXISTS "${t.orders}", "${t.outbox}", "${t.inbox}", "${t.effect}"`);
 }
 
 /** Runs `work` between BEGIN and COMMIT on a pooled client. */
@@ -49,9 +51,14 @@ export async function inTransaction<R>(pool: Pool, work: (c: PoolClient) => Prom
   }
 }
 
-/** One outbox write: the payload inserted in its own transaction. */
-export function insertIntoOutbox(pool: Pool, t: BaselineTables, payload: string): Promise<void> {
+/** The business row every real writer has (an order), in the writer's transaction; both sides write it. */
+export const ORDER_SQL = (t: { orders: string }) =>
+  `INSERT INTO "${t.orders}" (id, customer, total) VALUES ($1, 'c-1', 42)`;
+
+/** One write: the order row and the outbox row, in one transaction. */
+export function insertIntoOutbox(pool: Pool, t: BaselineTables, payload: string, orderId: string): Promise<void> {
   return inTransaction(pool, async (c) => {
+    await c.query(ORDER_SQL(t), [orderId]);
     await c.query(`INSERT INTO "${t.outbox}" (payload) VALUES ($1)`, [payload]);
   });
 }
@@ -74,7 +81,8 @@ export interface PollingRelay {
 
 /**
  * The polling relay: claims up to 100 unsent rows, hands them to `publish` (only when there are
- * some), marks them sent and commits; sleeps 10 ms whenever fewer than 100 were claimed. Created
+ * some), marks them sent and commits, with `synchronous_commit = off` like the library's relay (a
+ * mark lost in a database crash means the rows are published again, absorbed by the inbox); sleeps 10 ms whenever fewer than 100 were claimed. Created
  * running. The benchmarks pause it while the other side is measured: its 100 polls a second
  * would otherwise load the database (and this process) during the other side's runs.
  */
@@ -88,6 +96,7 @@ export function startPollingRelay(
   const run = async () => {
     while (!stopping) {
       const n = await inTransaction(pool, async (c) => {
+        await c.query('SET LOCAL synchronous_commit = off');
         const { rows } = await c.query(
           `SELECT id, payload FROM "${t.outbox}" WHERE NOT sent ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED`,
         );

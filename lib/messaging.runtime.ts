@@ -83,7 +83,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
         {
           name: sub.name,
           types: [...sub.routes.keys()],
-          concurrency: sub.concurrency,
+          // commit groups form from deliveries queued behind the subscriber's `concurrency` transactions
+          concurrency: sub.inbox && this.outbox.unitOfWork ? sub.concurrency * sub.groupSize : sub.concurrency,
           retryDelaysMs: retryDelayLevels(sub.retry),
         },
         pipeline.handlerFor(sub),

@@ -64,4 +64,6 @@ export interface ResolvedMessagingOptions {
   monitoring?: MonitoringOptions;
   /** Whether subscribers use the inbox unless they opt out. */
   inboxByDefault: boolean;
+  /** `outbox.groupCommit` (1 when the outbox is off). */
+  inboxGroupSize: number;
 }

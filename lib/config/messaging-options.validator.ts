@@ -72,7 +72,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
   if (options.upcasters !== undefined && !Array.isArray(options.upcasters)) {
     throw new InvalidConfigurationError('upcasters must be an array of { type, fromVersion, upcast }');
   }
-  if (options.outbox !== undefined) validateOutboxOptions(options.outbox);
+  const outbox = options.outbox !== undefined ? validateOutboxOptions(options.outbox) : undefined;
   return {
     serviceName: options.serviceName,
     transport,
@@ -89,6 +89,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     onDeadLetter: options.onDeadLetter,
     monitoring: options.monitoring,
     bridgeCqrsEventBus: options.bridgeCqrsEventBus ?? true,
-    inboxByDefault: options.outbox !== undefined && options.outbox.enabled !== false && options.outbox.inbox !== false,
+    inboxByDefault: outbox !== undefined && outbox.enabled && outbox.inbox,
+    inboxGroupSize: outbox?.groupCommit ?? 1,
   };
 }

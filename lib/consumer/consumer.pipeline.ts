@@ -162,7 +162,12 @@ export class ConsumerPipeline {
             state.transaction = tx;
             await route.invoke(payload);
           },
-          { timeoutMs: sub.timeoutMs, timeoutError: () => new HandlerTimeoutError(sub.name, sub.timeoutMs) },
+          {
+            timeoutMs: sub.timeoutMs,
+            timeoutError: () => new HandlerTimeoutError(sub.name, sub.timeoutMs),
+            groupSize: sub.groupSize,
+            lanes: sub.concurrency,
+          },
         ),
       ).then((done) => !done);
     }

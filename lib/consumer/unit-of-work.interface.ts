@@ -25,6 +25,14 @@ export interface UnitOfWorkLimits {
   timeoutMs: number;
   /** The error for an attempt whose handler outlived `timeoutMs`. */
   timeoutError: () => Error;
+  /**
+   * Commit groups (see `InboxUnitOfWork`): deliveries of this subscriber that queue up while
+   * `lanes` transactions are running are handled, up to `groupSize` at a time, one after another
+   * in one transaction. Absent or 1: every delivery has a transaction of its own.
+   */
+  groupSize?: number;
+  /** Transactions of this subscriber at once when grouping (its `concurrency`). */
+  lanes?: number;
 }
 
 /**

@@ -22,6 +22,12 @@ export interface SubscribeOptions {
   timeoutMs?: number;
   /** Use the processed-messages inbox (needs the outbox/database). Default: true when the inbox is on. */
   inbox?: boolean;
+  /**
+   * Let deliveries that queue up share one inbox transaction (see the outbox option `groupCommit`).
+   * Set `false` for a handler that calls outside systems and should not run again when a neighbour
+   * in its group fails. Default `true`.
+   */
+  groupCommit?: boolean;
 }
 
 /** @internal one `@Subscribe` as recorded on the class. */

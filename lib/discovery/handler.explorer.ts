@@ -181,7 +181,11 @@ export class HandlerExplorer {
     const method = (instance as Record<string, unknown>)[d.method];
     if (typeof method !== 'function') throw new InvalidConfigurationError(`${origin} is not a method`);
     const o: SubscribeOptions = d.options;
-    assertKnownKeys(o, ['name', 'version', 'retry', 'concurrency', 'timeoutMs', 'inbox'], `@Subscribe on ${origin}:`);
+    assertKnownKeys(
+      o,
+      ['name', 'version', 'retry', 'concurrency', 'timeoutMs', 'inbox', 'groupCommit'],
+      `@Subscribe on ${origin}:`,
+    );
     let sub = registry.subscribers.get(name);
     if (sub && sub.origin !== origin) throw new DuplicateHandlerError('subscriber', name, [sub.origin, origin]);
     if (!sub) {
@@ -200,6 +204,7 @@ export class HandlerExplorer {
         concurrency,
         timeoutMs,
         inbox: o.inbox ?? options.inboxByDefault,
+        groupSize: o.groupCommit === false ? 1 : options.inboxGroupSize,
         origin,
         explicitName,
       };

@@ -35,6 +35,8 @@ export interface SubscriberDefinition {
   timeoutMs: number;
   /** Use the processed-messages inbox. */
   inbox: boolean;
+  /** Most deliveries committed together in one inbox transaction (1: each alone). */
+  groupSize: number;
   /** Class and method, for logs and errors. */
   origin: string;
   /** Whether the name was given explicitly (`@Subscribe(..., { name })`) rather than derived from the class. */

@@ -4,6 +4,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
+import { CommitGroups } from './commit-group';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`
@@ -20,11 +21,31 @@ import { abortable } from '../outbox/abortable';
  * back and its connection closed (PostgreSQL), so it holds no lock a later attempt would wait on.
  * It fails with `limits.timeoutError()` when the handler was running, or `MessageBusyError` when
  * it was still waiting for the inbox row another delivery holds.
+ *
+ * With `limits.groupSize` > 1, deliveries that queue up are committed in groups ({@link CommitGroups}).
  */
 export class InboxUnitOfWork implements SubscriberUnitOfWork {
+  private readonly groups = new Map<string, CommitGroups>();
+
   constructor(private readonly store: OutboxStore) {}
 
-  async run(
+  run(
+    envelope: MessageEnvelope,
+    subscriber: string,
+    work: (transaction: unknown | undefined) => Promise<void>,
+    limits?: UnitOfWorkLimits,
+  ): Promise<boolean> {
+    if (limits === undefined || (limits.groupSize ?? 1) <= 1) return this.runOne(envelope, subscriber, work, limits);
+    let groups = this.groups.get(subscriber);
+    if (groups === undefined) {
+      groups = new CommitGroups(this.store, subscriber, (env, w, l) => this.runOne(env, subscriber, w, l));
+      this.groups.set(subscriber, groups);
+    }
+    return groups.run(envelope, work, limits);
+  }
+
+  /** One delivery in a transaction of its own. */
+  private async runOne(
     envelope: MessageEnvelope,
     subscriber: string,
     work: (transaction: unknown | undefined) => Promise<void>,

@@ -77,6 +77,17 @@ export interface OutboxOptions {
   /** Use the idempotent inbox for subscribers (each may still opt out). Default `true`. */
   inbox?: boolean;
   /**
+   * Group commit of the inbox: deliveries of one subscriber that queue up while its `concurrency`
+   * transactions are busy are handled, up to this many, one after another in one transaction (one
+   * inbox statement, one commit). A lightly loaded subscriber is unaffected: a delivery that finds a
+   * transaction slot free runs alone. When anything in a group fails, the group is rolled back and
+   * each of its messages runs again in a transaction of its own, so a handler may run twice for one
+   * delivery: its database work is rolled back in between, but calls it made to outside systems are
+   * not (as with any retry). A subscriber opts out with `@Subscribe(..., { groupCommit: false })`.
+   * `1` turns grouping off. Default `10`.
+   */
+  groupCommit?: number;
+  /**
    * Refuse `EventBus.publish` outside a transaction (`TransactionRequiredError`): no `{ manager }`
    * and not inside a handler's inbox transaction or `MessagingTransactions.run()`. Catches a
    * `{ manager }` forgotten inside your own `dataSource.transaction(...)`, which would otherwise
@@ -103,6 +114,7 @@ export interface ResolvedOutboxOptions {
   listenNotify: boolean;
   preparedStatements: boolean;
   inbox: boolean;
+  groupCommit: number;
   requireTransaction: boolean;
   retention: Required<OutboxRetentionOptions>;
 }

@@ -111,6 +111,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
       'listenNotify',
       'preparedStatements',
       'inbox',
+      'groupCommit',
       'requireTransaction',
       'retention',
     ],
@@ -143,6 +144,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     listenNotify: bool('listenNotify', options.listenNotify, true),
     preparedStatements: bool('preparedStatements', options.preparedStatements, true),
     inbox: bool('inbox', options.inbox, true),
+    groupCommit: integer('groupCommit', options.groupCommit, 10, 1, 1000),
     requireTransaction: bool('requireTransaction', options.requireTransaction, false),
     retention: retentionOf(options.retention),
   };

@@ -112,6 +112,17 @@ export interface OutboxStore {
   processBatch(limit: number, publish: (rows: ClaimedOutboxRow[]) => Promise<BatchResult>): Promise<ClaimOutcome>;
   /** Inserts the inbox row through `manager`; false when it already existed (a duplicate). */
   markProcessed(manager: SqlManager, messageId: string, subscriber: string, limits?: InboxLimits): Promise<boolean>;
+  /**
+   * Inserts the inbox rows of several messages through `manager`, in one statement where the
+   * dialect allows it, in the given order; resolves the ids that were inserted (the others were
+   * processed already). A commit group's inbox step.
+   */
+  markProcessedMany(
+    manager: SqlManager,
+    messageIds: readonly string[],
+    subscriber: string,
+    limits?: InboxLimits,
+  ): Promise<Set<string>>;
   /** Runs `work` in a transaction of the DataSource (serialized on SQLite); see `TransactionControl`. */
   transaction<R>(work: (manager: SqlManager) => Promise<R>, control?: TransactionControl): Promise<R>;
   /** Deletes up to `limit` sent rows older than `ageMs`; returns how many. */

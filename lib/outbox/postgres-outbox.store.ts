@@ -42,6 +42,7 @@ export class PostgresOutboxStore implements OutboxStore {
   private readonly claimSql: string;
   private readonly markSql: string;
   private readonly markWithTimeoutSql: string;
+  private readonly markManySql: string;
   /** SQL of one-to-`PREPARED_ROWS`-row outbox inserts, built once (index: row count). */
   private readonly insertSql: string[] = [];
 
@@ -73,6 +74,13 @@ export class PostgresOutboxStore implements OutboxStore {
     this.markWithTimeoutSql =
       `WITH cfg AS (SELECT set_config('statement_timeout', $3, true) AS v) ` +
       `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) SELECT $1, $2, now() FROM cfg ` +
+      `ON CONFLICT DO NOTHING RETURNING message_id`;
+    // a commit group's inbox rows in one statement, in the order given (sorted ids: two groups
+    // never wait on each other's rows in opposite orders), the group's statement_timeout set first
+    this.markManySql =
+      `WITH cfg AS (SELECT set_config('statement_timeout', COALESCE($3::text, current_setting('statement_timeout')), true) AS v) ` +
+      `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) SELECT u.m, $2, now() ` +
+      `FROM cfg, unnest($1::varchar[]) WITH ORDINALITY AS u(m, n) ORDER BY u.n ` +
       `ON CONFLICT DO NOTHING RETURNING message_id`;
   }
 
@@ -216,6 +224,19 @@ export class PostgresOutboxStore implements OutboxStore {
             true,
           );
     return typeof result.rowCount === 'number' ? result.rowCount > 0 : result.rows.length > 0;
+  }
+
+  async markProcessedMany(
+    manager: SqlManager,
+    messageIds: readonly string[],
+    subscriber: string,
+    limits: InboxLimits = {},
+  ): Promise<Set<string>> {
+    // null keeps the session's statement_timeout
+    const ms = limits.statementTimeoutMs;
+    const timeout = ms === undefined ? null : String(Math.max(1, Math.ceil(ms)));
+    const result = await this.prepared(manager, this.markManySql, [[...messageIds], subscriber, timeout], true);
+    return new Set(result.rows.map((row) => String(row.message_id)));
   }
 
   /**

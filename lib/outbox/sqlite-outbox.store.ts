@@ -123,6 +123,16 @@ export class SqliteOutboxStore implements OutboxStore {
     return Array.isArray(rows) && rows.length > 0;
   }
 
+  async markProcessedMany(
+    manager: SqlManager,
+    messageIds: readonly string[],
+    subscriber: string,
+  ): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    for (const id of messageIds) if (await this.markProcessed(manager, id, subscriber)) inserted.add(id);
+    return inserted;
+  }
+
   /**
    * better-sqlite3 has one connection: a transaction cannot be abandoned while its work still runs
    * on it (its later statements would run outside any transaction), so `control.signal` is not

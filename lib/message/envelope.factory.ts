@@ -2,7 +2,7 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 import { currentMessageContext, type MessageContextState } from '../context/message-context';
 import { isValidExtensionName, isValidIdValue } from './cloudevents.codec';
 import type { MessageEnvelope } from './envelope';
-import { uuidv7At, uuidv7For } from './uuid-v7';
+import { uuidv7At } from './uuid-v7';
 
 /** Per-send options that shape the envelope. */
 export interface SendOptions {
@@ -133,7 +133,7 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
   }
 
   get id(): string {
-    return (this.#id ??= uuidv7For(this.#clock()));
+    return (this.#id ??= uuidv7At(this.#clock()));
   }
   set id(value: string) {
     this.#id = value;

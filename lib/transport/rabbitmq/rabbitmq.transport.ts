@@ -18,7 +18,7 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import type { DeadLetterStore } from '../../dead-letter/dead-letter.interface';
 import { InvalidConfigurationError } from '../../errors/invalid-configuration.error';
-import { UuidV7Generator } from '../../message/uuid-v7';
+import { uuidv7 } from '../../message/uuid-v7';
 import type {
   DeliveryHandler,
   MessageTransport,
@@ -73,7 +73,6 @@ export class RabbitMqTransport implements MessageTransport {
   readonly deadLetters: DeadLetterStore;
   private readonly options: ResolvedRabbitMqOptions;
   private readonly logger: LoggerService;
-  private readonly ids = new UuidV7Generator();
   private readonly consumers = new Map<string, SubscriberConsumer>();
   private runtime?: Runtime;
   private starting?: Starting;
@@ -193,7 +192,7 @@ export class RabbitMqTransport implements MessageTransport {
       prefetch: this.options.prefetch,
       reconnectDelayMs: this.options.reconnectDelayMs,
       redeliveryLimit: this.options.redeliveryLimit,
-      newId: () => this.ids.next(),
+      newId: uuidv7,
     });
     this.consumers.set(subscriber.name, consumer);
     try {

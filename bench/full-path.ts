@@ -104,8 +104,8 @@ class BenchOrderPlaced {
   ) {}
 }
 
-/** Transactions whose subscriber handled an event: the key is recorded as handled when they commit. */
-const handledIn = new WeakMap<object, string>();
+/** Transactions whose subscriber handled events (one, or a commit group): recorded as handled when they commit. */
+const handledIn = new WeakMap<object, string[]>();
 
 @Injectable()
 class EffectsSubscriber {
@@ -115,7 +115,9 @@ class EffectsSubscriber {
   async record(event: BenchOrderPlaced): Promise<void> {
     const manager = this.ctx.manager;
     await manager.query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [event.key]);
-    handledIn.set(manager.queryRunner, event.key);
+    const keys = handledIn.get(manager.queryRunner);
+    if (keys) keys.push(event.key);
+    else handledIn.set(manager.queryRunner, [event.key]);
   }
 }
 
@@ -126,7 +128,12 @@ class EffectsSubscriber {
       serviceName: 'bench',
       transport: 'rabbitmq',
       rabbitmq: { url: AMQP_URL, exchange: OURS.exchange, queuePrefix: OURS.prefix, connectionName: run },
-      outbox: { outboxTable: T.outbox, inboxTable: T.inbox },
+      // BENCH_GROUP_COMMIT=1 turns the inbox group commit off (a comparison, never the headline)
+      outbox: {
+        outboxTable: T.outbox,
+        inboxTable: T.inbox,
+        ...(process.env.BENCH_GROUP_COMMIT ? { groupCommit: Number(process.env.BENCH_GROUP_COMMIT) } : {}),
+      },
     }),
   ],
   providers: [EffectsSubscriber],
@@ -150,10 +157,10 @@ async function ours(): Promise<Side> {
   delayLevels = retryDelayLevels(app.get<ResolvedMessagingOptions>(MESSAGING_OPTIONS).retry);
   (ds.subscribers as unknown[]).push({
     afterTransactionCommit(event: { queryRunner: object & { isTransactionActive?: boolean } }) {
-      const key = handledIn.get(event.queryRunner);
-      if (key === undefined || event.queryRunner.isTransactionActive) return;
+      const keys = handledIn.get(event.queryRunner);
+      if (keys === undefined || event.queryRunner.isTransactionActive) return;
       handledIn.delete(event.queryRunner);
-      clock.done(key);
+      for (const key of keys) clock.done(key);
     },
   });
   const events = app.get(EventBus);

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EncodedMessage, encodeEnvelope } from '../message/cloudevents.codec';
-import { InMemoryTransport } from '../transport/in-memory/in-memory.transport';
+import { encodeEnvelope } from '../message/cloudevents.codec';
 import { EnvelopeFactory, type SendOptions } from '../message/envelope.factory';
 import { MessageTypeResolver, type ResolvedMessage } from '../message/message-type';
 import { MessageValidator } from '../message/message.validator';
@@ -46,12 +45,7 @@ interface ManagerView {
  * messages are sent after it commits and dropped if it rolls back (`AfterCommitQueue`).
  */
 class TransportPublisher implements EventPublisher {
-  /** In process: messages may be `EncodedMessage`s (payload copied, body made only if needed). */
-  readonly inProcess: boolean;
-
-  constructor(private readonly transport: MessageTransport) {
-    this.inProcess = transport instanceof InMemoryTransport;
-  }
+  constructor(private readonly transport: MessageTransport) {}
 
   publish(messages: OutboundMessage[], context?: PublishContext): Promise<void> {
     if (context?.manager !== undefined) return this.afterCommit(messages, context.manager as ManagerView);
@@ -144,9 +138,6 @@ export class EventBus {
 
   private toOutbound(resolved: ResolvedMessage, event: object, options: SendOptions | undefined): OutboundMessage {
     const envelope = this.envelopes.create(resolved.type, resolved.version, event, options);
-    // straight to the in-memory transport: the payload in its JSON form now, the body if ever needed
-    const publisher = this.publisher;
-    if (publisher instanceof TransportPublisher && publisher.inProcess) return new EncodedMessage(envelope);
     return { envelope, body: encodeEnvelope(envelope) };
   }
 }

@@ -8,7 +8,7 @@ import { runInMessageContext, type MessageContextState } from '../context/messag
 import type { UpcasterRegistry } from '../message/upcaster.registry';
 import type { MessageValidator } from '../message/message.validator';
 import type { SubscriberDefinition, SubscriberRoute } from '../discovery/handler.registry';
-import type { DeliveryOutcome, InboundMessage, SettlingDeliveryHandler } from '../transport/transport.interface';
+import type { DeliveryHandler, DeliveryOutcome, InboundMessage } from '../transport/transport.interface';
 import type { RetryScheduler, SubscriberUnitOfWork } from './unit-of-work.interface';
 import { bindObserver, type ConsumerObserver, type SubscriberObserver } from '../monitoring/subscriber-stats';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
@@ -54,27 +54,17 @@ export class ConsumerPipeline {
   constructor(private readonly deps: ConsumerPipelineDeps) {}
 
   /** The delivery handler a transport calls for `subscriber`. */
-  handlerFor(subscriber: SubscriberDefinition): SettlingDeliveryHandler {
+  handlerFor(subscriber: SubscriberDefinition): DeliveryHandler {
     const observer = bindObserver(this.deps.observer, subscriber.name);
-    const handleNow = (message: InboundMessage) => this.handle(subscriber, message, observer);
-    return Object.assign(
-      (message: InboundMessage): Promise<DeliveryOutcome> => {
-        const outcome = handleNow(message);
-        return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
-      },
-      { handleNow },
-    );
+    return (message: InboundMessage) => this.handle(subscriber, message, observer);
   }
 
-  /**
-   * Not `async` on purpose: with a plain payload and a handler that finishes synchronously, the
-   * outcome comes back without any promise. Every failure, synchronous or not, goes to `onFailure`.
-   */
-  private handle(
+  /** Every failure, synchronous or not, goes to `onFailure`: never rejects. */
+  private async handle(
     sub: SubscriberDefinition,
     message: InboundMessage,
     observer: SubscriberObserver,
-  ): DeliveryOutcome | Promise<DeliveryOutcome> {
+  ): Promise<DeliveryOutcome> {
     const started = performance.now();
     let envelope: MessageEnvelope | undefined;
     try {
@@ -89,18 +79,12 @@ export class ConsumerPipeline {
         subscriber: sub.name,
         attempt: message.attempt,
       };
-      // Without validation rules the payload is rebuilt synchronously (no promise to wait for).
-      // `data` is the decoder's own copy unless an upcaster made a new one (which may share objects).
-      const payload = route.cls ? this.deps.validator.materialize(env.type, route.cls, data, data === env.data) : data;
-      const duplicate =
-        payload instanceof Promise
-          ? payload.then((instance) => this.wrapped(sub, route, state, instance))
-          : this.wrapped(sub, route, state, payload);
-      if (duplicate === false) return this.handled(sub, message, env, started, false, observer);
-      return duplicate.then(
-        (dup) => this.handled(sub, message, env, started, dup, observer),
-        (error: unknown) => this.onFailure(sub, message, env, error, observer),
-      );
+      // `data` is the decoder's own copy unless an upcaster made a new one (which may share objects)
+      const payload = route.cls
+        ? await this.deps.validator.materialize(env.type, route.cls, data, data === env.data)
+        : data;
+      const duplicate = await this.wrapped(sub, route, state, payload);
+      return this.handled(sub, message, env, started, duplicate, observer);
     } catch (error) {
       return this.onFailure(sub, message, envelope, error, observer);
     }
@@ -130,7 +114,7 @@ export class ConsumerPipeline {
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
-  ): false | Promise<boolean> {
+  ): Promise<boolean> {
     const wrap = this.deps.wrap;
     if (wrap === undefined || (wrap.wraps !== undefined && !wrap.wraps(state.message!))) {
       return this.invoke(sub, route, state, payload);
@@ -140,15 +124,14 @@ export class ConsumerPipeline {
 
   /**
    * Runs the handler in the message context (and the inbox transaction), with the timeout.
-   * Returns `false` when a handler without inbox finished synchronously (nothing to time out),
-   * else a promise of whether the inbox found the message already processed.
+   * Resolves whether the inbox found the message already processed.
    */
   private invoke(
     sub: SubscriberDefinition,
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
-  ): false | Promise<boolean> {
+  ): Promise<boolean> {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
       const env = state.message!;
@@ -171,25 +154,22 @@ export class ConsumerPipeline {
         ),
       ).then((done) => !done);
     }
-    return runInMessageContext(state, () => {
+    return runInMessageContext(state, async () => {
       const result = route.invoke(payload);
-      if (!isThenable(result)) return false;
-      // counted from when the handler handed back its promise: no timer could fire before anyway
-      return withTimeout(sub.name, sub.timeoutMs, performance.now(), () => result).then(() => false);
+      // a handler that finished synchronously has nothing left to time out
+      if (isThenable(result)) await withTimeout(sub.name, sub.timeoutMs, result);
+      return false;
     });
   }
 
-  /** Size limit, then the envelope: decoded from the body, or copied from the local encoding. */
+  /** Size limit, then the envelope decoded from the body. */
   private decode(message: InboundMessage): MessageEnvelope {
     const max = this.deps.maxMessageBytes;
-    const local = message.local;
-    if (local !== undefined && !local.mayExceed(max)) return local.decode();
     const { body } = message;
     // a string's byte length is at most 3× its length: skip the count when clearly small
     if ((typeof body !== 'string' || body.length * 3 > max) && byteLength(body) > max) {
       throw new MessageTooLargeError(byteLength(body), max);
     }
-    if (local !== undefined) return local.decode();
     checkContentType(message.contentType, message.contentEncoding);
     return decodeEnvelope(body);
   }
@@ -285,30 +265,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-/** Settles like `work()`, or rejects with `HandlerTimeoutError` `timeoutMs` after `startedAt` (a `performance.now()`). */
-function withTimeout<T>(
-  subscriber: string,
-  timeoutMs: number,
-  startedAt: number,
-  work: () => PromiseLike<T>,
-): Promise<T> {
+/** Settles like `work`, or rejects with `HandlerTimeoutError` `timeoutMs` from now. */
+function withTimeout<T>(subscriber: string, timeoutMs: number, work: PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const remaining = Math.max(0, timeoutMs - (performance.now() - startedAt));
-    const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), remaining);
-    try {
-      work().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    } catch (err) {
-      clearTimeout(timer); // work() threw before returning a promise
-      reject(err);
-    }
+    const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), timeoutMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
 }

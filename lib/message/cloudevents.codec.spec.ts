@@ -1,4 +1,4 @@
-import { checkContentType, decodeEnvelope, encodeEnvelope, EncodedMessage, MAX_JSON_DEPTH } from './cloudevents.codec';
+import { checkContentType, decodeEnvelope, encodeEnvelope, MAX_JSON_DEPTH } from './cloudevents.codec';
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 
@@ -98,70 +98,6 @@ describe('deeply nested input', () => {
     expect(() => decodeEnvelope(`{"specversion":"1.0","id":"a","type":"X","source":"s","data":${deep}}`)).toThrow(
       MalformedMessageError,
     );
-  });
-
-  describe('EncodedMessage (the in-process form)', () => {
-    const nest = (levels: number, leaf: object): object => {
-      let value: object = leaf;
-      for (let i = 1; i < levels; i++) value = { a: value };
-      return value;
-    };
-    class Shipment {
-      constructor(
-        readonly orderId: string,
-        readonly at: Date,
-        readonly note?: string,
-      ) {}
-    }
-    const cases: Array<[string, MessageEnvelope]> = [
-      ['with every attribute', envelope],
-      [
-        'without optional attributes',
-        { ...envelope, causationId: undefined, traceparent: undefined, partitionKey: undefined, headers: {} },
-      ],
-      ['class payload with a Date and an undefined field', { ...envelope, data: new Shipment('o-1', new Date(0)) }],
-      ['payload with no JSON form', { ...envelope, data: undefined }],
-      ['payload with a __proto__ key', { ...envelope, data: JSON.parse('{"__proto__": {"x": 1}}') }],
-      ['payload nested 66 levels deep', { ...envelope, data: nest(66, { leaf: 1 }) }],
-      ['payload nested 65 levels deep with an escaped character', { ...envelope, data: nest(65, { s: '\u0001' }) }],
-      ['payload whose toJSON looks at its key', { ...envelope, data: { toJSON: (key: string) => ({ key }) } }],
-    ];
-
-    it.each(cases)('has the body encodeEnvelope makes, and decodes as the decoder would: %s', (_name, env) => {
-      const encoded = new EncodedMessage(env);
-      expect(encoded.body).toBe(encodeEnvelope(env));
-      let fromBody: unknown;
-      let local: unknown;
-      try {
-        fromBody = decodeEnvelope(encoded.body);
-      } catch (e) {
-        fromBody = e;
-      }
-      try {
-        local = new EncodedMessage(env).decode();
-      } catch (e) {
-        local = e;
-      }
-      expect(local).toStrictEqual(fromBody);
-    });
-
-    it('takes the payload as it was when published, and gives each decode its own copy', () => {
-      const data = { orderId: 'o-1', lines: [{ sku: 'a' }] };
-      const encoded = new EncodedMessage({ ...envelope, data });
-      data.lines[0].sku = 'changed after publish';
-      const first = encoded.decode().data as typeof data;
-      first.lines[0].sku = 'changed by a subscriber';
-      expect((encoded.decode().data as typeof data).lines[0].sku).toBe('a');
-      expect(JSON.parse(encoded.body).data.lines[0].sku).toBe('a');
-    });
-
-    it('knows when the body cannot exceed a size limit', () => {
-      const small = new EncodedMessage({ ...envelope, headers: {}, data: { a: 'x'.repeat(100) } });
-      expect(small.mayExceed(64 * 1024)).toBe(false);
-      const large = new EncodedMessage({ ...envelope, headers: {}, data: { a: 'x'.repeat(100_000) } });
-      expect(large.mayExceed(64 * 1024)).toBe(true);
-      expect(new EncodedMessage(envelope).mayExceed(64 * 1024)).toBe(true); // extension headers: count exactly
-    });
   });
 });
 

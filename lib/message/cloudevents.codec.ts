@@ -2,7 +2,6 @@ import { isUtf8 } from 'node:buffer';
 import { MalformedMessageError } from '../errors/malformed-message.error';
 import type { MessageEnvelope } from './envelope';
 import { isValidTypeName } from './message-type';
-import { cloneJsonValue, jsonCopyWithSize } from './json-copy';
 
 /** CloudEvents structured-mode content type. */
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
@@ -122,89 +121,6 @@ function eventAttributes(envelope: MessageEnvelope): Record<string, unknown> {
     }
   }
   return event;
-}
-
-/**
- * A message encoded by this process, for an in-process transport. The payload is copied at once into
- * its JSON form (so a payload that has none fails the send, and later changes to the sender's object
- * do not travel); the CloudEvents body is made only when something reads it. The transport hands
- * each subscriber a fresh copy of that form and never needs the body.
- * @internal
- */
-export class EncodedMessage {
-  #body: string | undefined;
-  /** The payload as it would arrive after crossing a broker (`JSON.parse(JSON.stringify(data))`). */
-  readonly #payload: unknown;
-  /** Upper bound of the payload's JSON size in UTF-8 bytes. */
-  readonly #payloadBytes: number;
-  /**
-   * A payload the decoder looks at closely (a `__proto__` key, nesting near its 64-level limit):
-   * `decode()` then decodes the body, so the verdict is the decoder's own.
-   */
-  readonly #exact: boolean;
-
-  constructor(
-    /** The envelope; its `data` is the sender's object. */
-    readonly envelope: MessageEnvelope,
-  ) {
-    const payload = jsonCopyWithSize(envelope.data);
-    this.#payload = payload.value;
-    this.#payloadBytes = payload.maxBytes;
-    this.#exact = payload.protoKey || payload.depth >= 60;
-  }
-
-  /** CloudEvents structured JSON, made on first read. */
-  get body(): string {
-    if (this.#body === undefined) {
-      const event = eventAttributes(this.envelope);
-      event.data = this.#payload;
-      this.#body = JSON.stringify(event);
-    }
-    return this.#body;
-  }
-
-  set body(body: string) {
-    this.#body = body;
-  }
-
-  /**
-   * Whether the body might be longer than `maxBytes` UTF-8 bytes; when false it certainly is not.
-   * (Attributes other than data and extension headers are bounded: at most 4,000 bytes.)
-   */
-  mayExceed(maxBytes: number): boolean {
-    if (this.#body !== undefined) return true;
-    const headers = this.envelope.headers;
-    for (const name in headers) if (Object.prototype.hasOwnProperty.call(headers, name)) return true;
-    return this.#payloadBytes + 4000 > maxBytes;
-  }
-
-  /**
-   * What `decodeEnvelope(this.body)` returns, without making and parsing the body: the metadata
-   * (checked when the envelope was made) and a new copy of the payload.
-   */
-  decode(): MessageEnvelope {
-    if (this.#exact) return decodeEnvelope(this.body);
-    const env = this.envelope;
-    const headers: Record<string, string> = {};
-    for (const name in env.headers) {
-      if (Object.prototype.hasOwnProperty.call(env.headers, name) && !RESERVED.has(name)) {
-        headers[name] = env.headers[name];
-      }
-    }
-    return {
-      id: env.id,
-      type: env.type,
-      version: env.version,
-      time: env.time,
-      source: env.source,
-      correlationId: env.correlationId,
-      causationId: env.causationId,
-      traceparent: env.traceparent,
-      partitionKey: env.partitionKey,
-      headers,
-      data: this.#payload === undefined ? {} : cloneJsonValue(this.#payload),
-    };
-  }
 }
 
 function hasProtoKey(value: unknown, depth = 0): boolean {

@@ -1,5 +1,4 @@
 import type { MessageEnvelope } from '../message/envelope';
-import type { EncodedMessage } from '../message/cloudevents.codec';
 import type { DeadLetterStore, DeadLetter } from '../dead-letter/dead-letter.interface';
 import type { ErrorInfo } from '../errors/error-info';
 
@@ -40,12 +39,6 @@ export interface OutboundMessage {
 export interface InboundMessage {
   /** The raw body, as published. */
   body: Buffer | string;
-  /**
-   * An in-process transport may pass the message as this process encoded it: the consumer then
-   * copies the payload from its JSON instead of parsing and checking the whole body. Same result.
-   * @internal
-   */
-  local?: EncodedMessage;
   /** Delivery attempt (1 = first delivery), from our own header; never from `x-death`. */
   attempt: number;
   /** ISO time of the first failure, when this is a retry. */
@@ -96,16 +89,6 @@ export type DeliveryOutcome =
 
 /** Called by a transport for every delivery to a subscriber. Never rejects. */
 export type DeliveryHandler = (message: InboundMessage) => Promise<DeliveryOutcome>;
-
-/**
- * A `DeliveryHandler` that can also answer without a promise when the outcome is known at once
- * (a handler that finished synchronously): in-process transports call `handleNow` when present
- * and save a promise per delivery. Same outcome, same never-throws contract.
- * @internal
- */
-export interface SettlingDeliveryHandler extends DeliveryHandler {
-  handleNow?(message: InboundMessage): DeliveryOutcome | Promise<DeliveryOutcome>;
-}
 
 /** A subscriber as the transport sees it: one queue (or channel) per subscriber. */
 export interface SubscriberDescriptor {

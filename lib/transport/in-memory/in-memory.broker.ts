@@ -1,22 +1,15 @@
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
-import type { DeliveryHandler, DeliveryOutcome, InboundMessage, SettlingDeliveryHandler } from '../transport.interface';
+import type { DeliveryHandler, DeliveryOutcome, InboundMessage } from '../transport.interface';
 import { toErrorInfo } from '../../errors/error-info';
-import type { EncodedMessage } from '../../message/cloudevents.codec';
 
-/** A message waiting in an in-memory queue: its body, or the message as this process encoded it. */
+/** A message waiting in an in-memory queue. */
 export interface QueuedMessage {
-  body?: string;
-  /** Set when published from this process: each delivery copies the payload from its JSON. */
-  encoded?: EncodedMessage;
+  /** The CloudEvents body, as a broker would carry it: each delivery decodes its own copy. */
+  body: string;
   attempt: number;
   firstFailureAt?: string;
   /** Told once the message is settled (true) or dropped unhandled (false); see `awaitHandling`. */
   onSettled?: (settled: boolean) => void;
-}
-
-/** The CloudEvents body of a queued message (made now when it was published from this process). */
-export function bodyOf(message: QueuedMessage): string {
-  return message.body ?? message.encoded!.body;
 }
 
 const RESOLVED = Promise.resolve();
@@ -31,7 +24,6 @@ const NO_HEADERS: Record<string, unknown> = Object.freeze({}) as Record<string, 
 class QueueDelivery implements InboundMessage {
   readonly attempt: number;
   readonly firstFailureAt: string | undefined;
-  readonly local: EncodedMessage | undefined;
   readonly headers = NO_HEADERS;
 
   constructor(
@@ -40,11 +32,10 @@ class QueueDelivery implements InboundMessage {
   ) {
     this.attempt = message.attempt;
     this.firstFailureAt = message.firstFailureAt;
-    this.local = message.encoded;
   }
 
   get body(): string {
-    return bodyOf(this.message);
+    return this.message.body;
   }
 }
 
@@ -132,22 +123,17 @@ export class InMemoryQueue {
 
   private deliver(consumer: QueueConsumer, message: QueuedMessage): void {
     consumer.inFlight++;
-    const handler = consumer.handler as SettlingDeliveryHandler;
     const delivery = new QueueDelivery(message, this.name);
-    let outcome: DeliveryOutcome | Promise<DeliveryOutcome>;
+    let outcome: Promise<DeliveryOutcome>;
     try {
-      outcome = handler.handleNow ? handler.handleNow(delivery) : handler(delivery);
+      outcome = consumer.handler(delivery);
     } catch (error) {
       outcome = Promise.reject(error);
     }
-    if (outcome instanceof Promise) {
-      outcome.then(
-        (settled) => this.settled(consumer, message, settled),
-        (error: unknown) => this.settled(consumer, message, undefined, error),
-      );
-    } else {
-      this.settled(consumer, message, outcome); // settled synchronously: no promise at all
-    }
+    outcome.then(
+      (settled) => this.settled(consumer, message, settled),
+      (error: unknown) => this.settled(consumer, message, undefined, error),
+    );
   }
 
   /** Carries out a delivery's outcome; a handler that failed (`outcome` undefined) dead-letters, never loops. */

@@ -7,10 +7,9 @@ import type {
   TransportContext,
 } from '../transport.interface';
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
-import { bodyOf, InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
+import { InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
 import { InMemoryDeadLetterStore } from './in-memory-dead-letter.store';
 import { Logger } from '@nestjs/common';
-import { EncodedMessage } from '../../message/cloudevents.codec';
 
 const RESOLVED = Promise.resolve();
 
@@ -65,10 +64,8 @@ export class InMemoryTransport implements MessageTransport {
   }
 
   private enqueue(message: OutboundMessage): Promise<void> {
-    const encoded = message instanceof EncodedMessage ? message : undefined;
     const queued: QueuedMessage = {
-      body: encoded ? undefined : message.body,
-      encoded,
+      body: message.body,
       attempt: message.attempt ?? 1,
       firstFailureAt: message.firstFailureAt,
     };
@@ -109,7 +106,6 @@ export class InMemoryTransport implements MessageTransport {
             // the retry carries the settlement: a relay waiting on it waits for the final outcome
             queue.push({
               body: message.body,
-              encoded: message.encoded,
               attempt: outcome.nextAttempt,
               firstFailureAt: outcome.firstFailureAt,
               onSettled: message.onSettled,
@@ -123,7 +119,7 @@ export class InMemoryTransport implements MessageTransport {
             messageId: outcome.envelope?.id,
             type: outcome.envelope?.type,
             envelope: outcome.envelope,
-            body: bodyOf(message),
+            body: message.body,
             subscriber: subscriber.name,
             sourceQueue: queueName,
             error: outcome.error,

@@ -107,7 +107,7 @@ class EffectsSubscriber {
   async record(event: BenchOrderPlaced): Promise<void> {
     const manager = this.ctx.manager;
     await manager.query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [event.key]);
-    handledIn.set(manager.queryRunner, event.key);
+    handledIn.set(manager.queryRunner as object, event.key);
   }
 }
 

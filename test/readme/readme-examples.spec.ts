@@ -5,13 +5,23 @@ import * as ts from 'typescript';
 import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
 
 /**
- * Every ```ts block of README.md must type-check as a module of its own, with
- * `import … from 'nestjs-messaging'` resolved to lib/index.ts.
+ * Every ```ts block of the documentation (README.md, CONTRIBUTING.md, docs/*.md) must type-check
+ * as a module of its own, with `import … from 'nestjs-messaging'` resolved to lib/index.ts.
  */
 const root = path.resolve(__dirname, '../..');
 
-function readmeBlocks(): string[] {
-  const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+/** The documentation files, relative to the repository root. */
+function documents(): string[] {
+  const docs = fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`);
+  return ['README.md', 'CONTRIBUTING.md', ...docs.sort()];
+}
+
+/** The ```ts blocks of one document. */
+function blocksOf(file: string): string[] {
+  const text = fs.readFileSync(path.join(root, file), 'utf8');
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
@@ -44,17 +54,10 @@ function typeCheck(blocks: string[]): string[] {
   }
 }
 
-describe('README examples', () => {
-  const blocks = readmeBlocks();
-
-  it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {
-    const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-    const untyped = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].filter(
-      ([, lang, code]) =>
-        lang !== 'ts' && /from 'nestjs-messaging'|@(Subscribe|CommandHandler|QueryHandler|Message)\(/.test(code),
-    );
-    expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
+describe('documentation examples', () => {
+  it('covers README.md, CONTRIBUTING.md and docs/*.md', () => {
+    expect(documents()).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/benchmarks.md']));
+    expect(blocksOf('README.md').length).toBeGreaterThanOrEqual(5);
   });
 
   it('the check catches a wrong example (it is not vacuous)', () => {
@@ -65,7 +68,19 @@ describe('README examples', () => {
     expect(messages[0]).toMatch(/^example-1\.ts:3: Type 'Promise<void>' is not assignable to type 'number'/);
   }, 120_000);
 
-  it('type-check against the public API', () => {
-    expect(typeCheck(blocks)).toEqual([]);
-  }, 120_000);
+  describe.each(documents())('%s', (file) => {
+    it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      const untyped = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].filter(
+        ([, lang, code]) =>
+          lang !== 'ts' && /from 'nestjs-messaging'|@(Subscribe|CommandHandler|QueryHandler|Message)\(/.test(code),
+      );
+      expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
+    });
+
+    it('type-checks against the public API', () => {
+      const blocks = blocksOf(file);
+      if (blocks.length > 0) expect(typeCheck(blocks)).toEqual([]);
+    }, 120_000);
+  });
 });

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
+import { MESSAGING_ENV_VARIABLES } from '../../lib';
 
 /**
  * Every ```ts block of the documentation (README.md, CONTRIBUTING.md, docs/*.md) must type-check
@@ -67,6 +68,16 @@ describe('documentation examples', () => {
     expect(messages.length).toBeGreaterThan(0);
     expect(messages[0]).toMatch(/^example-1\.ts:3: Type 'Promise<void>' is not assignable to type 'number'/);
   }, 120_000);
+
+  it("the README's configuration reference names every environment variable messagingOptionsFromEnv reads", () => {
+    const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const reference = text.slice(text.indexOf('## Configuration reference'), text.indexOf('## Production setup'));
+    // once in the environment variables table, once beside its option in an options table
+    const missing = Object.keys(MESSAGING_ENV_VARIABLES).filter(
+      (name) => reference.split(`\`${name}\``).length - 1 < 2,
+    );
+    expect(missing).toEqual([]);
+  });
 
   describe.each(documents())('%s', (file) => {
     it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {

@@ -1,1 +1,0 @@
-export * from './inbox.unit-of-work';

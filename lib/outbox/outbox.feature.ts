@@ -2,7 +2,7 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { MessageTransport } from '../transport/transport.interface';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
-import { InboxUnitOfWork } from './inbox.unit-of-work';
+import { InboxUnitOfWork } from '../inbox/inbox.unit-of-work';
 import type { OutboxOptions, ResolvedOutboxOptions } from './outbox-options.interface';
 import { quoteTable, validateOutboxOptions } from './outbox-options.validator';
 import { checkTableFor, indexName, outboxDatabaseOf, type OutboxDatabase } from './outbox.ddl';

@@ -2,10 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/**
- * The shape of lib/: no import cycles between its files (type imports included), and no folder
- * holding a single module (a barrel index.ts does not count).
- */
+/** The shape of lib/: no import cycles between its files (type imports included). */
 const lib = path.resolve(__dirname, '../../lib');
 
 function sources(dir: string): string[] {
@@ -87,15 +84,5 @@ describe('lib/ house rules', () => {
   it('the dead-letter and transport interfaces do not import each other both ways', () => {
     const deadLetter = path.join(lib, 'dead-letter/dead-letter.interface.ts');
     expect(importsOf(deadLetter)).not.toContain(path.join(lib, 'transport/transport.interface.ts'));
-  });
-
-  it('no folder holds a single module', () => {
-    const folders = [...new Set(files.map((f) => path.dirname(f)))];
-    const lonely = folders.filter(
-      (dir) =>
-        dir !== lib &&
-        fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts') && f !== 'index.ts').length < 2,
-    );
-    expect(lonely.map((dir) => path.relative(lib, dir))).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 import { currentMessageContext, deriveMessageContext, runInMessageContext } from '../context/message-context';
 import type { SubscriberUnitOfWork, UnitOfWorkLimits } from '../consumer/unit-of-work.interface';
 import type { MessageEnvelope } from '../message/envelope';
-import type { OutboxStore } from './outbox.store';
+import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
-import { abortable } from './abortable';
+import { abortable } from '../outbox/abortable';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`

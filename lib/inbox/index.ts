@@ -1,0 +1,1 @@
+export * from './inbox.unit-of-work';

@@ -115,9 +115,10 @@ class EffectsSubscriber {
   async record(event: BenchOrderPlaced): Promise<void> {
     const manager = this.ctx.manager;
     await manager.query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [event.key]);
-    const keys = handledIn.get(manager.queryRunner);
+    const runner = manager.queryRunner as object;
+    const keys = handledIn.get(runner);
     if (keys) keys.push(event.key);
-    else handledIn.set(manager.queryRunner, [event.key]);
+    else handledIn.set(runner, [event.key]);
   }
 }
 

@@ -48,6 +48,18 @@ export { uuidv7, uuidv7Time } from './message/uuid-v7';
 export type { UpcasterDefinition } from './message/upcaster.registry';
 
 export { MessageContext } from './context/message-context.service';
+export type {
+  MessagingEntityManager,
+  MessagingRepository,
+  MessagingEntityTarget,
+  MessagingDeepPartial,
+  MessagingWhere,
+  MessagingFindOptions,
+  MessagingSaveOptions,
+  MessagingInsertResult,
+  MessagingWriteResult,
+  MessagingCriteria,
+} from './context/messaging-entity-manager.interface';
 export {
   currentMessageContext,
   runInMessageContext,

@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Peer ranges = tested ranges. For each boundary of the declared peer ranges of pg, typeorm,
-// @nestjs/typeorm and @golevelup/nestjs-rabbitmq (oldest and newest published version), copies the
-// repository into a scratch directory, installs that version over the locked dependencies and
-// runs the outbox, inbox and RabbitMQ tests against it. Prints one line per combination and a
-// closing "N passed, N failed" (combinations).
+// @golevelup/nestjs-rabbitmq and @nestjs/terminus, and of the @nestjs/typeorm majors an app may
+// combine with them (oldest and newest published version), copies the repository into a scratch
+// directory, installs that version over the locked dependencies and runs the tests of what the
+// package touches (with a TypeORM package: the project's type check too). Prints one line per combination and a closing "N passed, N failed" (combinations).
+//
+// @nestjs/terminus 12 and @nestjs/typeorm 12 are ESM only. Node >= 20.19 require()s them from a
+// CommonJS app (ours and the sample are CommonJS), but Jest on Node 20 cannot (its module loader
+// supports require(esm) from Node 24.9 on; transforming them fails on their `import.meta`). Their
+// combinations therefore run a smoke test in plain Node instead of Jest (`smoke` below): the sample
+// app (TypeOrmModule, TerminusModule, the outbox, both subscribers) on SQLite and on PostgreSQL,
+// GET /health up, one order handled end to end.
 //
 //   npm run test:matrix                 # every combination (about 2-4 min each on 2 cores)
 //   npm run test:matrix -- pg typeorm   # only combinations whose name starts with one of these
@@ -20,6 +27,44 @@ const scratch = path.join(os.tmpdir(), 'nestjs-messaging-matrix');
 const TESTS = ['test/outbox', 'test/core/transactions', 'test/core/shared-inbox', 'test/rabbitmq'];
 // global broker faults (restart, memory alarm) are the suite's business, not a version's
 const IGNORE = ['rabbitmq.disruptive'];
+// what a health-check package touches: the terminus endpoints and the indicator without terminus
+const HEALTH_TESTS = ['test/monitoring/http-endpoints', 'test/monitoring/optional-peers'];
+const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Plain-Node smoke test of the sample (CommonJS through ts-node, as `npm run sample` runs it): boots
+ * AppModule, expects GET /health up and one order handled by both subscribers through the outbox.
+ */
+const SMOKE = `
+require('reflect-metadata');
+const { NestFactory } = require('@nestjs/core');
+const { AppModule } = require(process.cwd() + '/sample/app.module');
+(async () => {
+  const app = await NestFactory.create(AppModule.register({ ...process.env }), { logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  const base = 'http://127.0.0.1:' + app.getHttpServer().address().port;
+  const health = await fetch(base + '/health');
+  const body = await health.json();
+  if (health.status !== 200 || body.status !== 'ok') throw new Error('GET /health ' + health.status + ' ' + JSON.stringify(body));
+  const created = await fetch(base + '/orders', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customerId: 'matrix', totalAmount: 1 }),
+  });
+  const { id } = await created.json();
+  let view;
+  for (const end = Date.now() + 15000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    view = await (await fetch(base + '/orders/' + id)).json();
+    if (view.reservations?.length === 1 && view.notifications?.length === 1) break;
+  }
+  if (!(view?.reservations?.length === 1 && view?.notifications?.length === 1)) throw new Error('order not handled: ' + JSON.stringify(view));
+  await app.close();
+  console.log('smoke ' + (process.env.DATABASE_URL ? 'postgres' : 'sqlite') + ': GET /health up, order handled by both subscribers');
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
+`;
 
 /** Newest published version matching `range`. */
 function newest(pkg, range) {
@@ -40,6 +85,35 @@ const combos = [
   // typeorm 1.x is tested with @nestjs/typeorm 11 (which works with it, though its peer range says ^0.3)
   { name: 'typeorm-1-oldest', install: { typeorm: '1.0.0', '@nestjs/typeorm': '11.0.3' } },
   { name: 'typeorm-1-newest', install: { typeorm: newest('typeorm', '^1.0.0'), '@nestjs/typeorm': '11.0.3' } },
+  // @nestjs/typeorm is not a peer (the library never loads it: it finds the DataSource by its class),
+  // but apps combine it with us: both majors that accept Nest 11 are tested (12: ESM only, see top).
+  // 12.0.0 exports only an `import` condition: no CommonJS app can require() it at all (Node:
+  // ERR_PACKAGE_PATH_NOT_EXPORTED); 12.0.1 added `default`, so it is the oldest 12 to test.
+  {
+    name: 'nestjs-typeorm-12-oldest',
+    install: { '@nestjs/typeorm': '12.0.1', typeorm: '0.3.20', '@nestjs/terminus': '12.0.0' },
+    jest: false,
+    smoke: true,
+  },
+  {
+    name: 'nestjs-typeorm-12-newest',
+    install: {
+      '@nestjs/typeorm': newest('@nestjs/typeorm', '^12.0.0'),
+      typeorm: newest('typeorm', '^1.0.0'),
+      '@nestjs/terminus': newest('@nestjs/terminus', '^12.0.0'),
+    },
+    jest: false,
+    smoke: true,
+  },
+  { name: 'terminus-11-oldest', install: { '@nestjs/terminus': '11.0.0' }, tests: HEALTH_TESTS, smoke: true },
+  { name: 'terminus-11-newest', install: { '@nestjs/terminus': newest('@nestjs/terminus', '^11.0.0') }, tests: HEALTH_TESTS, smoke: true },
+  { name: 'terminus-12-oldest', install: { '@nestjs/terminus': '12.0.0' }, jest: false, smoke: true },
+  {
+    name: 'terminus-12-newest',
+    install: { '@nestjs/terminus': newest('@nestjs/terminus', '^12.0.0') },
+    jest: false,
+    smoke: true,
+  },
   { name: 'golevelup-oldest', install: { '@golevelup/nestjs-rabbitmq': '9.0.0' } },
   {
     name: 'golevelup-newest',
@@ -84,8 +158,19 @@ for (const combo of selected) {
     console.log(`installed ${installed.join(' ')}, expected ${specs.join(' ')}`);
     ok = false;
   }
-  let summary = 'install failed';
-  if (ok) {
+  const parts = [];
+  if (!ok) parts.push('install failed');
+  if (ok && Object.keys(combo.install).some((p) => p.includes('typeorm'))) {
+    // the whole project type-checks against this TypeORM, test/types/entity-manager.types.ts included
+    // (its EntityManager and Repository fit the library's structural MessagingEntityManager)
+    const tsc = spawnSync(path.join(dir, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', 'tsconfig.json'], {
+      cwd: dir,
+      stdio: 'inherit',
+    });
+    parts.push(`type check ${tsc.status === 0 ? 'ok' : 'failed'}`);
+    ok = tsc.status === 0;
+  }
+  if (ok && combo.jest !== false) {
     const report = path.join(dir, 'matrix-report.json');
     const jest = spawnSync(
       path.join(dir, 'node_modules', '.bin', 'jest'),
@@ -94,7 +179,7 @@ for (const combo of selected) {
         '--forceExit',
         '--json',
         `--outputFile=${report}`,
-        ...TESTS,
+        ...(combo.tests ?? TESTS),
         // last: an array option takes the arguments after it as its own values
         `--testPathIgnorePatterns=${IGNORE.join('|')}`,
       ],
@@ -102,13 +187,28 @@ for (const combo of selected) {
     );
     try {
       const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-      summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed`;
+      parts.push(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
       ok = jest.status === 0 && r.numFailedTests === 0 && r.numTotalTests > 0;
     } catch {
-      summary = 'no jest report';
+      parts.push('no jest report');
       ok = false;
     }
   }
+  if (ok && combo.smoke) {
+    // the sample on its embedded SQLite, then on PostgreSQL
+    for (const env of [{}, { DATABASE_URL }]) {
+      const smoke = spawnSync(process.execPath, ['-r', 'ts-node/register', '-e', SMOKE], {
+        cwd: dir,
+        stdio: 'inherit',
+        timeout: 120_000,
+        env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', TS_NODE_TRANSPILE_ONLY: '1', ...env },
+      });
+      const db = env.DATABASE_URL ? 'postgres' : 'sqlite';
+      parts.push(`smoke ${db} ${smoke.status === 0 ? 'ok' : 'failed'}`);
+      ok = ok && smoke.status === 0;
+    }
+  }
+  const summary = parts.join('; ');
   results.push({ name: combo.name, versions: installed.join(' '), ok, summary });
   console.log(`${ok ? 'PASS' : 'FAIL'} ${combo.name} (${installed.join(' ')}): ${summary}`);
   if (ok) fs.rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { AfterCommitQueue } from './after-commit.queue';
 import { MessagingError } from '../errors/messaging.error';
 import { closedTransactionReason } from '../outbox/outbox.publisher';
 import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
+import type { MessagingEntityManager } from '../context/messaging-entity-manager.interface';
 
 /** Options of `EventBus.publish`. */
 /**
@@ -25,11 +26,12 @@ export type EventMessage = object & {
 
 export interface PublishOptions extends SendOptions {
   /**
-   * TypeORM `EntityManager` of the caller's transaction: the event is written to the outbox in
-   * that transaction. Not needed inside a handler or `TransactionRunner.run`, where the open
-   * transaction is found in the message context.
+   * TypeORM `EntityManager` of the caller's transaction (any TypeORM `EntityManager` fits
+   * {@link MessagingEntityManager}): the event is written to the outbox in that transaction. Not
+   * needed inside a handler or `MessagingTransactions.run`, where the open transaction is found in
+   * the message context.
    */
-  manager?: unknown;
+  manager?: MessagingEntityManager;
 }
 
 /** A TypeORM EntityManager as far as publishing without the outbox looks at it. */

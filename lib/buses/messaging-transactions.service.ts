@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { currentMessageContext } from '../context/message-context';
 import type { TransactionRunner } from './transaction-runner.interface';
+import type { MessagingEntityManager } from '../context/messaging-entity-manager.interface';
 
 /**
  * Runs work in a transaction of the outbox's DataSource, with its `EntityManager` made current,
@@ -22,8 +23,13 @@ export class MessagingTransactions implements TransactionRunner {
   /** @internal set by the runtime when the outbox is on. */
   runner?: TransactionRunner;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  run<R>(work: (manager: any) => Promise<R>): Promise<R> {
+  /**
+   * Runs `work` in a transaction of the outbox's DataSource (joining the inbox transaction inside a
+   * subscriber); commits when it resolves, rolls back when it rejects. `work` gets the transaction's
+   * TypeORM `EntityManager`, typed {@link MessagingEntityManager}; annotate the parameter
+   * (`async (manager: EntityManager) => …`) to use TypeORM's own type instead.
+   */
+  run<R, M extends MessagingEntityManager = MessagingEntityManager>(work: (manager: M) => Promise<R>): Promise<R> {
     if (!this.runner) {
       return Promise.reject(
         new InvalidConfigurationError(
@@ -34,9 +40,11 @@ export class MessagingTransactions implements TransactionRunner {
     return this.runner.run(work);
   }
 
-  /** The `EntityManager` of the transaction open in this context, if any. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  get manager(): any {
-    return currentMessageContext()?.transaction;
+  /**
+   * The `EntityManager` of the transaction open in this context, typed like `MessageContext.manager`:
+   * set inside `run()` and inbox subscribers, `undefined` at run time anywhere else.
+   */
+  get manager(): MessagingEntityManager {
+    return currentMessageContext()?.transaction as MessagingEntityManager;
   }
 }

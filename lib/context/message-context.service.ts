@@ -3,6 +3,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import { currentMessageContext, runInMessageContext } from './message-context';
 import { isValidIdValue } from '../message/cloudevents.codec';
 import { uuidv7 } from '../message/uuid-v7';
+import type { MessagingEntityManager } from './messaging-entity-manager.interface';
 
 /**
  * Read the message being handled from anywhere inside a handler (injectable; backed by
@@ -47,11 +48,15 @@ export class MessageContext {
 
   /**
    * The open transaction's TypeORM `EntityManager` (inbox subscribers, transactional commands,
-   * `TransactionRunner.run`); undefined when none is open.
+   * `MessagingTransactions.run`), typed structurally as {@link MessagingEntityManager}.
+   *
+   * Where the library runs your code in a transaction it is always set, so its type has no
+   * `undefined` (`this.ctx.manager.save(...)` needs no check there). Anywhere else (a subscriber with
+   * `inbox: false`, no outbox, outside any handler) it is `undefined` at run time: check
+   * `ctx.manager !== undefined` when the code may run there.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  get manager(): any {
-    return currentMessageContext()?.transaction;
+  get manager(): MessagingEntityManager {
+    return currentMessageContext()?.transaction as MessagingEntityManager;
   }
 
   /**

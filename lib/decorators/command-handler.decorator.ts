@@ -8,7 +8,7 @@ import type { Command } from '../message/command-query';
 export interface RequestHandlerOptions {
   /**
    * Run the handler inside a database transaction (needs the outbox), so its writes and the
-   * events it publishes commit together. Default: the module's `outbox.transactionalCommands`.
+   * events it publishes commit together. Default false.
    */
   transactional?: boolean;
 }

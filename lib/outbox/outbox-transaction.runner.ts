@@ -2,6 +2,7 @@ import { currentMessageContext, deriveMessageContext, runInMessageContext } from
 import type { TransactionRunner } from '../buses/transaction-runner.interface';
 import { uuidv7 } from '../message/uuid-v7';
 import type { OutboxStore } from './outbox.store';
+import type { MessagingEntityManager } from '../context/messaging-entity-manager.interface';
 
 /** Whether `manager` is a TypeORM EntityManager of a transaction still open. */
 export function isOpenTransaction(manager: unknown): boolean {
@@ -27,16 +28,16 @@ export function isOpenTransaction(manager: unknown): boolean {
 export class OutboxTransactionRunner implements TransactionRunner {
   constructor(private readonly store: OutboxStore) {}
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  run<R>(work: (manager: any) => Promise<R>): Promise<R> {
+  run<R, M extends MessagingEntityManager = MessagingEntityManager>(work: (manager: M) => Promise<R>): Promise<R> {
     const current = currentMessageContext();
+    // the manager is TypeORM's EntityManager: what M names (MessagingEntityManager or EntityManager)
     if (current?.transaction !== undefined && isOpenTransaction(current.transaction)) {
-      return work(current.transaction);
+      return work(current.transaction as M);
     }
     return this.store.transaction((manager) =>
       runInMessageContext(
         deriveMessageContext(current, { correlationId: current?.correlationId ?? uuidv7(), transaction: manager }),
-        () => work(manager),
+        () => work(manager as unknown as M),
       ),
     );
   }

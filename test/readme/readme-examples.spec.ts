@@ -3,15 +3,26 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
+import { MESSAGING_ENV_VARIABLES } from '../../lib';
 
 /**
- * Every ```ts block of README.md must type-check as a module of its own, with
- * `import … from 'nestjs-messaging'` resolved to lib/index.ts.
+ * Every ```ts block of the documentation (README.md, CONTRIBUTING.md, docs/*.md) must type-check
+ * as a module of its own, with `import … from 'nestjs-messaging'` resolved to lib/index.ts.
  */
 const root = path.resolve(__dirname, '../..');
 
-function readmeBlocks(): string[] {
-  const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+/** The documentation files, relative to the repository root. */
+function documents(): string[] {
+  const docs = fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`);
+  return ['README.md', 'CONTRIBUTING.md', ...docs.sort()];
+}
+
+/** The ```ts blocks of one document. */
+function blocksOf(file: string): string[] {
+  const text = fs.readFileSync(path.join(root, file), 'utf8');
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
@@ -44,17 +55,10 @@ function typeCheck(blocks: string[]): string[] {
   }
 }
 
-describe('README examples', () => {
-  const blocks = readmeBlocks();
-
-  it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {
-    const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-    const untyped = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].filter(
-      ([, lang, code]) =>
-        lang !== 'ts' && /from 'nestjs-messaging'|@(Subscribe|CommandHandler|QueryHandler|Message)\(/.test(code),
-    );
-    expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
+describe('documentation examples', () => {
+  it('covers README.md, CONTRIBUTING.md and docs/*.md', () => {
+    expect(documents()).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/benchmarks.md']));
+    expect(blocksOf('README.md').length).toBeGreaterThanOrEqual(5);
   });
 
   it('the check catches a wrong example (it is not vacuous)', () => {
@@ -65,7 +69,29 @@ describe('README examples', () => {
     expect(messages[0]).toMatch(/^example-1\.ts:3: Type 'Promise<void>' is not assignable to type 'number'/);
   }, 120_000);
 
-  it('type-check against the public API', () => {
-    expect(typeCheck(blocks)).toEqual([]);
-  }, 120_000);
+  it("the README's configuration reference names every environment variable messagingOptionsFromEnv reads", () => {
+    const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const reference = text.slice(text.indexOf('## Configuration reference'), text.indexOf('## Production setup'));
+    // once in the environment variables table, once beside its option in an options table
+    const missing = Object.keys(MESSAGING_ENV_VARIABLES).filter(
+      (name) => reference.split(`\`${name}\``).length - 1 < 2,
+    );
+    expect(missing).toEqual([]);
+  });
+
+  describe.each(documents())('%s', (file) => {
+    it('every code block that uses the library is a ```ts block, so none escapes the type check', () => {
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      const untyped = [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].filter(
+        ([, lang, code]) =>
+          lang !== 'ts' && /from 'nestjs-messaging'|@(Subscribe|CommandHandler|QueryHandler|Message)\(/.test(code),
+      );
+      expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
+    });
+
+    it('type-checks against the public API', () => {
+      const blocks = blocksOf(file);
+      if (blocks.length > 0) expect(typeCheck(blocks)).toEqual([]);
+    }, 120_000);
+  });
 });

@@ -4,6 +4,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
+import { settlePendingPublishes } from '../context/pending-publishes';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`
@@ -60,6 +61,7 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
             subscriber,
           };
           await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
+          await settlePendingPublishes(manager); // publishes the handler started and did not await
           return true;
         },
         { signal: controller?.signal },

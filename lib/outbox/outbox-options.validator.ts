@@ -112,6 +112,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
       'preparedStatements',
       'inbox',
       'requireTransaction',
+      'transactionalCommands',
       'retention',
     ],
     'outbox',
@@ -144,6 +145,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     preparedStatements: bool('preparedStatements', options.preparedStatements, true),
     inbox: bool('inbox', options.inbox, true),
     requireTransaction: bool('requireTransaction', options.requireTransaction, false),
+    transactionalCommands: bool('transactionalCommands', options.transactionalCommands, false),
     retention: retentionOf(options.retention),
   };
 }

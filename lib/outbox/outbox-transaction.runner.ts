@@ -2,6 +2,7 @@ import { currentMessageContext, deriveMessageContext, runInMessageContext } from
 import type { TransactionRunner } from '../buses/transaction-runner.interface';
 import { uuidv7 } from '../message/uuid-v7';
 import type { OutboxStore } from './outbox.store';
+import { settlePendingPublishes } from '../context/pending-publishes';
 
 /** Whether `manager` is a TypeORM EntityManager of a transaction still open. */
 export function isOpenTransaction(manager: unknown): boolean {
@@ -36,7 +37,11 @@ export class OutboxTransactionRunner implements TransactionRunner {
     return this.store.transaction((manager) =>
       runInMessageContext(
         deriveMessageContext(current, { correlationId: current?.correlationId ?? uuidv7(), transaction: manager }),
-        () => work(manager),
+        async () => {
+          const result = await work(manager);
+          await settlePendingPublishes(manager); // publishes the work started and did not await
+          return result;
+        },
       ),
     );
   }

@@ -41,7 +41,8 @@ function message(error: unknown): string {
  * fails the delivery (retried, then dead-lettered). A command emitted later (after `delay(...)`,
  * a buffer) runs on its own, still caused by the event (same correlation, causation = the event's
  * id), and its failure goes, as in `@nestjs/cqrs`, to the log and the `UnhandledExceptionBus`.
- * A saga whose own stream throws is reported the same way and built again, so it never stops.
+ * A saga whose own stream throws fails the delivery the same way (or, after it, is reported like a
+ * late command), and is built again, so it never stops receiving events.
  * @internal
  */
 export class SagaRunner {
@@ -116,9 +117,10 @@ export class SagaRunner {
         error: (error: unknown) => {
           this.subscriptions.delete(saga);
           const collector = this.openCollector();
-          if (collector) collector.errors.push(error);
           this.logger.error(`Saga ${saga.name} threw: ${message(error)}; it is subscribed again`);
-          this.unhandled.publish({ cause: saga.name, exception: error });
+          // during a delivery the delivery fails (retried, then dead-lettered and reported once)
+          if (collector) collector.errors.push(error);
+          else this.unhandled.publish({ cause: saga.name, exception: error });
           if (!this.stopped) this.subscribe(saga);
         },
       });

@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 import { Injectable, Scope } from '@nestjs/common';
 import {
+  AggregateRoot,
   CommandBus as CqrsCommandBus,
   CqrsModule,
   EventBus as CqrsEventBus,
   EventsHandler as CqrsEventsHandler,
   ofType,
+  Publishable,
   Saga,
   type ICommand,
 } from '@nestjs/cqrs';
@@ -139,6 +141,36 @@ describe('sagas and retries', () => {
     const dead = harness.deadLettered(HeroFoundItemEvent, 'cqrs.sagas');
     expect(dead.map((d) => d.error.message)).toEqual(['exploded: plain-item']);
     expect(app.get(HeroesTrace).unhandled).toEqual(['exploded: plain-item']); // once, at the dead letter
+  });
+});
+
+class Ransom {
+  constructor(readonly gold: number) {}
+}
+
+describe('@Publishable() aggregates', () => {
+  it('publish through the messaging EventBus, as CqrsModule merges them', async () => {
+    // declared here: cqrs merges each @Publishable() class once per process, into the next app to boot
+    @Publishable()
+    class Dragon extends AggregateRoot {
+      demand(gold: number): void {
+        this.apply(new Ransom(gold));
+        this.commit();
+      }
+    }
+    @CqrsEventsHandler(Ransom)
+    class RansomHandler {
+      seen: number[] = [];
+      handle(event: Ransom) {
+        this.seen.push(event.gold);
+      }
+    }
+    const app = await start([MessagingTestingModule.forRoot({ serviceName: 'heroes', cqrs: true })], [RansomHandler]);
+    new Dragon().demand(100);
+    const harness = app.get(MessagingTestHarness);
+    await harness.whenIdle();
+    expect(harness.published(Ransom).map((m) => m.data)).toEqual([{ gold: 100 }]);
+    expect(app.get(RansomHandler).seen).toEqual([100]);
   });
 });
 

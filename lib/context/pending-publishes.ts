@@ -19,13 +19,11 @@ export function trackPendingPublish(transaction: unknown, publish: Promise<unkno
 
 /**
  * Waits for every publish tracked on `transaction` (and those they start in turn); rejects with
- * the first failure. Resolves at once when there are none.
+ * the first failure. Undefined when there are none (the common case costs no promise).
  */
-export async function settlePendingPublishes(transaction: unknown): Promise<void> {
-  if (transaction === null || typeof transaction !== 'object') return;
-  for (;;) {
-    const set = pending.get(transaction);
-    if (set === undefined || set.size === 0) return;
-    await Promise.all([...set]);
-  }
+export function settlePendingPublishes(transaction: unknown): Promise<void> | undefined {
+  if (transaction === null || typeof transaction !== 'object') return undefined;
+  const set = pending.get(transaction);
+  if (set === undefined || set.size === 0) return undefined;
+  return Promise.all([...set]).then(() => settlePendingPublishes(transaction));
 }

@@ -61,7 +61,8 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
             subscriber,
           };
           await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
-          await settlePendingPublishes(manager); // publishes the handler started and did not await
+          const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
+          if (pending !== undefined) await pending;
           return true;
         },
         { signal: controller?.signal },

@@ -39,7 +39,8 @@ export class OutboxTransactionRunner implements TransactionRunner {
         deriveMessageContext(current, { correlationId: current?.correlationId ?? uuidv7(), transaction: manager }),
         async () => {
           const result = await work(manager);
-          await settlePendingPublishes(manager); // publishes the work started and did not await
+          const pending = settlePendingPublishes(manager); // publishes the work started and did not await
+          if (pending !== undefined) await pending;
           return result;
         },
       ),

@@ -8,9 +8,9 @@ import {
 } from '@nestjs/cqrs';
 import { IsInt, Min } from 'class-validator';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { TestingModule } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
-import { DeadLetterService, Message, MessagingModule, createMessagingEntities } from '../../lib';
+import { DeadLetterService, EventBus, Message, MessagingModule, createMessagingEntities } from '../../lib';
 import { TEST_DATABASE_URL } from '../setup/services';
 import { waitFor } from '../setup/wait';
 import { dropAll, pgDataSource, uniqueTables } from '../outbox/helpers/outbox-test.db';
@@ -90,7 +90,8 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ 
     await app?.close();
     const queues = SUBSCRIBERS.map((s) => `${SERVICE}.${s}`);
     queues.push(`${SERVICE}.dead-letter`, `${SERVICE}.retry.50ms`);
-    await cleanup(run, queues, [`${run}.events`, `${SERVICE}.retry`]);
+    queues.push(`${run}-arena.dead-letter`);
+    await cleanup(run, queues, [`${run}.events`, `${SERVICE}.retry`, `${run}-arena.retry`]);
     await dropAll(ds, tables);
   }, 30_000);
 
@@ -185,5 +186,46 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ 
       /heroes\.LevelUp/,
     );
     expect(await levels()).toEqual([2, 3]);
+  }, 30_000);
+
+  it('an event received from another service over the broker reaches the saga and the handler like a local one', async () => {
+    const other = await Test.createTestingModule({
+      imports: [
+        MessagingModule.forRoot({
+          serviceName: `${run}-arena`,
+          transport: 'rabbitmq',
+          rabbitmq: { url: TEST_AMQP_URL, exchange: `${run}.events`, reconnectDelayMs: 200 },
+        }),
+      ],
+    })
+      .setLogger(new LinesLogger())
+      .compile();
+    await other.init();
+    try {
+      // the arena service has no class for it: it publishes the type by name
+      await other.get(EventBus).publish({ type: 'HeroKilledDragonEvent', heroId: 'hero-a', dragonId: 'arena-dragon' });
+      const trace = app.get(HeroesTrace);
+      await waitFor(
+        () => trace.entries.some((e) => e.step === 'HeroFoundItemHandler' && e.data.heroId === 'hero-a'),
+        "the saga's follow-up of the remote event",
+        20_000,
+      );
+      const steps = trace.entries.filter((e) => e.data.heroId === 'hero-a');
+      expect(steps.map((e) => [e.step, e.argument, e.instanceOfItsClass]).sort()).toEqual(
+        [
+          ['HeroKilledDragonHandler', 'HeroKilledDragonEvent', true],
+          ['HeroesGameSagas.dragonKilled', 'HeroKilledDragonEvent', true],
+          ['DropAncientItemHandler', 'DropAncientItemCommand', true],
+          ['HeroFoundItemHandler', 'HeroFoundItemEvent', true],
+        ].sort(),
+      );
+      const meta = trace.meta.filter((m) => steps.some((e) => e.step === m.step));
+      const remote = meta.find((m) => m.step === 'HeroesGameSagas.dragonKilled' && m.causationId === undefined);
+      expect(remote).toBeDefined();
+      const drop = trace.meta.filter((m) => m.step === 'DropAncientItemHandler' && m.causationId === remote!.id);
+      expect(drop).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
   }, 30_000);
 });

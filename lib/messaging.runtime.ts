@@ -64,8 +64,6 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
   async onModuleInit(): Promise<void> {
     this.cqrs?.prepare();
     this.explorer.explore(this.registry, this.upcasters, this.options);
-    const sagas = this.cqrs?.sagaSubscriber(this.registry, this.options);
-    if (sagas) this.registry.subscribers.set(sagas.name, sagas);
     await this.transport.connect({
       serviceName: this.options.serviceName,
       onDeadLetter: (dl) => this.alert(dl),
@@ -88,6 +86,9 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       retryScheduler: this.outbox.retryScheduler,
       wrap: this.tracing.consumeWrapper,
     });
+    // after every onModuleInit: code that subscribed to cqrs' EventBus by then is fed too
+    const stream = this.cqrs?.sagaSubscriber(this.registry, this.options);
+    if (stream) this.registry.subscribers.set(stream.name, stream);
     this.cqrs?.start();
     for (const sub of this.registry.subscribers.values()) {
       this.stats.register(sub.name);

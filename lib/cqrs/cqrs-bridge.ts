@@ -51,7 +51,7 @@ export class CqrsBridge {
 
   constructor(
     private readonly discovery: DiscoveryService,
-    events$: Observable<object> & { subject$: { next(event: object): void } },
+    private readonly events$: Observable<object> & { subject$: { next(event: object): void; observed?: boolean } },
     commands: CommandBus,
     private readonly resolver: MessageTypeResolver,
     private readonly unhandled: UnhandledExceptionSink,
@@ -95,9 +95,13 @@ export class CqrsBridge {
     this.resolver.deriveClassNames = (cls) => this.derivedAtRunTime(cls);
   }
 
-  /** The sagas' subscriber, bound to every event type known now; undefined without sagas. */
+  /**
+   * The subscriber feeding cqrs' `EventBus` stream (sagas, and code subscribed to the `EventBus`
+   * itself by now), bound to every event type known now; undefined when nothing listens.
+   */
   sagaSubscriber(registry: HandlerRegistry, options: ResolvedMessagingOptions): SubscriberDefinition | undefined {
-    if (this.runner.size === 0) return undefined;
+    const observers = this.events$.subject$.observed === true;
+    if (this.runner.size === 0 && !observers) return undefined;
     const existing = registry.subscribers.get(SAGA_SUBSCRIBER);
     if (existing) throw new DuplicateHandlerError('subscriber', SAGA_SUBSCRIBER, [existing.origin, 'the cqrs sagas']);
     const routes = new Map<string, SubscriberRoute>();
@@ -113,17 +117,16 @@ export class CqrsBridge {
       const info = getMessageInfo(cls);
       if (info && !isRequestClass(cls, this.cqrsBases)) add(info.type, info.version, cls);
     }
+    const listeners = [...this.sagas.map((s) => `@Saga ${s}`), ...(observers ? ['subscriptions to the EventBus'] : [])];
     if (routes.size === 0) {
       this.logger.warn(
-        `@Saga ${this.sagas.join(', ')}: no event type is known at startup (no @Message class, no subscriber), ` +
-          'so the sagas receive nothing; give the event classes @Message(...)',
+        `${listeners.join(', ')}: no event type is known at startup (no @Message class, no subscriber), ` +
+          'so they receive nothing; give the event classes @Message(...)',
       );
       return undefined;
     }
     for (const type of routes.keys()) this.sagaTypes.add(type);
-    this.logger.log(
-      `@Saga ${this.sagas.join(', ')} fed by subscriber "${SAGA_SUBSCRIBER}" (${routes.size} event types)`,
-    );
+    this.logger.log(`${listeners.join(', ')} fed by subscriber "${SAGA_SUBSCRIBER}" (${routes.size} event types)`);
     return {
       name: SAGA_SUBSCRIBER,
       routes,
@@ -131,7 +134,7 @@ export class CqrsBridge {
       concurrency: options.concurrency,
       timeoutMs: options.handlerTimeoutMs,
       inbox: options.inboxByDefault,
-      origin: `@Saga ${this.sagas.join(', ')}`,
+      origin: listeners.join(', '),
       explicitName: true,
     };
   }

@@ -11,7 +11,7 @@ import {
   Saga,
   type ICommand,
 } from '@nestjs/cqrs';
-import type { TestingModule } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { type Observable, map } from 'rxjs';
 import {
   CommandHandler,
@@ -171,6 +171,32 @@ describe('@Publishable() aggregates', () => {
     await harness.whenIdle();
     expect(harness.published(Ransom).map((m) => m.data)).toEqual([{ gold: 100 }]);
     expect(app.get(RansomHandler).seen).toEqual([100]);
+  });
+});
+
+describe("cqrs' EventBus as an Observable", () => {
+  it('code subscribed to it at startup receives the events, without any saga, as under CqrsModule', async () => {
+    @Injectable()
+    class Watcher {
+      readonly seen: string[] = [];
+      constructor(events: CqrsEventBus) {
+        events
+          .pipe(ofType(HeroFoundItemEvent))
+          .subscribe((e) => this.seen.push(`${e.heroId}:${e instanceof HeroFoundItemEvent}`));
+      }
+    }
+    const watch = async (imports: Parameters<typeof startHeroes>[0]) => {
+      const moduleRef = await Test.createTestingModule({ imports, providers: [Watcher] })
+        .setLogger(new LinesLogger())
+        .compile();
+      await moduleRef.init();
+      apps.push(moduleRef);
+      await moduleRef.get(CqrsEventBus).publish(new HeroFoundItemEvent('w', 'gem'));
+      await waitFor(() => moduleRef.get(Watcher).seen.length > 0, 'the watcher');
+      return moduleRef.get(Watcher).seen;
+    };
+    expect(await watch([CqrsModule.forRoot()])).toEqual(['w:true']);
+    expect(await watch([MessagingTestingModule.forRoot({ serviceName: 'w', cqrs: true })])).toEqual(['w:true']);
   });
 });
 

@@ -5,6 +5,7 @@ import {
   CommandHandler as CqrsCommandHandler,
   CqrsModule,
   EventPublisher,
+  EventsHandler as CqrsEventsHandler,
 } from '@nestjs/cqrs';
 import { IsInt, Min } from 'class-validator';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -15,7 +16,14 @@ import { TEST_DATABASE_URL } from '../setup/services';
 import { waitFor } from '../setup/wait';
 import { dropAll, pgDataSource, uniqueTables } from '../outbox/helpers/outbox-test.db';
 import { TEST_AMQP_URL, cleanup, runId } from '../rabbitmq/rabbitmq-test.helpers';
-import { CursedItemAuditor, DropAncientItemCommand, HeroesGame, HeroesTrace, canonical } from './heroes.app';
+import {
+  CursedItemAuditor,
+  DropAncientItemCommand,
+  HeroFoundItemEvent,
+  HeroesGame,
+  HeroesTrace,
+  canonical,
+} from './heroes.app';
 import { LinesLogger, expectedRound, playRound, startHeroes } from './heroes.helpers';
 
 /**
@@ -56,7 +64,26 @@ class LevelUpHandler {
   }
 }
 
-const SUBSCRIBERS = ['HeroKilledDragonHandler', 'HeroFoundItemHandler', 'CursedItemAuditor', 'cqrs.sagas'];
+/** A cqrs event handler that, inside its inbox transaction, applies validated events and commit()s without awaiting. */
+@CqrsEventsHandler(HeroFoundItemEvent)
+class TrainingHandler {
+  constructor(private readonly publisher: EventPublisher) {}
+  handle(event: HeroFoundItemEvent): void {
+    if (!event.itemId.startsWith('training-')) return;
+    const hero = this.publisher.mergeObjectContext(new Leveling());
+    const upTo = Number(event.itemId.slice('training-'.length));
+    for (let level = 1; level <= upTo; level++) hero.apply(new LevelUp(event.heroId, level));
+    hero.commit();
+  }
+}
+
+const SUBSCRIBERS = [
+  'HeroKilledDragonHandler',
+  'HeroFoundItemHandler',
+  'CursedItemAuditor',
+  'TrainingHandler',
+  'cqrs.sagas',
+];
 
 describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ + PostgreSQL outbox/inbox)', () => {
   let ds: DataSource;
@@ -81,7 +108,7 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ 
           retry: { maxRetries: 2, initialDelayMs: 50, multiplier: 1, jitter: 0 },
         }),
       ],
-      [CursedItemAuditor, LevelUpHandler],
+      [CursedItemAuditor, LevelUpHandler, TrainingHandler],
       logger,
     );
   }, 30_000);
@@ -131,11 +158,12 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ 
       const inbox: Array<{ subscriber: string }> = await ds.query(`SELECT subscriber FROM "${inboxTable}"`);
       return [...new Set(inbox.map((r) => r.subscriber.slice(SERVICE.length + 1)))].sort();
     };
-    await waitFor(async () => (await handledBy()).length === 4, 'four subscribers in the inbox');
+    await waitFor(async () => (await handledBy()).length === 5, 'five subscribers in the inbox');
     expect(await handledBy()).toEqual([
       'CursedItemAuditor',
       'HeroFoundItemHandler',
       'HeroKilledDragonHandler',
+      'TrainingHandler',
       'cqrs.sagas',
     ]);
     expect(logger.lines).toContainEqual(expect.stringMatching(/^warn event types derived from class names/));
@@ -186,6 +214,17 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, durable (RabbitMQ 
       /heroes\.LevelUp/,
     );
     expect(await levels()).toEqual([2, 3]);
+    // the same from an @EventsHandler, inside its inbox transaction: committed with its inbox row
+    const inboxed = async (): Promise<number> =>
+      (
+        await ds.query(`SELECT count(*)::int AS n FROM "${inboxTable}" WHERE subscriber = $1`, [
+          `${SERVICE}.TrainingHandler`,
+        ])
+      )[0].n;
+    const before = await inboxed();
+    await app.get(CqrsCommandBus).execute(new DropAncientItemCommand('hero-t', 'training-40'));
+    await waitFor(async () => (await inboxed()) > before, 'the training handled', 20_000);
+    expect(await levels()).toEqual([2, 3, ...Array.from({ length: 40 }, (_, i) => i + 1)]);
   }, 30_000);
 
   it('an event received from another service over the broker reaches the saga and the handler like a local one', async () => {

@@ -80,6 +80,14 @@ describe('heroes app: CqrsModule → MessagingModule.forCqrs, in memory', () => 
     expect(ours.heroes).toHaveLength(4);
   });
 
+  it('forCqrsAsync takes its options from a factory, like forRootAsync', async () => {
+    const { heroes, trace } = await round([
+      MessagingModule.forCqrsAsync({ useFactory: () => ({ serviceName: 'heroes-async' }) }),
+    ]);
+    expect(canonical(trace.entries)).toEqual(expectedRound('hero-1'));
+    expect(heroes).toHaveLength(1);
+  });
+
   it('starts without a warning in memory and says where the sagas are fed from', async () => {
     const logger = new LinesLogger();
     const app = await startHeroes([MessagingModule.forCqrs({ serviceName: 'heroes' })], [], logger);

@@ -52,6 +52,7 @@ export function cqrsProviders(): { providers: Provider[]; exports: InjectionToke
         useFactory: (moduleRef: ModuleRef, ours: CommandBus) => {
           const bus = new cqrs.CommandBus(moduleRef, {});
           routeCqrsRequests(bus as never, ours);
+          refuseManualRegistration(bus, 'CommandBus', ['register'], logger);
           return bus;
         },
       },
@@ -61,6 +62,7 @@ export function cqrsProviders(): { providers: Provider[]; exports: InjectionToke
         useFactory: (moduleRef: ModuleRef, ours: QueryBus) => {
           const bus = new cqrs.QueryBus(moduleRef, {});
           routeCqrsRequests(bus as never, ours);
+          refuseManualRegistration(bus, 'QueryBus', ['register'], logger);
           return bus;
         },
       },
@@ -71,6 +73,7 @@ export function cqrsProviders(): { providers: Provider[]; exports: InjectionToke
           const bus = new cqrs.EventBus(commands, moduleRef, unhandled, {});
           bus.publisher = cqrsEventPublisher(ours, logger);
           mergePublishableClasses(bus, logger);
+          refuseManualRegistration(bus, 'EventBus', ['register', 'registerSagas'], logger);
           return bus;
         },
       },
@@ -108,5 +111,25 @@ function mergePublishableClasses(bus: object, logger: Logger): void {
       `@Publishable() classes could not be merged with the EventBus (${(error as Error).message}): ` +
         'use EventPublisher.mergeClassContext() for them',
     );
+  }
+}
+
+/**
+ * `register(...)` / `registerSagas(...)` called by hand (CqrsModule calls them at bootstrap; here
+ * handlers and sagas are found among the providers): a warning naming what was passed, never a
+ * quiet no-op.
+ */
+function refuseManualRegistration(bus: object, name: string, methods: string[], logger: Logger): void {
+  for (const method of methods) {
+    Object.defineProperty(bus, method, {
+      configurable: true,
+      value: (wrappers: Array<{ metatype?: { name?: string } }> = []) => {
+        const names = wrappers.map((w) => w?.metatype?.name ?? String(w)).join(', ') || 'nothing';
+        logger.warn(
+          `${name}.${method}(${names}) is not supported under MessagingModule.forCqrs(): handlers and sagas are ` +
+            "found among the providers at startup; list them in a module's providers instead",
+        );
+      },
+    });
   }
 }

@@ -239,6 +239,17 @@ describe('never silent', () => {
     expect(trace.meta[0]).toMatchObject({ step: 'KillDragonHandler', correlationId: expect.any(String) });
   });
 
+  it('registering a handler by hand on a cqrs bus is a warning naming it, not a quiet no-op', async () => {
+    const logger = new LinesLogger();
+    const app = await start([MessagingModule.forCqrs({ serviceName: 'heroes' })], [], logger);
+    app.get(CqrsCommandBus).register([{ metatype: ExplodeHandler } as never]);
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(
+        /^warn CommandBus\.register\(ExplodeHandler\) is not supported under MessagingModule\.forCqrs\(\)/,
+      ),
+    );
+  });
+
   it('a request-scoped saga fails at startup, naming it', async () => {
     @Injectable({ scope: Scope.REQUEST })
     class ScopedSagas {

@@ -132,7 +132,11 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
 
   private alert(deadLetter: DeadLetter): void {
     this.monitor.notifyDeadLetter(deadLetter);
-    this.cqrs?.deadLettered(deadLetter);
+    try {
+      this.cqrs?.deadLettered(deadLetter);
+    } catch (err) {
+      this.logger.error(`UnhandledExceptionBus subscriber failed: ${(err as Error)?.message}`);
+    }
     const hook = this.options.onDeadLetter;
     if (!hook) return;
     const failed = (err: unknown) =>

@@ -119,7 +119,8 @@ export class MessageTypeResolver {
   private readonly byClass = new WeakMap<Function, ResolvedMessage>();
   /**
    * Set by `MessagingModule.forCqrs()`: a class without `@Message` is published under its class
-   * name (checked like a declared one), and `onDerived` hears of it once.
+   * name (checked like a declared one), and this callback hears of the class (each resolve is
+   * cached per class, so once).
    * @internal
    */
   deriveClassNames?: (cls: Function) => void;

@@ -56,6 +56,8 @@ export class CqrsBridge {
     private readonly resolver: MessageTypeResolver,
     private readonly unhandled: UnhandledExceptionSink,
     private readonly cqrsBases: Function[],
+    /** cqrs' `EventBus` class: a provider of it means `CqrsModule` is imported too. */
+    private readonly cqrsEventBus: Function,
     private readonly logger: Logger,
   ) {
     this.runner = new SagaRunner(events$, commands, unhandled, logger);
@@ -71,6 +73,11 @@ export class CqrsBridge {
     const seen = new Set<Function>();
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
+      if (metatype === this.cqrsEventBus) {
+        throw new InvalidConfigurationError(
+          'CqrsModule is imported beside MessagingModule.forCqrs(), which replaces it: remove CqrsModule.forRoot()',
+        );
+      }
       if (!instance || typeof metatype !== 'function' || seen.has(metatype)) continue;
       seen.add(metatype);
       const events = Reflect.getMetadata(CQRS_EVENTS_HANDLER_METADATA, metatype) as unknown[] | undefined;

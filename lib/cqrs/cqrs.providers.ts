@@ -91,7 +91,17 @@ export function cqrsProviders(): { providers: Provider[]; exports: InjectionToke
           commands: CommandBus,
           resolver: MessageTypeResolver,
           unhandled: UnhandledExceptionSink,
-        ) => new CqrsBridge(discovery, events$, commands, resolver, unhandled, [cqrs.Command, cqrs.Query], logger),
+        ) =>
+          new CqrsBridge(
+            discovery,
+            events$,
+            commands,
+            resolver,
+            unhandled,
+            [cqrs.Command, cqrs.Query],
+            cqrs.EventBus,
+            logger,
+          ),
       },
     ],
     exports: [cqrs.CommandBus, cqrs.QueryBus, cqrs.EventBus, cqrs.EventPublisher, cqrs.UnhandledExceptionBus],

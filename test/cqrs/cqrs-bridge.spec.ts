@@ -250,6 +250,14 @@ describe('never silent', () => {
     );
   });
 
+  it('CqrsModule imported beside forCqrs fails at startup, saying which to remove', async () => {
+    await expect(start([CqrsModule.forRoot(), MessagingModule.forCqrs({ serviceName: 'heroes' })])).rejects.toThrow(
+      new InvalidConfigurationError(
+        'CqrsModule is imported beside MessagingModule.forCqrs(), which replaces it: remove CqrsModule.forRoot()',
+      ),
+    );
+  });
+
   it('a request-scoped saga fails at startup, naming it', async () => {
     @Injectable({ scope: Scope.REQUEST })
     class ScopedSagas {

@@ -21,6 +21,7 @@ export {
   type RequestHandlerOptions,
 } from './decorators/command-handler.decorator';
 export { QueryHandler, type IQueryHandler } from './decorators/query-handler.decorator';
+export { EventsHandler, type IEventHandler } from './decorators/events-handler.decorator';
 export { Subscribe, type SubscribeOptions } from './decorators/subscribe.decorator';
 export {
   Message,

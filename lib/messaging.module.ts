@@ -1,6 +1,12 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ConfigurableMessagingModule, MESSAGING_MODULE_OPTIONS } from './config/messaging.module-definition';
+import {
+  ConfigurableMessagingModule,
+  MESSAGING_ASYNC_OPTIONS_TYPE,
+  MESSAGING_MODULE_OPTIONS,
+  MESSAGING_OPTIONS_TYPE,
+} from './config/messaging.module-definition';
+import { cqrsProviders } from './cqrs/cqrs.providers';
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './config/messaging-options.interface';
 import { resolveMessagingOptions } from './config/messaging-options.validator';
 import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
@@ -80,4 +86,35 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     ...MONITORING_EXPORTS,
   ],
 })
-export class MessagingModule extends ConfigurableMessagingModule {}
+export class MessagingModule extends ConfigurableMessagingModule {
+  /**
+   * In place of `CqrsModule.forRoot()` of `@nestjs/cqrs` (which must be installed): this module
+   * plus cqrs' own `CommandBus`, `QueryBus`, `EventBus`, `EventPublisher` and
+   * `UnhandledExceptionBus`, built over this module's buses. Handlers, aggregates and `@Saga()`
+   * streams written for `@nestjs/cqrs` run unchanged, with metadata, retries, dead letters and, when
+   * configured, the broker and the outbox. See docs/migrating-from-cqrs.md.
+   *
+   * @example
+   * ```ts
+   * @Module({ imports: [MessagingModule.forCqrs({ serviceName: 'heroes' })] })
+   * export class AppModule {}
+   * ```
+   */
+  static forCqrs(options: typeof MESSAGING_OPTIONS_TYPE): DynamicModule {
+    return withCqrs(MessagingModule.forRoot(options));
+  }
+
+  /** `forCqrs` with options from a factory (`imports`, `inject`, `useFactory`), like `forRootAsync`. */
+  static forCqrsAsync(options: typeof MESSAGING_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withCqrs(MessagingModule.forRootAsync(options));
+  }
+}
+
+function withCqrs(module: DynamicModule): DynamicModule {
+  const cqrs = cqrsProviders();
+  return {
+    ...module,
+    providers: [...(module.providers ?? []), ...cqrs.providers],
+    exports: [...(module.exports ?? []), ...cqrs.exports],
+  };
+}

@@ -2,11 +2,12 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnModuleInit,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { DiscoveryService, ModuleRef } from '@nestjs/core';
 import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from './messaging.tokens';
 import type { ResolvedMessagingOptions } from './config/messaging-options.interface';
 import type { MessageTransport } from './transport/transport.interface';
@@ -21,7 +22,9 @@ import { retryDelayLevels } from './consumer/retry.policy';
 import { CommandBus } from './buses/command.bus';
 import { QueryBus } from './buses/query.bus';
 import { EventBus } from './buses/event.bus';
-import { bridgeCqrsEventBus } from './buses/cqrs-bridge';
+import { bridgeCqrsEventBus } from './cqrs/cqrs-beside';
+import type { CqrsBridge } from './cqrs/cqrs-bridge';
+import { CQRS_BRIDGE } from './cqrs/cqrs.providers';
 import { OutboxIntegration } from './outbox/outbox-integration';
 import { MessagingMonitor } from './monitoring/messaging-monitor.service';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
@@ -54,16 +57,22 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     private readonly moduleRef: ModuleRef,
     private readonly monitor: MessagingMonitor,
     private readonly tracing: MessagingTracing,
+    private readonly discovery: DiscoveryService,
+    @Optional() @Inject(CQRS_BRIDGE) private readonly cqrs?: CqrsBridge,
   ) {}
 
   async onModuleInit(): Promise<void> {
+    this.cqrs?.prepare();
     this.explorer.explore(this.registry, this.upcasters, this.options);
     await this.transport.connect({
       serviceName: this.options.serviceName,
       onDeadLetter: (dl) => this.alert(dl),
     });
     await this.outbox.init(this.commandBus, this.queryBus, this.eventBus, this.transactions);
-    if (this.options.bridgeCqrsEventBus) bridgeCqrsEventBus(this.moduleRef, this.eventBus, this.logger);
+    if (this.options.bridgeCqrsEventBus && !this.cqrs) {
+      const ours = { events: this.eventBus, commands: this.commandBus, queries: this.queryBus };
+      bridgeCqrsEventBus(this.moduleRef, this.discovery, ours, this.logger);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -77,6 +86,10 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       retryScheduler: this.outbox.retryScheduler,
       wrap: this.tracing.consumeWrapper,
     });
+    // after every onModuleInit: code that subscribed to cqrs' EventBus by then is fed too
+    const stream = this.cqrs?.sagaSubscriber(this.registry, this.options);
+    if (stream) this.registry.subscribers.set(stream.name, stream);
+    this.cqrs?.start();
     for (const sub of this.registry.subscribers.values()) {
       this.stats.register(sub.name);
       await this.transport.subscribe(
@@ -97,6 +110,13 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
           `A rename or a minifier would start a new, empty queue; give each a stable name with @Subscribe(..., { name })`,
       );
     }
+    const types = [...(this.cqrs?.derived ?? [])];
+    if (this.transport.capabilities.durable && types.length > 0) {
+      this.logger.warn(
+        `event types derived from class names (no @Message): ${types.join(', ')}. They name the messages on the ` +
+          `broker; a rename or a minifier would change them: pin each with @Message('<name>')`,
+      );
+    }
     await this.outbox.start();
     this.started = true;
     this.logger.log(`service "${this.options.serviceName}" consuming on the ${this.transport.name} transport`);
@@ -107,11 +127,17 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     this.closed = true;
     await this.outbox.stop();
     await this.transport.close(this.options.shutdownTimeoutMs);
+    this.cqrs?.stop();
     if (this.started) this.logger.log('stopped consuming and closed the transport');
   }
 
   private alert(deadLetter: DeadLetter): void {
     this.monitor.notifyDeadLetter(deadLetter);
+    try {
+      this.cqrs?.deadLettered(deadLetter);
+    } catch (err) {
+      this.logger.error(`UnhandledExceptionBus subscriber failed: ${(err as Error)?.message}`);
+    }
     const hook = this.options.onDeadLetter;
     if (!hook) return;
     const failed = (err: unknown) =>

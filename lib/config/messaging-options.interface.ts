@@ -40,7 +40,11 @@ export interface MessagingModuleOptions {
   onDeadLetter?: (deadLetter: DeadLetter) => void | Promise<void>;
   /** Monitoring: thresholds and alerts, Prometheus metrics, tracing (see `MonitoringOptions`). */
   monitoring?: MonitoringOptions;
-  /** Bridge `@nestjs/cqrs`'s `EventBus` so its `publish()` goes through this module. Default true when CqrsModule is present. */
+  /**
+   * With `CqrsModule` imported beside this module: route its `EventBus.publish()`, `CommandBus` and
+   * `QueryBus` through this module (its sagas then see no events: a startup warning names them;
+   * prefer `MessagingModule.forCqrs()`). Default true; ignored under `forCqrs`.
+   */
   bridgeCqrsEventBus?: boolean;
 }
 

@@ -16,3 +16,5 @@ export const COMMAND_HANDLER_OPTIONS = 'nestjs-messaging:command-handler';
 export const QUERY_HANDLER_OPTIONS = 'nestjs-messaging:query-handler';
 /** List of `@Subscribe` declarations on a class. */
 export const SUBSCRIBE_METADATA = 'nestjs-messaging:subscribe';
+/** `@nestjs/cqrs`' `@Saga()` (property keys of a class). */
+export const CQRS_SAGA_METADATA = '__saga__';

@@ -6,6 +6,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore, SqlManager } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
+import { settlePendingPublishes } from '../context/pending-publishes';
 
 /** One delivery waiting for (or in) a commit group. */
 interface GroupEntry {
@@ -144,9 +145,11 @@ export class CommitGroups {
       kind: 'event',
       subscriber: this.subscriber,
     };
-    return entry.scope.runInAsyncScope(() =>
-      runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => entry.work(manager)),
-    );
+    return entry.scope.runInAsyncScope(async () => {
+      await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => entry.work(manager));
+      const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
+      if (pending !== undefined) await pending;
+    });
   }
 
   private async alone(entry: GroupEntry): Promise<void> {

@@ -5,6 +5,7 @@ import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
 import { CommitGroups } from './commit-group';
+import { settlePendingPublishes } from '../context/pending-publishes';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`
@@ -81,6 +82,8 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
             subscriber,
           };
           await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
+          const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
+          if (pending !== undefined) await pending;
           return true;
         },
         { signal: controller?.signal },

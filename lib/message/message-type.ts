@@ -94,6 +94,11 @@ export function assertNoDuplicateMessageTypes(): void {
   );
 }
 
+/** @internal Every class declared with `@Message` so far (the first of each type and version). */
+export function declaredMessageClasses(): Function[] {
+  return [...declared.values()];
+}
+
 /** The `@Message` info of a class, or undefined. Own metadata only: subclasses declare their own. */
 export function getMessageInfo(cls: Function): MessageInfo | undefined {
   return Reflect.getOwnMetadata(MESSAGE_METADATA, cls) as MessageInfo | undefined;
@@ -112,6 +117,13 @@ export interface ResolvedMessage {
  */
 export class MessageTypeResolver {
   private readonly byClass = new WeakMap<Function, ResolvedMessage>();
+  /**
+   * Set by `MessagingModule.forCqrs()`: a class without `@Message` is published under its class
+   * name (checked like a declared one), and this callback hears of the class (each resolve is
+   * cached per class, so once).
+   * @internal
+   */
+  deriveClassNames?: (cls: Function) => void;
 
   /** Type and version of `message`; `fallbackToClassName` is for in-process commands/queries only. */
   resolve(message: unknown, fallbackToClassName = false): ResolvedMessage {
@@ -138,6 +150,10 @@ export class MessageTypeResolver {
         resolved = { type: info.type, version: info.version, cls: ctor };
       } else if (fallbackToClassName) {
         resolved = { type: ctor.name, version: 1, cls: ctor };
+      } else if (this.deriveClassNames !== undefined) {
+        assertTypeAndVersion(ctor.name, 1, `event class ${ctor.name || '(anonymous)'} (no @Message)`);
+        resolved = { type: ctor.name, version: 1, cls: ctor };
+        this.deriveClassNames(ctor);
       } else {
         throw new InvalidConfigurationError(
           `class ${ctor.name} has no message type: decorate it with @Message('${ctor.name}') ` +

@@ -88,6 +88,7 @@ export class OutboxIntegration {
     this.unitOfWork = feature.unitOfWork;
     this.retryScheduler = feature.retryScheduler;
     commands.dispatcher.transactions = feature.transactions;
+    commands.dispatcher.transactionalByDefault = feature.options.transactionalCommands;
     queries.dispatcher.transactions = feature.transactions;
     transactions.runner = feature.transactions;
   }

@@ -95,6 +95,13 @@ export interface OutboxOptions {
    * (publishing outside a transaction writes the outbox row in its own auto-commit statement).
    */
   requireTransaction?: boolean;
+  /**
+   * Run every command handler in a transaction of the outbox's DataSource unless it says otherwise
+   * (`@CommandHandler(X, { transactional: false })`): what it writes and the events it publishes,
+   * including those of `AggregateRoot.commit()` from `@nestjs/cqrs`, commit together. The way to make
+   * handlers written for `@nestjs/cqrs` (whose decorator has no such option) durable. Default `false`.
+   */
+  transactionalCommands?: boolean;
   /** Cleanup of sent outbox rows and old inbox rows. */
   retention?: OutboxRetentionOptions;
 }
@@ -116,6 +123,7 @@ export interface ResolvedOutboxOptions {
   inbox: boolean;
   groupCommit: number;
   requireTransaction: boolean;
+  transactionalCommands: boolean;
   retention: Required<OutboxRetentionOptions>;
 }
 

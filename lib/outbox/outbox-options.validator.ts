@@ -113,6 +113,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
       'inbox',
       'groupCommit',
       'requireTransaction',
+      'transactionalCommands',
       'retention',
     ],
     'outbox',
@@ -146,6 +147,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     inbox: bool('inbox', options.inbox, true),
     groupCommit: integer('groupCommit', options.groupCommit, 10, 1, 1000),
     requireTransaction: bool('requireTransaction', options.requireTransaction, false),
+    transactionalCommands: bool('transactionalCommands', options.transactionalCommands, false),
     retention: retentionOf(options.retention),
   };
 }

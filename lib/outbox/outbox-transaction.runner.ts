@@ -3,6 +3,7 @@ import type { TransactionRunner } from '../buses/transaction-runner.interface';
 import { uuidv7 } from '../message/uuid-v7';
 import type { OutboxStore } from './outbox.store';
 import type { MessagingEntityManager } from '../context/messaging-entity-manager.interface';
+import { settlePendingPublishes } from '../context/pending-publishes';
 
 /** Whether `manager` is a TypeORM EntityManager of a transaction still open. */
 export function isOpenTransaction(manager: unknown): boolean {
@@ -37,7 +38,12 @@ export class OutboxTransactionRunner implements TransactionRunner {
     return this.store.transaction((manager) =>
       runInMessageContext(
         deriveMessageContext(current, { correlationId: current?.correlationId ?? uuidv7(), transaction: manager }),
-        () => work(manager as unknown as M),
+        async () => {
+          const result = await work(manager as unknown as M);
+          const pending = settlePendingPublishes(manager); // publishes the work started and did not await
+          if (pending !== undefined) await pending;
+          return result;
+        },
       ),
     );
   }

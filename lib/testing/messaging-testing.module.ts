@@ -12,6 +12,11 @@ export interface MessagingTestingOptions extends Omit<Partial<MessagingModuleOpt
    * letters stay as configured). Default true.
    */
   immediateRetries?: boolean;
+  /**
+   * Build the module as `MessagingModule.forCqrs()` (in place of `CqrsModule`): `@nestjs/cqrs`'
+   * buses, `EventPublisher` and sagas over the test transport. Default false.
+   */
+  cqrs?: boolean;
 }
 
 /**
@@ -35,12 +40,16 @@ export interface MessagingTestingOptions extends Omit<Partial<MessagingModuleOpt
 export class MessagingTestingModule {
   /** The messaging module for a test, with the harness. */
   static forRoot(options: MessagingTestingOptions = {}): DynamicModule {
-    const { immediateRetries, ...moduleOptions } = options;
+    const { immediateRetries, cqrs, ...moduleOptions } = options;
     const transport = new RecordingTransport(immediateRetries ?? true);
     return {
       module: MessagingTestingModule,
       global: true,
-      imports: [MessagingModule.forRoot({ serviceName: 'test', ...moduleOptions, transport })],
+      imports: [
+        cqrs
+          ? MessagingModule.forCqrs({ serviceName: 'test', ...moduleOptions, transport })
+          : MessagingModule.forRoot({ serviceName: 'test', ...moduleOptions, transport }),
+      ],
       providers: [
         {
           provide: MessagingTestHarness,

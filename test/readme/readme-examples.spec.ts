@@ -11,11 +11,14 @@ import { MESSAGING_ENV_VARIABLES } from '../../lib';
  */
 const root = path.resolve(__dirname, '../..');
 
+/** Guides whose snippets refer to an app of their own: type-checked with it by docs-examples.spec.ts. */
+const WITH_FIXTURE = new Set(['migrating-from-cqrs.md']);
+
 /** The documentation files, relative to the repository root. */
 function documents(): string[] {
   const docs = fs
     .readdirSync(path.join(root, 'docs'))
-    .filter((f) => f.endsWith('.md'))
+    .filter((f) => f.endsWith('.md') && !WITH_FIXTURE.has(f))
     .map((f) => `docs/${f}`);
   return ['README.md', 'CONTRIBUTING.md', ...docs.sort()];
 }

@@ -5,12 +5,15 @@
  *   npm run bench:outbox      (compiles lib/ and bench/ to dist-bench/, runs the compiled JS)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ROUNDS=2  BENCH_SECONDS=5
  *
- * Both sides: 10 writers, each event committed in its own transaction (BEGIN, INSERT, COMMIT);
- * a relay publishes through the in-memory transport; one subscriber (concurrency 10) records an
- * effect in a transaction that first inserts its inbox row. Latency = commit resolved in the
- * writer → subscriber's transaction committed.
- * - ours: `OutboxFeature` (TransactionRunner + EventPublisher, relay woken by LISTEN/NOTIFY,
- *   default options: batches of 100, poll fallback 1 s), subscriber through `unitOfWork`.
+ * Both sides: 10 writers, each writing an order row and its event in one transaction; a relay
+ * publishes through the in-memory transport; one subscriber (10 handlers at once) records an effect
+ * in a transaction that first inserts its inbox row; the relay's mark commits with
+ * `synchronous_commit = off` on both sides. Latency = the writer is about to BEGIN → the
+ * subscriber's transaction committed.
+ * - ours: a Nest app as a user builds it: `TypeOrmModule.forRoot` + `MessagingModule.forRoot` with the
+ *   in-memory transport and the PostgreSQL outbox, default options (relay woken on commit and by
+ *   LISTEN/NOTIFY, batches of 100, inbox group commit); writers call `MessagingTransactions.run` +
+ *   `EventBus.publish`; the subscriber is a `@Subscribe` method writing through `MessageContext.manager`.
  * - baseline: plain `pg`, one INSERT per transaction, a relay polling every 10 ms with
  *   `FOR UPDATE SKIP LOCKED` (batches of 100), an inbox INSERT per message.
  * BENCH_ONLY=outbox (or baseline) runs one side only, e.g. to read its peak RSS alone.
@@ -23,7 +26,10 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { OutboxFeature } from '../lib/outbox/outbox.feature';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { EventBus, Message, MessageContext, MessagingModule, MessagingTransactions, Subscribe } from '../lib';
 import { createMessagingMigration } from '../lib/outbox/outbox.migration';
 import { InMemoryTransport } from '../lib/transport/in-memory/in-memory.transport';
 import { decodeEnvelope, encodeEnvelope } from '../lib/message/cloudevents.codec';
@@ -64,7 +70,6 @@ const B = {
   inbox: `bench_base_inbox_${SUFFIX}`,
   effect: `bench_base_effect_${SUFFIX}`,
 };
-const silent = { log() {}, warn() {}, error: (m: string) => console.error(m) };
 
 interface Side {
   name: string;
@@ -105,45 +110,86 @@ function subscriberOn(
   return transport.subscribe({ name: 'effects', types: ['OrderCreated'], concurrency: 10, retryDelaysMs: [] }, handler);
 }
 
+/** Transactions whose subscriber handled events (one, or a commit group): recorded as handled when they commit. */
+const handledIn = new WeakMap<object, string[]>();
+
+@Message('OrderCreated')
+class OrderCreated {
+  constructor(
+    readonly orderId: string,
+    readonly customerId: string,
+    readonly totalAmount: number,
+    readonly lines: { sku: string; qty: number }[],
+  ) {}
+}
+
+@Injectable()
+class EffectsSubscriber {
+  constructor(private readonly ctx: MessageContext) {}
+
+  @Subscribe(OrderCreated, { name: 'effects' })
+  async record(event: OrderCreated): Promise<void> {
+    const manager = this.ctx.manager;
+    await manager.query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [event.orderId]);
+    const runner = manager.queryRunner as object;
+    const keys = handledIn.get(runner);
+    if (keys) keys.push(event.orderId);
+    else handledIn.set(runner, [event.orderId]);
+  }
+}
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({ type: 'postgres', url: URL, poolSize: 30 }),
+    // the in-memory transport (the default) and the PostgreSQL outbox, default options
+    MessagingModule.forRoot({ serviceName: 'bench', outbox: { outboxTable: T.outbox, inboxTable: T.inbox } }),
+  ],
+  providers: [EffectsSubscriber],
+})
+class OutboxBenchModule {}
+
+/** Ours: a Nest app as a user builds it; writers use `MessagingTransactions.run` + `EventBus.publish`. */
 async function ours(clockRef: () => Clock): Promise<Side> {
-  const ds = new DataSource({ type: 'postgres', url: URL, poolSize: 30 });
-  await ds.initialize();
+  const setup = new DataSource({ type: 'postgres', url: URL });
+  await setup.initialize();
   const Migration = createMessagingMigration({ outboxTable: T.outbox, inboxTable: T.inbox });
-  await new Migration().up(ds.createQueryRunner());
-  await ds.query(`CREATE TABLE "${T.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`);
-  await ds.query(
+  await new Migration().up(setup.createQueryRunner());
+  await setup.query(`CREATE TABLE "${T.effect}" (id varchar(200) PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`);
+  await setup.query(
     `CREATE TABLE "${T.orders}" (id varchar(200) PRIMARY KEY, customer varchar(200) NOT NULL, total numeric NOT NULL)`,
   );
-  const transport = new InMemoryTransport();
-  await transport.connect({ serviceName: 'bench', onDeadLetter() {} });
-  const feature = new OutboxFeature({ outboxTable: T.outbox, inboxTable: T.inbox }, ds, transport, silent);
-  await subscriberOn(
-    transport,
-    async (envelope) => {
-      await feature.unitOfWork!.run(envelope, 'effects', async (tx) => {
-        await (tx as DataSource['manager']).query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [envelope.id]);
-      });
+  await setup.destroy();
+  const app = await NestFactory.createApplicationContext(OutboxBenchModule, { logger: ['error'] });
+  const ds = app.get(DataSource);
+  (ds.subscribers as unknown[]).push({
+    afterTransactionCommit(event: { queryRunner: object & { isTransactionActive?: boolean } }) {
+      const keys = handledIn.get(event.queryRunner);
+      if (keys === undefined || event.queryRunner.isTransactionActive) return;
+      handledIn.delete(event.queryRunner);
+      for (const key of keys) clockRef().done(key);
     },
-    clockRef,
-  );
-  await feature.start();
+  });
+  const events = app.get(EventBus);
+  const transactions = app.get(MessagingTransactions);
+  const lines = [{ sku: 'A-1', qty: 2 }];
   return {
     name: 'outbox',
     async write(m) {
-      clockRef().started(m.envelope.id);
-      await feature.transactions.run(async (manager: { query(sql: string, params: unknown[]): Promise<unknown> }) => {
-        await manager.query(ORDER_SQL(T), [m.envelope.id]);
-        await feature.publisher.publish([m], {});
+      const key = m.envelope.id;
+      clockRef().started(key);
+      await transactions.run(async (manager) => {
+        await manager.query(ORDER_SQL(T), [key]);
+        await events.publish(new OrderCreated(key, 'c-1', 42, lines));
       });
     },
     async reset() {
       await ds.query(`TRUNCATE "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
     },
     async stop() {
-      await feature.stop();
-      await transport.close(1000);
-      await ds.query(`DROP TABLE IF EXISTS "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
-      await ds.destroy();
+      await app.close();
+      const pool = new Pool({ connectionString: URL, max: 1 });
+      await pool.query(`DROP TABLE IF EXISTS "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
+      await pool.end();
     },
   };
 }

@@ -209,10 +209,12 @@ export class ConsumerPipeline {
     // Busy elsewhere is not this message failing: another delivery of it holds its inbox row and will
     // commit (then this one finds it processed) or roll back (then this one handles it). So it is
     // retried without using up an attempt, for as long as such a holder can exist: a holder is
-    // abandoned after the handler timeout, so BUSY_WINDOW timeouts after the first failure it is
-    // counted as an ordinary failure again (and may dead-letter).
-    const busy =
-      error instanceof MessageBusyError && Date.parse(now) - Date.parse(firstFailureAt) < BUSY_WINDOW * sub.timeoutMs;
+    // abandoned after the handler timeout (a commit group holds every row of the group while its
+    // handlers run one after another: at most groupSize + 1 timeouts), so BUSY_WINDOW (+ groupSize)
+    // timeouts after the first failure it is counted as an ordinary failure again (and may
+    // dead-letter).
+    const window = (BUSY_WINDOW + (sub.groupSize > 1 ? sub.groupSize : 0)) * sub.timeoutMs;
+    const busy = error instanceof MessageBusyError && Date.parse(now) - Date.parse(firstFailureAt) < window;
     if (busy || (!this.isPermanent(sub, error, where) && message.attempt <= sub.retry.maxRetries)) {
       const delayMs = retryDelay(sub.retry, message.attempt);
       const nextAttempt = busy ? message.attempt : message.attempt + 1;

@@ -96,7 +96,14 @@ export class SagaRunner {
     } finally {
       collector.open = false;
     }
-    if (collector.errors.length > 0) throw collector.errors[0];
+    if (collector.errors.length > 0) {
+      // commands another saga emitted for this event are settled first: none is left rejecting unheard
+      const failed = collector.errors[0];
+      if (collector.pending.length === 0) throw failed;
+      return Promise.allSettled(collector.pending).then(() => {
+        throw failed;
+      });
+    }
     if (collector.pending.length === 0) return;
     return Promise.all(collector.pending).then(() => undefined);
   }

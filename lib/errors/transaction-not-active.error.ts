@@ -7,15 +7,21 @@ import { MessagingError } from './messaging.error';
  */
 export class TransactionNotActiveError extends MessagingError {
   constructor(
-    /** Where the transaction came from: the `manager` argument, or the message context. */
-    readonly source: 'manager' | 'context',
+    /**
+     * Where the transaction came from: the `manager` argument or the message context of a publish,
+     * or the message context of `MessagingTransactions.run` (work that outlived its handler).
+     */
+    readonly source: 'manager' | 'context' | 'run',
     reason: string,
   ) {
     super(
       source === 'manager'
         ? `publish(event, { manager }): the transaction of this EntityManager is not open (${reason}); ` +
             'nothing was written. Publish before the transaction ends, with its own manager'
-        : `publish(event): the transaction of the current handler or transactions.run() is not open (${reason}); ` +
+        : source === 'run'
+          ? `transactions.run(): the transaction of the current handler is not open (${reason}); ` +
+            'nothing was run. Await the work inside the handler, not after it'
+          : `publish(event): the transaction of the current handler or transactions.run() is not open (${reason}); ` +
             'nothing was written. Await publish() inside the handler or the transaction callback, not after it',
     );
   }

@@ -52,6 +52,8 @@ export class CommitGroups {
     private readonly store: OutboxStore,
     private readonly subscriber: string,
     private readonly runAlone: RunAlone,
+    /** A neutral async context for the groups' own work (made at startup, outside any delivery). */
+    private readonly scope: AsyncResource,
   ) {}
 
   /** Hands a delivery over; settles like the unit of work's `run`. */
@@ -78,10 +80,13 @@ export class CommitGroups {
     while (this.active < lanes && this.waiting.length > 0) {
       const group = this.waiting.splice(0, groupSize);
       this.active++;
-      void this.runGroup(group).finally(() => {
-        this.active--;
-        this.pump(lanes, groupSize);
-      });
+      // the group's own statements belong to no delivery: not to the one whose arrival started the lane
+      void this.scope
+        .runInAsyncScope(() => this.runGroup(group))
+        .finally(() => {
+          this.active--;
+          this.pump(lanes, groupSize);
+        });
     }
   }
 
@@ -101,27 +106,34 @@ export class CommitGroups {
       );
     };
     const outcomes: boolean[] = [];
+    const ids = [...new Set(group.map((e) => e.envelope.id))].sort();
+    const limit = Math.min(...group.map((e) => e.limits.timeoutMs));
+    // from before the connection is taken (a pool that gives none, a database that does not answer)
+    // until the inbox rows are in: waiting on a row another delivery holds, say; then the whole group
+    // runs again, one by one
+    arm(undefined, () => new MessageBusyError(ids.join(','), this.subscriber, limit));
     try {
       const attempt = this.store.transaction(
         async (manager) => {
-          const ids = [...new Set(group.map((e) => e.envelope.id))].sort();
-          const limit = Math.min(...group.map((e) => e.limits.timeoutMs));
-          // waiting here on a row another delivery holds: the whole group runs again, one by one
-          arm(undefined, () => new MessageBusyError(ids.join(','), this.subscriber, limit));
           const fresh = await this.store.markProcessedMany(manager, ids, this.subscriber, {
             statementTimeoutMs: limit,
           });
           clearTimeout(timer);
           for (const entry of group) {
-            const id = entry.envelope.id;
+            // once the group is given up, nothing more of it runs (its handlers would run twice)
+            controller.signal.throwIfAborted();
             // a second delivery of one message in the same group is a duplicate of the first
-            const first = fresh.delete(id);
+            const first = fresh.delete(entry.envelope.id);
             outcomes.push(first);
             if (!first) continue;
             arm(entry, entry.limits.timeoutError);
-            await this.invoke(entry, manager);
-            clearTimeout(timer);
+            try {
+              await this.invoke(entry, manager);
+            } finally {
+              clearTimeout(timer); // a handler that threw near its deadline fails with its own error
+            }
           }
+          controller.signal.throwIfAborted();
         },
         { signal: controller.signal },
       );

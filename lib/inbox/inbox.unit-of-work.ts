@@ -4,6 +4,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
+import { AsyncResource } from 'node:async_hooks';
 import { CommitGroups } from './commit-group';
 import { settlePendingPublishes } from '../context/pending-publishes';
 
@@ -27,6 +28,8 @@ import { settlePendingPublishes } from '../context/pending-publishes';
  */
 export class InboxUnitOfWork implements SubscriberUnitOfWork {
   private readonly groups = new Map<string, CommitGroups>();
+  /** The async context commit groups run their own statements in: this constructor's, no delivery's. */
+  private readonly groupScope = new AsyncResource('nestjs-messaging.commit-groups');
 
   constructor(private readonly store: OutboxStore) {}
 
@@ -39,7 +42,12 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
     if (limits === undefined || (limits.groupSize ?? 1) <= 1) return this.runOne(envelope, subscriber, work, limits);
     let groups = this.groups.get(subscriber);
     if (groups === undefined) {
-      groups = new CommitGroups(this.store, subscriber, (env, w, l) => this.runOne(env, subscriber, w, l));
+      groups = new CommitGroups(
+        this.store,
+        subscriber,
+        (env, w, l) => this.runOne(env, subscriber, w, l),
+        this.groupScope,
+      );
       this.groups.set(subscriber, groups);
     }
     return groups.run(envelope, work, limits);

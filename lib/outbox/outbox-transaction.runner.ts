@@ -4,6 +4,7 @@ import { uuidv7 } from '../message/uuid-v7';
 import type { OutboxStore } from './outbox.store';
 import type { MessagingEntityManager } from '../context/messaging-entity-manager.interface';
 import { settlePendingPublishes } from '../context/pending-publishes';
+import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
 
 /** Whether `manager` is a TypeORM EntityManager of a transaction still open. */
 export function isOpenTransaction(manager: unknown): boolean {
@@ -32,8 +33,14 @@ export class OutboxTransactionRunner implements TransactionRunner {
   run<R, M extends MessagingEntityManager = MessagingEntityManager>(work: (manager: M) => Promise<R>): Promise<R> {
     const current = currentMessageContext();
     // the manager is TypeORM's EntityManager: what M names (MessagingEntityManager or EntityManager)
-    if (current?.transaction !== undefined && isOpenTransaction(current.transaction)) {
-      return work(current.transaction as M);
+    if (current?.transaction !== undefined) {
+      if (isOpenTransaction(current.transaction)) return work(current.transaction as M);
+      // the handler's transaction ended (timed out and abandoned, rolled back, committed) while this
+      // work still runs: never a new transaction in its place, which would commit what the handler's
+      // own attempt no longer can
+      if ((current.transaction as { queryRunner?: unknown }).queryRunner !== undefined) {
+        return Promise.reject(new TransactionNotActiveError('run', 'the transaction it runs in has ended'));
+      }
     }
     return this.store.transaction((manager) =>
       runInMessageContext(

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { OutboxFeature } from '../../lib/outbox/outbox.feature';
 import { currentMessageContext, runInMessageContext } from '../../lib/context/message-context';
 import type { UnitOfWorkLimits } from '../../lib/consumer/unit-of-work.interface';
+import { TransactionNotActiveError } from '../../lib';
 import { FakeTransport } from './helpers/fake.transport';
 import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
 
@@ -123,6 +124,36 @@ describe('inbox group commit on PostgreSQL', () => {
         limits(2000),
       ),
     ).toBe(true);
+  });
+
+  it('a handler that returns after its timeout: nothing more of its abandoned group runs', async () => {
+    const runs: number[] = [];
+    const messages = Array.from({ length: 6 }, (_, i) => outbound('OrderCreated', { i }));
+    const results = await Promise.allSettled(
+      messages.map((m, i) =>
+        f.unitOfWork!.run(
+          m.envelope,
+          'Sub.late',
+          async (tx) => {
+            runs[i] = (runs[i] ?? 0) + 1;
+            await (tx as Tx).query('SELECT 1').catch(() => undefined);
+            if (i === 2 && runs[i] === 1) await new Promise((r) => setTimeout(r, 700)); // returns, too late
+          },
+          limits(300),
+        ),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 800)); // the late handler has returned by now
+    expect(results[2]).toMatchObject({ status: 'rejected', reason: expect.any(Timeout) });
+    // 0 alone; 1 in the group, then alone; 3..5 never ran in the abandoned group, only alone
+    expect(runs).toEqual([1, 2, 1, 1, 1, 1]);
+    // work that outlives its handler's transaction cannot open a new one in its place
+    const closed = (await ds.createQueryRunner()).manager;
+    await expect(
+      runInMessageContext({ correlationId: 'c', kind: 'event', transaction: closed }, () =>
+        f.transactions.run(async () => 'ran'),
+      ),
+    ).rejects.toThrow(TransactionNotActiveError);
   });
 
   it('duplicates in and across groups are skipped: two deliveries of one message in a group, one already processed', async () => {

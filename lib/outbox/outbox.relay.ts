@@ -104,11 +104,20 @@ export class OutboxRelay {
     await this.running;
   }
 
-  /** Asks for a batch now (rows were committed). Cheap; coalesces. */
+  /**
+   * Asks for a batch now (rows were committed). Cheap; coalesces. Wakes one sleeping lane: a commit
+   * is one claim's worth of rows (waking every lane had the others claim nothing, a statement each);
+   * a lane that is busy claims again when its batch ends (it saw the wake), and the next commit
+   * wakes the next sleeper.
+   */
   wake(): void {
     this.wakes++;
     for (const sleeper of this.sleepers) {
-      if (!sleeper.fixed || this.stopping) sleeper.done();
+      if (this.stopping) sleeper.done();
+      else if (!sleeper.fixed) {
+        sleeper.done();
+        return;
+      }
     }
   }
 

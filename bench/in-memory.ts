@@ -90,11 +90,12 @@ class GetOrderHandler implements IQueryHandler<GetOrder> {
     return ORDER;
   }
 }
-/** Subscribers as classes made per app (each `@Subscribe` needs a class of its own). */
+/** Subscribers as classes made per app, each with a name of its own (the classes share theirs). */
+let subscribers = 0;
 const asyncSubscriber = () => {
   @Injectable()
   class AsyncSub {
-    @Subscribe(BenchEvent)
+    @Subscribe(BenchEvent, { name: `async-${++subscribers}` })
     async on(_e: BenchEvent) {
       await Promise.resolve();
       hits.hit();
@@ -105,7 +106,7 @@ const asyncSubscriber = () => {
 const syncSubscriber = () => {
   @Injectable()
   class SyncSub {
-    @Subscribe(BenchEventSync)
+    @Subscribe(BenchEventSync, { name: `sync-${++subscribers}` })
     on(_e: BenchEventSync) {
       hits.hit();
     }

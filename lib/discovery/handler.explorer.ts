@@ -36,6 +36,9 @@ const SUBSCRIBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$/;
 export class HandlerExplorer {
   private readonly logger = new Logger('MessagingExplorer');
 
+  /** The class that declared each subscriber name, per registry being filled. */
+  private readonly subscriberClasses = new WeakMap<HandlerRegistry, Map<string, Function>>();
+
   constructor(private readonly discovery: DiscoveryService) {}
 
   /** Fills `registry` and `upcasters`; throws on duplicate handlers and bad declarations. */
@@ -187,7 +190,18 @@ export class HandlerExplorer {
       `@Subscribe on ${origin}:`,
     );
     let sub = registry.subscribers.get(name);
-    if (sub && sub.origin !== origin) throw new DuplicateHandlerError('subscriber', name, [sub.origin, origin]);
+    // same class and method name, another class (two modules each with an `OrderHandler`, say): one
+    // would silently take over the other's queue
+    const owner = this.subscriberClasses.get(registry)?.get(name);
+    if (sub && (sub.origin !== origin || (owner !== undefined && owner !== metatype))) {
+      throw new DuplicateHandlerError('subscriber', name, [
+        sub.origin,
+        sub.origin === origin ? `another class also named ${origin}` : origin,
+      ]);
+    }
+    let owners = this.subscriberClasses.get(registry);
+    if (owners === undefined) this.subscriberClasses.set(registry, (owners = new Map()));
+    owners.set(name, metatype);
     if (!sub) {
       const concurrency = o.concurrency ?? options.concurrency;
       const timeoutMs = o.timeoutMs ?? options.handlerTimeoutMs;

@@ -48,7 +48,23 @@ class SubscribesToUnnamed {
   on() {}
 }
 
+/** Two classes that share a name (two modules each with their own `OrderEvents`, say). */
+const sameName = () => {
+  @Injectable()
+  class OrderEvents {
+    @Subscribe('OrderPlaced')
+    on() {}
+  }
+  return OrderEvents;
+};
+
 describe('bootstrap errors', () => {
+  it('fails on two classes of the same name subscribing by their derived name, instead of merging them', async () => {
+    const error = await startApp([sameName(), sameName()]).catch((e) => e);
+    expect(error).toBeInstanceOf(DuplicateHandlerError);
+    expect(error.message).toMatch(/Two subscribers are named "OrderEvents.on".*another class also named/);
+  });
+
   it('fails on two handlers for one command, naming both', async () => {
     const error = await startApp([PingA, PingB]).catch((e) => e);
     expect(error).toBeInstanceOf(DuplicateHandlerError);

@@ -1,24 +1,32 @@
 /**
- * RabbitMQ transport throughput beside raw amqplib doing the same, in the same run.
+ * RabbitMQ throughput of a Nest app using the module beside raw amqplib doing the same, in the same run.
  *
  *   npm run bench:rabbitmq       (BENCH_ROUNDS=5 BENCH_PUBLISH_N=5000 BENCH_SEQUENTIAL_N=300 BENCH_CONSUME_N=15000 BENCH_WINDOW=500
  *                                 AMQP_URL=amqp://guest:guest@127.0.0.1:5672 to tune)
  *
  * Publish: N persistent, mandatory messages with publisher confirms to a durable queue bound to the
- * type, at most BENCH_WINDOW unconfirmed at a time (and a sequential variant: one at a time). The
- * transport side is `transport.publish()` (promise per message, confirm, returned-message matching);
- * raw amqplib is a ConfirmChannel with a callback per message.
+ * type, at most BENCH_WINDOW unconfirmed at a time (and a sequential variant: one at a time). Ours is
+ * `EventBus.publish(new BenchPublished(…))` in a Nest app with `MessagingModule.forRoot({ transport:
+ * 'rabbitmq' })` (envelope, metadata, encoding, confirm, returned-message matching); raw amqplib is a
+ * ConfirmChannel with a callback per message and a body encoded beforehand.
  * Consume: the queue is filled with N messages first, then consumed with manual ack and prefetch
- * 200; the clock runs from the first delivery to the last ack. The transport side is a subscriber
- * with concurrency 200 whose handler acks at once; raw amqplib is `consume` + `ack`.
+ * 200; the clock runs from the first delivery to the last ack. Ours is a Nest app with a
+ * `@Subscribe(BenchConsumed, { concurrency: 200, inbox: false })` handler that counts (the whole
+ * consumer pipeline: decode, checks, class rebuild, context, stats, ack); raw amqplib is `consume` +
+ * `ack` (it neither parses nor checks the body).
  * Rounds alternate which side goes first; reported: median msgs/s per side and the ratio of medians.
  * Everything declared is deleted at the end.
  */
+import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable, Module, type INestApplicationContext, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { connect, type Channel, type ConfirmChannel } from 'amqplib';
+import { EventBus, Message, MESSAGING_OPTIONS, MessagingModule, Subscribe } from '../lib';
+import type { ResolvedMessagingOptions } from '../lib/config/messaging-options.interface';
+import { retryDelayLevels } from '../lib/consumer/retry.policy';
 import { encodeEnvelope } from '../lib/message/cloudevents.codec';
 import type { MessageEnvelope } from '../lib/message/envelope';
-import { RabbitMqTransport } from '../lib/transport/rabbitmq/rabbitmq.transport';
 import type { OutboundMessage } from '../lib/transport/transport.interface';
 
 const URL = process.env.AMQP_URL ?? process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -31,7 +39,56 @@ const PREFETCH = 200;
 const run = `bench${randomBytes(3).toString('hex')}`;
 const exchange = `${run}.events`;
 const prefix = `${run}.svc`;
-const silent = { log() {}, error() {}, warn() {}, debug() {}, verbose() {} };
+
+const data = (n: number) => ({
+  orderId: `order-${n}`,
+  customerId: 'customer-42',
+  items: [{ sku: 'sku-1', qty: 2, price: 9.99 }],
+  total: 19.98,
+});
+
+@Message('BenchPublished')
+class BenchPublished {
+  constructor(
+    readonly orderId: string,
+    readonly customerId: string,
+    readonly items: { sku: string; qty: number; price: number }[],
+    readonly total: number,
+  ) {}
+}
+@Message('BenchConsumed')
+class BenchConsumed {
+  orderId!: string;
+}
+
+const consumed = { count: 0, n: 0, first: 0n, last: 0n, finish: () => undefined as void };
+
+@Injectable()
+class ConsumeBench {
+  @Subscribe(BenchConsumed, { name: 'consume-bench', concurrency: 200, inbox: false })
+  on(_e: BenchConsumed): void {
+    if (consumed.count === 0) consumed.first = process.hrtime.bigint();
+    if (++consumed.count === consumed.n) {
+      consumed.last = process.hrtime.bigint();
+      setImmediate(consumed.finish);
+    }
+  }
+}
+
+function app(providers: Type[]): Promise<INestApplicationContext> {
+  @Module({
+    imports: [
+      MessagingModule.forRoot({
+        serviceName: 'bench',
+        transport: 'rabbitmq',
+        rabbitmq: { url: URL, exchange, queuePrefix: prefix, connectionName: run },
+      }),
+    ],
+    providers,
+  })
+  class RabbitBenchModule {}
+  return NestFactory.createApplicationContext(RabbitBenchModule, { logger: ['error'] });
+}
 
 function message(type: string, n: number): OutboundMessage {
   const envelope: MessageEnvelope = {
@@ -42,12 +99,7 @@ function message(type: string, n: number): OutboundMessage {
     source: 'bench',
     correlationId: randomUUID(),
     headers: {},
-    data: {
-      orderId: `order-${n}`,
-      customerId: 'customer-42',
-      items: [{ sku: 'sku-1', qty: 2, price: 9.99 }],
-      total: 19.98,
-    },
+    data: data(n),
   };
   return { envelope, body: encodeEnvelope(envelope) };
 }
@@ -76,8 +128,8 @@ async function main(): Promise<void> {
   const admin = await conn.createChannel();
   const pubQueue = `${prefix}.publish-bench`;
   const conQueue = `${prefix}.consume-bench`;
-  const transport = new RabbitMqTransport({ url: URL, exchange, queuePrefix: prefix, logger: silent });
-  await transport.connect({ serviceName: 'bench', onDeadLetter: () => undefined });
+  const publisher = await app([]);
+  const events = publisher.get(EventBus);
   await admin.assertQueue(pubQueue, { durable: true });
   await admin.bindQueue(pubQueue, exchange, 'BenchPublished');
   const raw: ConfirmChannel = await conn.createConfirmChannel();
@@ -104,7 +156,10 @@ async function main(): Promise<void> {
       );
     });
   const ourPublish = (msgs: OutboundMessage[], window: number) =>
-    windowed(msgs.length, window, (i, done) => void transport.publish(msgs[i]).then(() => done(), done));
+    windowed(msgs.length, window, (i, done) => {
+      const d = msgs[i].envelope.data as ReturnType<typeof data>;
+      void events.publish(new BenchPublished(d.orderId, d.customerId, d.items, d.total)).then(() => done(), done);
+    });
 
   async function publishScenario(label: string, n: number, window: number) {
     const ours: number[] = [];
@@ -132,34 +187,23 @@ async function main(): Promise<void> {
 
   async function fill(n: number) {
     await windowed(n, 1000, (i, done) =>
-      raw.sendToQueue(conQueue, Buffer.from(message('BenchConsumed', i).body), { persistent: true }, (err) =>
-        done(err ?? undefined),
+      raw.sendToQueue(
+        conQueue,
+        Buffer.from(message('BenchConsumed', i).body),
+        { persistent: true, contentType: 'application/cloudevents+json' },
+        (err) => done(err ?? undefined),
       ),
     );
   }
 
   async function consumeOurs(n: number): Promise<number> {
-    const t = new RabbitMqTransport({ url: URL, exchange, queuePrefix: prefix, logger: silent });
-    await t.connect({ serviceName: 'bench', onDeadLetter: () => undefined });
-    let count = 0;
-    let first = 0n;
-    let last = 0n;
-    let finish!: () => void;
-    const all = new Promise<void>((r) => (finish = r));
-    await t.subscribe(
-      { name: 'consume-bench', types: ['BenchConsumed'], concurrency: PREFETCH, retryDelaysMs: [] },
-      async () => {
-        if (count === 0) first = process.hrtime.bigint();
-        if (++count === n) {
-          last = process.hrtime.bigint();
-          setImmediate(finish);
-        }
-        return { status: 'ack' };
-      },
-    );
+    consumed.count = 0;
+    consumed.n = n;
+    const all = new Promise<void>((r) => (consumed.finish = r));
+    const consumer = await app([ConsumeBench]);
     await all;
-    await t.close(5_000);
-    return n / (Number(last - first) / 1e9);
+    await consumer.close();
+    return n / (Number(consumed.last - consumed.first) / 1e9);
   }
 
   async function consumeRaw(n: number): Promise<number> {
@@ -208,9 +252,11 @@ async function main(): Promise<void> {
   }
   report(`consume, ack, prefetch ${PREFETCH} (N=${CONSUME_N})`, ours, theirs);
 
-  await transport.close(1_000);
+  const levels = retryDelayLevels(publisher.get<ResolvedMessagingOptions>(MESSAGING_OPTIONS).retry);
+  await publisher.close();
   for (const q of [pubQueue, conQueue, `${prefix}.dead-letter`, `${prefix}.dead-letter.lock`])
     await admin.deleteQueue(q);
+  for (const ms of levels) await admin.deleteQueue(`${prefix}.retry.${ms}ms`);
   await admin.deleteExchange(`${prefix}.retry`);
   await admin.deleteExchange(exchange);
   await conn.close();
@@ -223,7 +269,7 @@ function report(label: string, ours: number[], theirs: number[]): void {
   if (process.env.BENCH_VERBOSE) {
     console.log(`  rounds transport ${ours.map(Math.round).join(' ')} / amqplib ${theirs.map(Math.round).join(' ')}`);
   }
-  console.log(`${label.padEnd(48)} transport ${fmt(a)} msg/s   amqplib ${fmt(b)} msg/s   ratio ${(a / b).toFixed(2)}x`);
+  console.log(`${label.padEnd(48)} ours ${fmt(a)} msg/s   amqplib ${fmt(b)} msg/s   ratio ${(a / b).toFixed(2)}x`);
 }
 
 main().catch((err) => {

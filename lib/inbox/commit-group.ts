@@ -13,8 +13,6 @@ interface GroupEntry {
   envelope: MessageEnvelope;
   work: (transaction: unknown | undefined) => Promise<void>;
   limits: UnitOfWorkLimits;
-  /** The message context the delivery was handed over in. */
-  context: MessageContextState | undefined;
   /** The caller's async context (message context, tracing span), restored around the handler. */
   scope: AsyncResource;
   resolve: (processed: boolean) => void;
@@ -67,7 +65,6 @@ export class CommitGroups {
         envelope,
         work,
         limits,
-        context: currentMessageContext(),
         scope: new AsyncResource('nestjs-messaging.commit-group'),
         resolve,
         reject,
@@ -151,17 +148,7 @@ export class CommitGroups {
 
   /** The handler in the delivery's own async context, with the group's transaction as the current one. */
   private invoke(entry: GroupEntry, manager: SqlManager): Promise<void> {
-    const current: MessageContextState = entry.context ?? {
-      correlationId: entry.envelope.correlationId,
-      message: entry.envelope,
-      kind: 'event',
-      subscriber: this.subscriber,
-    };
-    return entry.scope.runInAsyncScope(async () => {
-      await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => entry.work(manager));
-      const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
-      if (pending !== undefined) await pending;
-    });
+    return entry.scope.runInAsyncScope(() => handleInTransaction(manager, entry.envelope, this.subscriber, entry.work));
   }
 
   private async alone(entry: GroupEntry): Promise<void> {
@@ -171,4 +158,26 @@ export class CommitGroups {
       entry.reject(error);
     }
   }
+}
+
+/**
+ * Runs a subscriber's handler with `manager` as the current transaction (in the caller's message
+ * context, or one made from the envelope), then settles the publishes it started without awaiting
+ * them, so their outbox rows commit with it. The inbox's single path and commit groups share it.
+ */
+export async function handleInTransaction(
+  manager: SqlManager,
+  envelope: MessageEnvelope,
+  subscriber: string,
+  work: (transaction: unknown | undefined) => Promise<void>,
+): Promise<void> {
+  const current: MessageContextState = currentMessageContext() ?? {
+    correlationId: envelope.correlationId,
+    message: envelope,
+    kind: 'event',
+    subscriber,
+  };
+  await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
+  const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
+  if (pending !== undefined) await pending;
 }

@@ -1,12 +1,10 @@
-import { currentMessageContext, deriveMessageContext, runInMessageContext } from '../context/message-context';
 import type { SubscriberUnitOfWork, UnitOfWorkLimits } from '../consumer/unit-of-work.interface';
 import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
 import { abortable } from '../outbox/abortable';
 import { AsyncResource } from 'node:async_hooks';
-import { CommitGroups } from './commit-group';
-import { settlePendingPublishes } from '../context/pending-publishes';
+import { CommitGroups, handleInTransaction } from './commit-group';
 
 /**
  * The idempotent inbox. For each delivery: open a transaction, insert `(message id, subscriber)`
@@ -83,15 +81,7 @@ export class InboxUnitOfWork implements SubscriberUnitOfWork {
           const inboxLimits = left !== undefined ? { statementTimeoutMs: Math.max(1, left) } : undefined;
           if (!(await this.store.markProcessed(manager, envelope.id, subscriber, inboxLimits))) return false;
           phase = 'handler';
-          const current = currentMessageContext() ?? {
-            correlationId: envelope.correlationId,
-            message: envelope,
-            kind: 'event' as const,
-            subscriber,
-          };
-          await runInMessageContext(deriveMessageContext(current, { transaction: manager }), () => work(manager));
-          const pending = settlePendingPublishes(manager); // publishes the handler started and did not await
-          if (pending !== undefined) await pending;
+          await handleInTransaction(manager, envelope, subscriber, work);
           return true;
         },
         { signal: controller?.signal },

@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ts from 'typescript';
-import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
+import { codeBlocks, typeCheckBlocks } from '../setup/doc-examples';
 
 /**
  * Every ```ts block of the guides in docs/ listed here type-checks as a module of its own, with
@@ -37,40 +35,8 @@ export class HeroRepository {
 export class HeroesGameModule {}
 `;
 
-function blocks(file: string): string[] {
-  const text = fs.readFileSync(path.join(root, file), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-}
-
-function typeCheck(code: string[]): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-'));
-  try {
-    fs.writeFileSync(path.join(dir, 'heroes.ts'), HEROES_FIXTURE);
-    const files = code.map((c, i) => {
-      const file = path.join(dir, `example-${i + 1}.ts`);
-      fs.writeFileSync(file, `${c}\nexport {};\n`);
-      return file;
-    });
-    const program = ts.createProgram([...files, path.join(dir, 'heroes.ts')], {
-      ...CONSUMER_COMPILER_OPTIONS,
-      types: ['node', 'jest'],
-      esModuleInterop: true,
-      skipLibCheck: true,
-      typeRoots: [path.join(root, 'node_modules/@types')],
-      baseUrl: root,
-      paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },
-    });
-    return ts
-      .getPreEmitDiagnostics(program)
-      .filter((d) => d.file && path.resolve(d.file.fileName).startsWith(dir))
-      .map((d) => {
-        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-        return `${path.basename(d.file!.fileName)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-      });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const typeCheck = (code: string[]) =>
+  typeCheckBlocks(code, { fixtures: { 'heroes.ts': HEROES_FIXTURE }, types: ['node', 'jest'] });
 
 describe.each(GUIDES)('%s examples', (guide) => {
   it('every code block that uses the library is a ```ts block (a ```diff is not code)', () => {
@@ -79,7 +45,7 @@ describe.each(GUIDES)('%s examples', (guide) => {
       ([, lang, code]) => lang !== 'ts' && lang !== 'diff' && /from '(nestjs-messaging|@nestjs\/cqrs)'/.test(code),
     );
     expect(untyped.map(([, lang, code]) => `${lang || '(none)'}: ${code.slice(0, 60)}`)).toEqual([]);
-    expect(blocks(guide).length).toBeGreaterThanOrEqual(4);
+    expect(codeBlocks(guide).length).toBeGreaterThanOrEqual(4);
   });
 
   it('the check catches a wrong example (it is not vacuous)', () => {
@@ -92,6 +58,6 @@ describe.each(GUIDES)('%s examples', (guide) => {
   }, 120_000);
 
   it('type-checks against the public API and @nestjs/cqrs', () => {
-    expect(typeCheck(blocks(guide))).toEqual([]);
+    expect(typeCheck(codeBlocks(guide))).toEqual([]);
   }, 120_000);
 });

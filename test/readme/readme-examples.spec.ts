@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ts from 'typescript';
-import { CONSUMER_COMPILER_OPTIONS } from '../setup/typescript';
+import { codeBlocks, typeCheckBlocks } from '../setup/doc-examples';
 import { MESSAGING_ENV_VARIABLES } from '../../lib';
 
 /**
@@ -23,49 +21,14 @@ function documents(): string[] {
   return ['README.md', 'CONTRIBUTING.md', ...docs.sort()];
 }
 
-/** The ```ts blocks of one document. */
-function blocksOf(file: string): string[] {
-  const text = fs.readFileSync(path.join(root, file), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-}
-
-/** Type-checks each block as a module of its own; returns the diagnostics (`file:line: message`). */
-function typeCheck(blocks: string[]): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-examples-'));
-  try {
-    const files = blocks.map((code, i) => {
-      const file = path.join(dir, `example-${i + 1}.ts`);
-      fs.writeFileSync(file, `${code}\nexport {};\n`);
-      return file;
-    });
-    const program = ts.createProgram(files, {
-      ...CONSUMER_COMPILER_OPTIONS,
-      esModuleInterop: true,
-      skipLibCheck: true,
-      typeRoots: [path.join(root, 'node_modules/@types')],
-      baseUrl: root,
-      paths: { 'nestjs-messaging': ['lib/index.ts'], '*': ['node_modules/*'] },
-    });
-    return ts
-      .getPreEmitDiagnostics(program)
-      .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)))
-      .map((d) => {
-        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-        return `${path.basename(d.file!.fileName)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-      });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('documentation examples', () => {
   it('covers README.md, CONTRIBUTING.md and docs/*.md', () => {
     expect(documents()).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/benchmarks.md']));
-    expect(blocksOf('README.md').length).toBeGreaterThanOrEqual(5);
+    expect(codeBlocks('README.md').length).toBeGreaterThanOrEqual(5);
   });
 
   it('the check catches a wrong example (it is not vacuous)', () => {
-    const messages = typeCheck([
+    const messages = typeCheckBlocks([
       "import { EventBus } from 'nestjs-messaging';\nexport function f(bus: EventBus): number {\n  return bus.publish({ type: 'X' });\n}",
     ]);
     expect(messages.length).toBeGreaterThan(0);
@@ -93,8 +56,8 @@ describe('documentation examples', () => {
     });
 
     it('type-checks against the public API', () => {
-      const blocks = blocksOf(file);
-      if (blocks.length > 0) expect(typeCheck(blocks)).toEqual([]);
+      const blocks = codeBlocks(file);
+      if (blocks.length > 0) expect(typeCheckBlocks(blocks)).toEqual([]);
     }, 120_000);
   });
 });

@@ -134,9 +134,15 @@ async function drain(n: number): Promise<void> {
   target = n;
   const done = new Promise<void>((resolve) => (allHandled = resolve));
   let peakRss = process.memoryUsage.rss();
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250);
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  }, 250);
   const started = performance.now();
   const app = await NestFactory.createApplicationContext(BacklogAppModule, { logger: ['error'] });
+  const startRss = process.memoryUsage.rss();
   const delays = retryDelayLevels(app.get<ResolvedMessagingOptions>(MESSAGING_OPTIONS).retry);
   let relayDoneAt = 0;
   const relayWatch = (async () => {
@@ -171,6 +177,8 @@ async function drain(n: number): Promise<void> {
       `(target ≥ ${2 * BEFORE_E2E}, 2× the ${BEFORE_E2E} before group commit): ${(e2eRate / BEFORE_E2E).toFixed(2)}×`,
   );
   console.log(`  peak RSS ${mb(peakRss)} MB (target ≤ ${TARGET_RSS_MB} MB, flat in N); at the end ${mb(endRss)} MB`);
+  // what of it is the app at rest, and what the JS heap held at most while draining
+  console.log(`  RSS once the app had started ${mb(startRss)} MB; peak JS heap used ${mb(peakHeap)} MB`);
   if (rows[0].n !== n) console.log(`  ERROR: ${rows[0].n} effects for ${n} messages`);
 
   // 3. clean up what this run declared

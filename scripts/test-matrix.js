@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Peer ranges = tested ranges. For each boundary of the declared peer ranges of pg, typeorm,
-// @golevelup/nestjs-rabbitmq and @nestjs/terminus, and of the @nestjs/typeorm majors an app may
+// Peer ranges = tested ranges. For each boundary of the declared peer ranges (pg, typeorm,
+// @golevelup/nestjs-rabbitmq, @nestjs/terminus, @nestjs/common/core, @nestjs/cqrs, class-validator,
+// prom-client, @opentelemetry/api), and of the @nestjs/typeorm majors an app may
 // combine with them (oldest and newest published version), copies the repository into a scratch
 // directory, installs that version over the locked dependencies and runs the tests of what the
 // package touches (with a TypeORM package: the project's type check too). Prints one line per combination and a closing "N passed, N failed" (combinations).
@@ -123,10 +124,70 @@ const combos = [
   },
 ];
 
+// the other peers: their oldest declared version (the lock file holds the newest, which `npm test`
+// runs), and their newest when it differs from the lock file's, each with the tests of what it touches
+const NEST_TESTS = ['test/core', 'test/cqrs', 'test/testing', 'test/monitoring/http-endpoints'];
+const VALIDATION_TESTS = ['lib/message', 'test/core/buses', 'test/core/subscribers', 'test/core/http-filter'];
+const MONITORING_TESTS = ['test/monitoring'];
+const nest = (v) => ({
+  '@nestjs/common': v,
+  '@nestjs/core': v,
+  '@nestjs/platform-express': v,
+  '@nestjs/testing': v,
+});
+combos.push(
+  {
+    name: 'nest-oldest',
+    install: { ...nest('11.1.21'), rxjs: '7.8.1', 'reflect-metadata': '0.2.2' },
+    tests: NEST_TESTS,
+  },
+  { name: 'nest-newest', install: nest(newest('@nestjs/core', peers['@nestjs/core'])), tests: NEST_TESTS },
+  { name: 'cqrs-oldest', install: { '@nestjs/cqrs': '11.0.0' }, tests: ['test/cqrs'] },
+  { name: 'cqrs-newest', install: { '@nestjs/cqrs': newest('@nestjs/cqrs', peers['@nestjs/cqrs']) }, tests: ['test/cqrs'] },
+  {
+    name: 'class-validator-oldest',
+    install: { 'class-validator': '0.14.0', 'class-transformer': '0.5.1' },
+    tests: VALIDATION_TESTS,
+  },
+  {
+    name: 'class-validator-newest',
+    install: { 'class-validator': newest('class-validator', peers['class-validator']) },
+    tests: VALIDATION_TESTS,
+  },
+  { name: 'prom-client-oldest', install: { 'prom-client': '15.0.0' }, tests: MONITORING_TESTS },
+  {
+    name: 'prom-client-newest',
+    install: { 'prom-client': newest('prom-client', peers['prom-client']) },
+    tests: MONITORING_TESTS,
+  },
+  { name: 'otel-oldest', install: { '@opentelemetry/api': '1.4.0' }, tests: MONITORING_TESTS },
+  {
+    name: 'otel-newest',
+    install: { '@opentelemetry/api': newest('@opentelemetry/api', peers['@opentelemetry/api']) },
+    tests: MONITORING_TESTS,
+  },
+);
+
 const only = process.argv.slice(2);
 const selected = combos.filter((c) => only.length === 0 || only.some((p) => c.name.startsWith(p)));
 const results = [];
+/** The version of `pkg` the lock file installed, or undefined. */
+function locked(pkg) {
+  try {
+    return require(path.join(root, 'node_modules', pkg, 'package.json')).version;
+  } catch {
+    return undefined;
+  }
+}
+
 for (const combo of selected) {
+  if (Object.entries(combo.install).every(([p, v]) => locked(p) === v)) {
+    // the versions `npm test` runs on: nothing to install or run again
+    console.log(`== ${combo.name}: the lock file's own versions (covered by npm test)`);
+    const versions = Object.entries(combo.install).map(([p, v]) => `${p}@${v}`).join(' ');
+    results.push({ name: combo.name, versions, ok: true, summary: "the lock file's versions: covered by npm test" });
+    continue;
+  }
   const dir = path.join(scratch, combo.name);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });

@@ -5,6 +5,7 @@
  *   npm run bench:full-path   (compiles lib/ and bench/ to dist-bench/, runs the compiled JS)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  AMQP_URL=amqp://guest:guest@127.0.0.1:5672
  *   BENCH_ROUNDS=2  BENCH_SECONDS=4  BENCH_ONLY=ours|baseline (one side, e.g. for its peak RSS)
+ *   BENCH_STAGES=1  also prints, per run, p50/p99 of begin → writer committed → handler started → done
  *
  * Both sides: 10 writers, each writing an order row and its event in one transaction; a relay
  * publishes the event to a durable topic exchange (persistent, publisher confirms); one subscriber
@@ -113,6 +114,7 @@ class EffectsSubscriber {
 
   @Subscribe(BenchOrderPlaced, { name: 'effects', concurrency: CONCURRENCY })
   async record(event: BenchOrderPlaced): Promise<void> {
+    clock.mark(event.key, 1, 'handler');
     const manager = this.ctx.manager;
     await manager.query(`INSERT INTO "${T.effect}" (id) VALUES ($1)`, [event.key]);
     const runner = manager.queryRunner as object;
@@ -175,6 +177,7 @@ async function ours(): Promise<Side> {
         await manager.query(ORDER_SQL(T), [key]);
         await events.publish(new BenchOrderPlaced(key, 'c-1', 42, lines));
       });
+      clock.mark(key, 0, 'committed');
     },
     async reset() {
       await ds.query(`TRUNCATE "${T.orders}", "${T.outbox}", "${T.inbox}", "${T.effect}"`);
@@ -209,6 +212,7 @@ async function baseline(): Promise<Side> {
       if (!msg) return;
       void (async () => {
         const event = JSON.parse(msg.content.toString('utf8')) as { id: string; data: { key: string } };
+        clock.mark(event.data.key, 1, 'handler');
         await recordEffect(pool, B, event.id, event.data.key);
         clock.done(event.data.key);
         sub.ack(msg);
@@ -246,6 +250,7 @@ async function baseline(): Promise<Side> {
         data: { key, customerId: 'c-1', totalAmount: 42, lines: [{ sku: 'A-1', qty: 2 }] },
       };
       await insertIntoOutbox(pool, B, encodeEnvelope(envelope), key);
+      clock.mark(key, 0, 'committed');
     },
     reset: () => truncateBaselineTables(pool, B),
     pause: () => relay.pause(),

@@ -8,6 +8,10 @@ import { performance } from 'node:perf_hooks';
 /** Start and handled times per message key (an id or event key); collects the latencies. */
 export class Clock {
   private starts = new Map<string, number>();
+  /** With BENCH_STAGES=1: when each key passed each stage (`mark`), and the time between stages. */
+  private marks = new Map<string, number[]>();
+  readonly stageNames: string[] = [];
+  readonly stageTimes: number[][] = [];
   latencies: number[] = [];
   handled = 0;
   lastHandledAt = 0;
@@ -18,6 +22,15 @@ export class Clock {
     this.starts.set(key, performance.now());
   }
 
+  /** `key` passed stage `index` (named `name`): only recorded with BENCH_STAGES=1. */
+  mark(key: string, index: number, name: string): void {
+    if (!STAGES) return;
+    this.stageNames[index] = name;
+    let m = this.marks.get(key);
+    if (!m) this.marks.set(key, (m = []));
+    m[index] = performance.now();
+  }
+
   /** The subscriber's transaction for `key` committed. */
   done(key: string): void {
     const now = performance.now();
@@ -25,6 +38,17 @@ export class Clock {
     if (at !== undefined) {
       this.starts.delete(key);
       this.latencies.push(now - at);
+      const m = this.marks.get(key);
+      if (m) {
+        this.marks.delete(key);
+        let prev = at;
+        for (let i = 0; i <= m.length; i++) {
+          const t = i < m.length ? m[i] : now;
+          if (t === undefined) continue;
+          (this.stageTimes[i] ??= []).push(t - prev);
+          prev = t;
+        }
+      }
     }
     this.handled++;
     this.lastHandledAt = now;
@@ -63,6 +87,20 @@ export interface Result {
   p99: number;
 }
 
+const STAGES = process.env.BENCH_STAGES === '1';
+
+/** With BENCH_STAGES=1: p50/p99 of the time spent between consecutive stages of a run. */
+export function stageReport(clock: Clock): string | undefined {
+  if (!STAGES || clock.stageTimes.length === 0) return undefined;
+  return clock.stageTimes
+    .map((times, i) => {
+      const sorted = times.slice().sort((a, b) => a - b);
+      const name = `${i === 0 ? 'begin' : clock.stageNames[i - 1]}→${clock.stageNames[i] ?? 'done'}`;
+      return `${name} p50 ${percentile(sorted, 50).toFixed(1)} p99 ${percentile(sorted, 99).toFixed(1)}`;
+    })
+    .join(' | ');
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -70,6 +108,8 @@ function percentile(sorted: number[], p: number): number {
 
 /** Summarizes a run of `msgs` messages started at `startedAt` (performance.now()). */
 export function summarize(clock: Clock, msgs: number, startedAt: number): Result {
+  const stages = stageReport(clock);
+  if (stages) console.log(`  stages (ms): ${stages}`);
   const sorted = clock.latencies.slice().sort((a, b) => a - b);
   const seconds = (clock.lastHandledAt - startedAt) / 1000;
   return {

@@ -1,6 +1,7 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import { pgTransaction } from './pg-transaction';
 import { quoteTable } from './outbox-options.validator';
+import { postgresOutboxSql, PREPARED_ROWS, type PostgresOutboxSql } from './postgres-outbox.sql';
 import { guardClient, statementName, type PgClient, type PgQuery, type PgResult } from './pg-client';
 import {
   hash32,
@@ -17,8 +18,6 @@ import {
 } from './outbox.store';
 
 const INSERT_CHUNK = 1000;
-/** Rows up to which a multi-row outbox insert is still a prepared statement (one name per row count). */
-const PREPARED_ROWS = 4;
 /** Keys are taken from the next `batchSize × KEY_WINDOW` due rows. */
 const KEY_WINDOW = 4;
 
@@ -36,14 +35,7 @@ export class PostgresOutboxStore implements OutboxStore {
   readonly supportsConcurrentRelays = true;
   private readonly outbox: string;
   private readonly inbox: string;
-  private readonly lockSpace: number;
-  private readonly lockKeysSql: (limit: number) => string;
-  private readonly claimSql: string;
-  private readonly markSql: string;
-  private readonly markWithTimeoutSql: string;
-  private readonly markManySql: string;
-  /** SQL of one-to-`PREPARED_ROWS`-row outbox inserts, built once (index: row count). */
-  private readonly insertSql: string[] = [];
+  private readonly sql: PostgresOutboxSql;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -53,34 +45,7 @@ export class PostgresOutboxStore implements OutboxStore {
   ) {
     this.outbox = quoteTable(outboxTable);
     this.inbox = quoteTable(inboxTable);
-    this.lockSpace = hash32(outboxTable);
-    const t = this.outbox;
-    // integers only (sent inline, with the BEGIN)
-    this.lockKeysSql = (limit) =>
-      `SELECT k FROM (SELECT DISTINCT w.partition_key AS k FROM (SELECT partition_key FROM ${t} ` +
-      `WHERE status = 'pending' AND available_at <= now() AND partition_key IS NOT NULL ORDER BY id ` +
-      `LIMIT ${Math.max(1, Math.floor(limit))}) w) d WHERE pg_try_advisory_xact_lock(${this.lockSpace}, hashtext(d.k))`;
-    this.claimSql =
-      `SELECT o.id, o.message_id, o.type, o.payload, o.headers, o.destination, o.partition_key, o.attempts ` +
-      `FROM ${t} o WHERE o.status = 'pending' AND o.available_at <= now() ` +
-      `AND (o.partition_key IS NULL OR (o.partition_key = ANY($2::text[]) AND NOT EXISTS (SELECT 1 FROM ${t} e ` +
-      `WHERE e.status = 'pending' AND e.partition_key = o.partition_key AND e.id < o.id AND e.available_at > now()))) ` +
-      `ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`;
-    this.markSql =
-      `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) VALUES ($1, $2, now()) ` +
-      `ON CONFLICT DO NOTHING`; // inserted or not: the row count (RETURNING on TypeORM's path)
-    // the same, setting the transaction's statement_timeout for the handler's statements after it
-    this.markWithTimeoutSql =
-      `WITH cfg AS (SELECT set_config('statement_timeout', $3, true) AS v) ` +
-      `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) SELECT $1, $2, now() FROM cfg ` +
-      `ON CONFLICT DO NOTHING RETURNING message_id`;
-    // a commit group's inbox rows in one statement, in the order given (sorted ids: two groups
-    // never wait on each other's rows in opposite orders), the group's statement_timeout set first
-    this.markManySql =
-      `WITH cfg AS (SELECT set_config('statement_timeout', COALESCE($3::text, current_setting('statement_timeout')), true) AS v) ` +
-      `INSERT INTO ${this.inbox} (message_id, subscriber, processed_at) SELECT u.m, $2, now() ` +
-      `FROM cfg, unnest($1::varchar[]) WITH ORDINALITY AS u(m, n) ORDER BY u.n ` +
-      `ON CONFLICT DO NOTHING RETURNING message_id`;
+    this.sql = postgresOutboxSql(this.outbox, this.inbox, hash32(outboxTable));
   }
 
   async insert(manager: SqlManager | undefined, rows: NewOutboxRow[]): Promise<void> {
@@ -91,9 +56,7 @@ export class PostgresOutboxStore implements OutboxStore {
         params.push(row.messageId, row.type, row.payload, row.headers, row.destination, row.partitionKey, row.delayMs);
       }
       // the usual one-event publish is a prepared statement; a batch of other sizes is parsed each time
-      const prepare = chunk.length <= PREPARED_ROWS;
-      const sql = (prepare && this.insertSql[chunk.length]) || this.insertText(chunk.length);
-      await this.prepared(manager, sql, params, prepare);
+      await this.prepared(manager, this.sql.insert(chunk.length), params, chunk.length <= PREPARED_ROWS);
     }
   }
 
@@ -117,7 +80,7 @@ export class PostgresOutboxStore implements OutboxStore {
       const begun = await this.run(
         client,
         qr,
-        `BEGIN; SET LOCAL synchronous_commit = off; ${this.lockKeysSql(limit * KEY_WINDOW)}`,
+        `BEGIN; SET LOCAL synchronous_commit = off; ${this.sql.lockKeys(limit * KEY_WINDOW)}`,
       );
       const keys = (Array.isArray(begun) ? begun[begun.length - 1] : begun).rows as { k: string }[];
       // 2. claim in id order: unkeyed rows (SKIP LOCKED shares them out) and rows of our keys only;
@@ -127,8 +90,8 @@ export class PostgresOutboxStore implements OutboxStore {
         client,
         qr,
         this.preparedStatements
-          ? { name: statementName(this.claimSql), text: this.claimSql, values: params }
-          : this.claimSql,
+          ? { name: statementName(this.sql.claim), text: this.sql.claim, values: params }
+          : this.sql.claim,
         params,
       );
       const raw = (claimed as PgResult).rows;
@@ -165,16 +128,6 @@ export class PostgresOutboxStore implements OutboxStore {
     } finally {
       await qr.release();
     }
-  }
-
-  private insertText(rows: number): string {
-    const values = Array.from({ length: rows }, (_, i) => {
-      const b = i * 7;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, now() + ($${b + 7}::double precision * interval '1 millisecond'))`;
-    });
-    const sql = `INSERT INTO ${this.outbox} (message_id, type, payload, headers, destination, partition_key, available_at) VALUES ${values.join(', ')}`;
-    if (rows <= PREPARED_ROWS) this.insertSql[rows] = sql;
-    return sql;
   }
 
   /** Runs a statement on the relay's client, through TypeORM's query logger. */
@@ -215,10 +168,10 @@ export class PostgresOutboxStore implements OutboxStore {
     const timeout = limits.statementTimeoutMs;
     const result =
       timeout === undefined
-        ? await this.prepared(manager, this.markSql, [messageId, subscriber], true, ' RETURNING message_id')
+        ? await this.prepared(manager, this.sql.mark, [messageId, subscriber], true, ' RETURNING message_id')
         : await this.prepared(
             manager,
-            this.markWithTimeoutSql,
+            this.sql.markWithTimeout,
             [messageId, subscriber, String(Math.max(1, Math.ceil(timeout)))],
             true,
           );
@@ -234,7 +187,7 @@ export class PostgresOutboxStore implements OutboxStore {
     // null keeps the session's statement_timeout
     const ms = limits.statementTimeoutMs;
     const timeout = ms === undefined ? null : String(Math.max(1, Math.ceil(ms)));
-    const result = await this.prepared(manager, this.markManySql, [[...messageIds], subscriber, timeout], true);
+    const result = await this.prepared(manager, this.sql.markMany, [[...messageIds], subscriber, timeout], true);
     return new Set(result.rows.map((row) => String(row.message_id)));
   }
 

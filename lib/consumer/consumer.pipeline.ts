@@ -75,7 +75,7 @@ export class ConsumerPipeline {
       const state: MessageContextState = {
         correlationId: env.correlationId,
         message: env,
-        kind: 'event',
+        kind: sub.kind ?? 'event',
         subscriber: sub.name,
         attempt: message.attempt,
       };

@@ -13,6 +13,8 @@ const BUSY_RETRY_MS = 5;
 interface RowHeaders {
   attempt?: number;
   firstFailureAt?: string;
+  /** The other service a routed command goes to (`OutboundMessage.endpoint`). */
+  endpoint?: string;
   /** Headers of the failed delivery a retry carries (`OutboundMessage.carriedHeaders`). */
   carried?: Record<string, unknown>;
 }
@@ -30,6 +32,7 @@ export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
   }
   if (typeof headers.attempt === 'number') message.attempt = headers.attempt;
   if (typeof headers.firstFailureAt === 'string') message.firstFailureAt = headers.firstFailureAt;
+  if (typeof headers.endpoint === 'string') message.endpoint = headers.endpoint;
   const carried = headers.carried;
   if (carried !== null && typeof carried === 'object' && !Array.isArray(carried)) message.carriedHeaders = carried;
   return message;

@@ -70,7 +70,9 @@ export class InMemoryTransport implements MessageTransport {
       firstFailureAt: message.firstFailureAt,
     };
     const destination =
-      message.destination !== undefined ? this.broker.queue(`${this.prefix()}.${message.destination}`) : undefined;
+      message.destination !== undefined
+        ? this.broker.queue(`${message.endpoint ?? this.prefix()}.${message.destination}`)
+        : undefined;
     if (!message.awaitHandling) {
       if (destination !== undefined) destination.push(queued);
       else this.broker.route(message.envelope.type, queued);

@@ -1,0 +1,164 @@
+import { Logger } from '@nestjs/common';
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
+import { ManagedChannel } from '../transport/rabbitmq/managed.channel';
+import { RabbitMqNaming } from '../transport/rabbitmq/rabbitmq.naming';
+import type { RabbitMqTransport } from '../transport/rabbitmq/rabbitmq.transport';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../message/cloudevents.codec';
+import { QueryInterruptedError } from '../errors/remote-query.errors';
+import { toErrorInfo } from '../errors/error-info';
+import {
+  QUERIES_QUEUE,
+  type OutgoingRequest,
+  type ReplySink,
+  type RequestAnswerer,
+  type RequestReplyTransport,
+} from './request-reply.interface';
+
+/** RabbitMQ's direct reply-to pseudo-queue: replies come back on the channel that sent the request. */
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+/**
+ * A service's query queue goes away after this long without a consumer (`x-expires`), so requests to
+ * a service that is gone are returned at once (`NoResponderError`) instead of waiting for their timeout.
+ */
+export const QUERY_QUEUE_EXPIRES_MS = 30_000;
+
+/** A short string fit for an AMQP property, else undefined. */
+function shortString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= 255 ? value : undefined;
+}
+
+/**
+ * Request/reply for routed queries over RabbitMQ. Requests: default exchange to
+ * `<endpoint>.queries` (`mandatory`, not persistent, `expiration` = the caller's timeout,
+ * `reply-to` `amq.rabbitmq.reply-to`, `correlation-id` = request id) on a channel of the publisher
+ * connection that also consumes the direct reply-to pseudo-queue. A returned request means no
+ * queue: `NoResponderError`. A lost channel fails every pending request (`QueryInterruptedError`).
+ * Answers: a channel of the consumer connection consumes `<prefix>.queries` (prefetch =
+ * concurrency, acked after the reply is published); replies go out on a channel of the publisher
+ * connection to the request's `reply-to` with its `correlation-id`.
+ */
+export class RabbitMqRequestReply implements RequestReplyTransport {
+  private readonly logger = new Logger('MessagingRemote');
+  private client?: ManagedChannel;
+  private requests?: ManagedChannel;
+  private replies?: ManagedChannel;
+  private inFlight = 0;
+  private consumerTag?: string;
+
+  constructor(private readonly transport: RabbitMqTransport) {}
+
+  async startClient(sink: ReplySink): Promise<void> {
+    const { connection } = this.transport.connection('publisher');
+    this.client = new ManagedChannel(
+      connection,
+      {
+        name: 'query-client',
+        confirm: false,
+        reopenDelayMs: 200,
+        setup: async (ch) => {
+          ch.on('return', (msg: Message) => {
+            const id = shortString(msg.properties.correlationId);
+            if (id !== undefined) sink.noResponder(id);
+          });
+          ch.once('close', () => sink.lost('the channel carrying it closed (connection lost?)'));
+          await ch.consume(
+            DIRECT_REPLY_TO,
+            (msg) => {
+              if (msg) sink.reply(msg.content, shortString(msg.properties.correlationId));
+            },
+            { noAck: true },
+          );
+        },
+      },
+      this.logger,
+    );
+    await this.client.start();
+  }
+
+  async send(request: OutgoingRequest): Promise<void> {
+    const client = this.client;
+    if (client === undefined) throw new QueryInterruptedError(request.endpoint, request.type, 'no reply channel');
+    const ch = await client.get(Date.now() + request.timeoutMs, 'query');
+    const naming = this.transport.connection('publisher').naming;
+    const queue = new RabbitMqNaming(naming.eventsExchange, request.endpoint).subscriberQueue(QUERIES_QUEUE);
+    ch.publish('', queue, Buffer.from(request.body, 'utf8'), {
+      mandatory: true,
+      persistent: false,
+      replyTo: DIRECT_REPLY_TO,
+      correlationId: request.requestId,
+      messageId: request.requestId,
+      type: shortString(request.type),
+      expiration: String(request.timeoutMs),
+      contentType: CLOUDEVENTS_CONTENT_TYPE,
+    });
+  }
+
+  async respond(answer: RequestAnswerer, concurrency: number): Promise<void> {
+    const consumer = this.transport.connection('consumer');
+    const queue = consumer.naming.subscriberQueue(QUERIES_QUEUE);
+    const publisher = this.transport.connection('publisher').connection;
+    this.replies = new ManagedChannel(
+      publisher,
+      { name: 'query-replies', confirm: false, reopenDelayMs: 200, setup: async () => undefined },
+      this.logger,
+    );
+    await this.replies.start();
+    this.requests = new ManagedChannel(
+      consumer.connection,
+      {
+        name: QUERIES_QUEUE,
+        confirm: false,
+        reopenDelayMs: 200,
+        setup: async (ch) => {
+          await ch.assertQueue(queue, {
+            durable: true,
+            arguments: { 'x-queue-type': 'classic', 'x-expires': QUERY_QUEUE_EXPIRES_MS },
+          });
+          await ch.prefetch(concurrency);
+          const { consumerTag } = await ch.consume(queue, (msg) => msg && void this.onRequest(ch, msg, answer));
+          this.consumerTag = consumerTag;
+        },
+      },
+      this.logger,
+    );
+    await this.requests.start();
+  }
+
+  private async onRequest(ch: Channel, msg: ConsumeMessage, answer: RequestAnswerer): Promise<void> {
+    this.inFlight++;
+    try {
+      const replyTo = shortString(msg.properties.replyTo);
+      if (replyTo === undefined) {
+        this.logger.warn(`dropped a query request without reply-to (nobody to answer; ${msg.content.length} bytes)`);
+        return;
+      }
+      const reply = await answer(msg.content, msg.fields.redelivered);
+      const out = await this.replies!.get(Date.now() + 5_000, 'query reply');
+      out.publish('', replyTo, Buffer.from(reply, 'utf8'), {
+        correlationId: shortString(msg.properties.correlationId),
+        contentType: CLOUDEVENTS_CONTENT_TYPE,
+        persistent: false,
+      });
+    } catch (error) {
+      this.logger.warn(`could not answer a query request: ${toErrorInfo(error).message}`);
+    } finally {
+      this.inFlight--;
+      try {
+        ch.ack(msg);
+      } catch {
+        // the channel closed meanwhile: the broker redelivers it, and a redelivered request is not run again
+      }
+    }
+  }
+
+  async close(drainTimeoutMs: number): Promise<void> {
+    const requests = this.requests;
+    const tag = this.consumerTag;
+    if (requests?.channel !== undefined && tag !== undefined) {
+      await requests.channel.cancel(tag).catch(() => undefined);
+    }
+    const deadline = Date.now() + drainTimeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([requests?.stop(), this.replies?.stop(), this.client?.stop()]);
+  }
+}

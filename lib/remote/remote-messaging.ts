@@ -1,0 +1,151 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from '../messaging.tokens';
+import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
+import type { MessageTransport, OutboundMessage } from '../transport/transport.interface';
+import { InMemoryTransport } from '../transport/in-memory/in-memory.transport';
+import { HandlerRegistry } from '../discovery/handler.registry';
+import { EventBus } from '../buses/event.bus';
+import { MessageValidator } from '../message/message.validator';
+import { UpcasterRegistry } from '../message/upcaster.registry';
+import { encodeEnvelope } from '../message/cloudevents.codec';
+import { MessagingTracing } from '../tracing/messaging-tracing.service';
+import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import { applyRoutes, routingTable, type AcceptedRoutes, type RemoteSenders } from './remote-routing';
+import { RemoteQueryClient, type RemoteQueryCallOptions } from './remote-query.client';
+import { QueryResponder } from './query.responder';
+import { InMemoryRequestReply } from './in-memory.request-reply';
+import { COMMANDS_SUBSCRIBER, type RequestReplyTransport } from './request-reply.interface';
+import type { CommandOptions } from './call-options';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+/**
+ * Commands and queries across services (option `remote`): applies the routes at module init,
+ * adds the `commands` subscriber of a service that accepts routed commands (its queue
+ * `<service>.commands`: inbox, retries, dead letters and replay as for events), and runs the
+ * query client and responder from bootstrap to shutdown.
+ * @internal
+ */
+@Injectable()
+export class RemoteMessaging {
+  private readonly logger = new Logger('MessagingRemote');
+  private accepted?: AcceptedRoutes;
+  private requestReply?: RequestReplyTransport;
+  /** Sends routed queries (set at bootstrap when this service queries another). */
+  client?: RemoteQueryClient;
+
+  constructor(
+    @Inject(MESSAGING_OPTIONS) private readonly options: ResolvedMessagingOptions,
+    @Inject(MESSAGING_TRANSPORT) private readonly transport: MessageTransport,
+    private readonly registry: HandlerRegistry,
+    private readonly events: EventBus,
+    private readonly validator: MessageValidator,
+    private readonly upcasters: UpcasterRegistry,
+    private readonly tracing: MessagingTracing,
+  ) {}
+
+  /** This service's endpoint: its RabbitMQ queue prefix, else its service name. */
+  get endpoint(): string {
+    const o = this.options;
+    return (o.transport === 'rabbitmq' ? o.rabbitmq?.queuePrefix : undefined) ?? o.serviceName;
+  }
+
+  /** Applies the routes to the handlers found (after discovery). Throws on conflicting declarations. */
+  prepare(): void {
+    const table = routingTable(this.options.remote);
+    if (table.size === 0) return;
+    const senders: RemoteSenders = {
+      command: (route) => (envelope, options) => {
+        const message: OutboundMessage = {
+          envelope,
+          body: encodeEnvelope(envelope),
+          destination: COMMANDS_SUBSCRIBER,
+          endpoint: route.endpoint,
+        };
+        const manager = (options as CommandOptions | undefined)?.manager;
+        return this.events.publisher.publish([message], manager !== undefined ? { manager } : {});
+      },
+      query: (route) => (envelope, options) => {
+        if (this.client === undefined) {
+          return Promise.reject(
+            new InvalidConfigurationError(
+              `query "${route.type}" to "${route.endpoint}": the query client is not started`,
+            ),
+          );
+        }
+        return this.client.request(route.endpoint, envelope, options as RemoteQueryCallOptions | undefined);
+      },
+    };
+    const accepted = applyRoutes(this.registry, table, this.endpoint, senders);
+    this.accepted = accepted;
+    if (accepted.commands.size > 0) {
+      if (this.registry.subscribers.has(COMMANDS_SUBSCRIBER)) {
+        throw new InvalidConfigurationError(
+          `a subscriber is named "${COMMANDS_SUBSCRIBER}", the name of the queue of routed commands: rename it with @Subscribe(..., { name })`,
+        );
+      }
+      const o = this.options;
+      this.registry.subscribers.set(COMMANDS_SUBSCRIBER, {
+        name: COMMANDS_SUBSCRIBER,
+        routes: accepted.commands,
+        retry: o.retry,
+        concurrency: o.concurrency,
+        timeoutMs: o.handlerTimeoutMs,
+        inbox: o.inboxByDefault,
+        groupSize: o.inboxGroupSize,
+        origin: 'routed commands',
+        explicitName: true,
+        kind: 'command',
+      });
+    }
+  }
+
+  /** Starts the query client and responder, when this service sends or answers routed queries. */
+  async start(): Promise<void> {
+    const accepted = this.accepted;
+    if (accepted === undefined || (accepted.queries.size === 0 && accepted.queryEndpoints.size === 0)) return;
+    const rr = (this.requestReply = this.createRequestReply());
+    const o = this.options;
+    if (accepted.queryEndpoints.size > 0) {
+      this.client = new RemoteQueryClient(rr, o.remote);
+      await this.client.start();
+    }
+    if (accepted.queries.size > 0) {
+      const responder = new QueryResponder({
+        serviceName: o.serviceName,
+        maxMessageBytes: o.maxMessageBytes,
+        maxReplyBytes: o.remote.maxReplyBytes,
+        sendErrorStack: o.remote.sendErrorStack,
+        routes: accepted.queries,
+        validator: this.validator,
+        upcasters: this.upcasters,
+        wrap: this.tracing.consumeWrapper,
+      });
+      await rr.respond(responder.answer, o.concurrency);
+    }
+    this.logger.log(
+      `remote: accepts ${accepted.commands.size} command type(s) and ${accepted.queries.size} query type(s); ` +
+        `sends to ${[...accepted.queryEndpoints].join(', ') || 'no other service'}`,
+    );
+  }
+
+  /** Stops answering (in-flight answers finish within the drain time) and fails pending queries. */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    this.client?.close();
+    await this.requestReply?.close(drainTimeoutMs);
+  }
+
+  private createRequestReply(): RequestReplyTransport {
+    const t = this.transport;
+    if (t instanceof InMemoryTransport) return new InMemoryRequestReply(t.broker, this.endpoint);
+    if (t.name === 'rabbitmq') {
+      const { RabbitMqRequestReply } = require('./rabbitmq.request-reply') as typeof import('./rabbitmq.request-reply');
+      return new RabbitMqRequestReply(t as never);
+    }
+    const own = (t as { requestReply?: () => RequestReplyTransport }).requestReply;
+    if (typeof own === 'function') return own.call(t);
+    throw new InvalidConfigurationError(
+      `routed queries need request/reply, which the "${t.name}" transport does not offer (give it a requestReply() method)`,
+    );
+  }
+}

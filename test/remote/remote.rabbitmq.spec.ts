@@ -1,0 +1,182 @@
+import type { TestingModule } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import {
+  CommandBus,
+  DeadLetterService,
+  MessagingTransactions,
+  QueryBus,
+  createMessagingEntities,
+  type MessagingModuleOptions,
+} from '../../lib';
+import { RemoteMessaging } from '../../lib/remote/remote-messaging';
+import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
+import { uuidv7 } from '../../lib/message/uuid-v7';
+import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
+import { cleanup, rawConnection, runId, waitFor } from '../rabbitmq/rabbitmq-test.helpers';
+import { uniqueTables } from '../outbox/helpers/outbox-test.db';
+import { OrderFlow, ShipOrder, GetStock, seen, shippingHandlers, startService } from './remote-scenario';
+import { remoteScenarioCases, type ScenarioEnv } from './remote-scenario.cases';
+
+const run = runId();
+const ORDERS = `${run}-orders`;
+const SHIPPING = `${run}-shipping`;
+const NOBODY = `${run}-nobody`;
+const FOREIGN = `${run}-foreign`;
+const exchange = `${run}.events`;
+const tablesOf = (prefix: string) => {
+  const { outboxTable, inboxTable } = uniqueTables(prefix);
+  return { outboxTable, inboxTable };
+};
+const ordersTables = tablesOf('rco');
+const shippingTables = tablesOf('rcs');
+
+function pg(tables: { outboxTable: string; inboxTable: string }) {
+  return TypeOrmModule.forRoot({
+    type: 'postgres',
+    url: TEST_DATABASE_URL,
+    entities: createMessagingEntities({ database: 'postgres', ...tables }),
+    synchronize: true,
+    poolSize: 8,
+  });
+}
+
+function options(serviceName: string, tables: { outboxTable: string; inboxTable: string }): MessagingModuleOptions {
+  return {
+    serviceName,
+    transport: 'rabbitmq',
+    rabbitmq: { url: TEST_AMQP_URL, exchange, reconnectDelayMs: 200 },
+    outbox: { ...tables, pollIntervalMs: 20 },
+    retry: { maxRetries: 2, initialDelayMs: 50, jitter: 0 },
+    remote: {
+      routes: { [SHIPPING]: [ShipOrder, GetStock], [NOBODY]: ['remote.Orphan'], [FOREIGN]: ['remote.Foreign'] },
+      maxReplyBytes: 16_384,
+    },
+  };
+}
+
+describe('commands and queries across services: two Nest apps over RabbitMQ, PostgreSQL outbox', () => {
+  const apps: TestingModule[] = [];
+  let env: ScenarioEnv;
+
+  beforeAll(async () => {
+    const shipping = [];
+    for (const instance of ['a', 'b']) {
+      shipping.push(
+        await startService(options(SHIPPING, shippingTables), shippingHandlers(SHIPPING, instance), [
+          pg(shippingTables),
+        ]),
+      );
+    }
+    const orders = await startService(options(ORDERS, ordersTables), [OrderFlow], [pg(ordersTables)]);
+    apps.push(...shipping, orders);
+    env = { orders, shipping, shippingName: SHIPPING, nobody: NOBODY, tag: run };
+  });
+
+  afterAll(async () => {
+    for (const [app, tables] of [
+      [apps[0], shippingTables],
+      [apps[2], ordersTables],
+    ] as const) {
+      await app
+        ?.get(DataSource)
+        .query(`DROP TABLE IF EXISTS "${tables.outboxTable}", "${tables.inboxTable}"`)
+        .catch(() => undefined);
+    }
+    for (const app of apps.reverse()) await app.close().catch(() => undefined);
+    await cleanup(run, [], [exchange, `${ORDERS}.retry`, `${SHIPPING}.retry`]);
+  });
+
+  remoteScenarioCases(() => env);
+
+  it('writes a routed command in the caller’s transaction: a rollback sends nothing', async () => {
+    const orders = env.orders;
+    const commands = orders.get(CommandBus);
+    const tx = orders.get(MessagingTransactions);
+    await expect(
+      tx.run(async () => {
+        await commands.execute(new ShipOrder(`${run}-rolled-back`, 1));
+        throw new Error('the order failed');
+      }),
+    ).rejects.toThrow('the order failed');
+    await tx.run(async () => {
+      await commands.execute(new ShipOrder(`${run}-committed`, 1));
+    });
+    await waitFor(() => seen.commands.some((c) => c.orderId === `${run}-committed`), 'the committed command');
+    const rows = await orders
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS n FROM "${ordersTables.outboxTable}" WHERE payload LIKE $1`, [
+        `%${run}-rolled-back%`,
+      ]);
+    expect(rows[0].n).toBe(0);
+    expect(seen.commands.some((c) => c.orderId === `${run}-rolled-back`)).toBe(false);
+  });
+
+  it('dead-letters a command of a type the service does not accept, sent by a foreign client, with the reason', async () => {
+    const conn = await rawConnection();
+    const id = uuidv7();
+    try {
+      const ch = await conn.createConfirmChannel();
+      const body = encodeEnvelope({
+        id,
+        type: 'remote.Unknown',
+        version: 1,
+        time: new Date().toISOString(),
+        source: 'foreign-client',
+        correlationId: id,
+        headers: {},
+        data: { orderId: 'x' },
+      });
+      ch.publish('', `${SHIPPING}.commands`, Buffer.from(body), { contentType: 'application/cloudevents+json' });
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+    const letters = env.shipping[0].get(DeadLetterService);
+    await waitFor(
+      async () => (await letters.list()).some((d) => d.messageId === id),
+      'dead letter of the unknown command',
+    );
+    const letter = (await letters.list()).find((d) => d.messageId === id)!;
+    expect(letter.subscriber).toBe('commands');
+    expect(letter.error.name).toBe('UnknownMessageTypeError');
+    expect(letter.error.message).toContain('remote.Unknown');
+  });
+
+  it('answers a foreign responder’s CloudEvents reply, and counts a duplicate and an unknown reply as stray', async () => {
+    const conn = await rawConnection();
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue(`${FOREIGN}.queries`, { durable: false, autoDelete: true });
+      await ch.consume(`${FOREIGN}.queries`, (msg) => {
+        if (!msg) return;
+        const request = JSON.parse(msg.content.toString()) as { id: string; correlationid: string };
+        const reply = (causationid: string) =>
+          Buffer.from(
+            JSON.stringify({
+              specversion: '1.0',
+              id: uuidv7(),
+              type: 'messaging.reply',
+              source: 'foreign-service',
+              correlationid: request.correlationid,
+              causationid,
+              replystatus: 'ok',
+              data: { answer: 42 },
+            }),
+          );
+        const to = msg.properties.replyTo as string;
+        ch.publish('', to, reply(request.id), { correlationId: msg.properties.correlationId });
+        ch.publish('', to, reply(request.id), { correlationId: msg.properties.correlationId });
+        ch.publish('', to, reply('nope'), { correlationId: 'no-such-request' });
+        ch.ack(msg);
+      });
+      const client = env.orders.get(RemoteMessaging).client!;
+      const stray = client.strayReplies;
+      const answer = await env.orders.get(QueryBus).execute<{ answer: number }>({ type: 'remote.Foreign' });
+      expect(answer).toEqual({ answer: 42 });
+      await waitFor(() => client.strayReplies === stray + 2, 'two stray replies counted');
+    } finally {
+      await conn.close();
+    }
+  });
+});

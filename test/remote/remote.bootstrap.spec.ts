@@ -1,0 +1,136 @@
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import {
+  CommandBus,
+  CommandHandler,
+  DuplicateHandlerError,
+  InMemoryBroker,
+  InvalidConfigurationError,
+  Message,
+  MessageContext,
+  QueryBus,
+  QueryHandler,
+  Subscribe,
+} from '../../lib';
+import { waitFor } from '../setup/wait';
+import { startService } from './remote-scenario';
+
+/** Routed by its decorator alone: no module option on either side. */
+@Message('boot.ShipParcel', { endpoint: 'parcels' })
+class ShipParcel {
+  constructor(readonly parcelId: string) {}
+}
+
+@Message('boot.CountParcels', { endpoint: 'parcels' })
+class CountParcels {
+  constructor(readonly prefix: string) {}
+}
+
+/** Not a `@Message` class. */
+class Undeclared {}
+
+const shipped: Array<{ parcelId: string; subscriber?: string }> = [];
+
+@CommandHandler(ShipParcel)
+class ShipParcelHandler {
+  constructor(private readonly ctx: MessageContext) {}
+  execute(command: ShipParcel): void {
+    shipped.push({ parcelId: command.parcelId, subscriber: this.ctx.subscriber });
+  }
+}
+
+@CommandHandler('boot.ShipParcel')
+class SecondShipParcelHandler {
+  execute(): void {}
+}
+
+@QueryHandler(CountParcels)
+class CountParcelsHandler {
+  execute(query: CountParcels): number {
+    return shipped.filter((s) => s.parcelId.startsWith(query.prefix)).length;
+  }
+}
+
+@Injectable()
+class CommandsNamedSubscriber {
+  @Subscribe('boot.Something', { name: 'commands' })
+  on(): void {}
+}
+
+describe('commands and queries across services: routing declarations and bootstrap checks', () => {
+  const apps: TestingModule[] = [];
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+  });
+
+  it('routes by @Message endpoint alone: the sender executes as in one service, the receiver handles it', async () => {
+    const broker = new InMemoryBroker();
+    const parcels = await startService({ serviceName: 'parcels', inMemory: { broker } }, [
+      ShipParcelHandler,
+      CountParcelsHandler,
+    ]);
+    const shop = await startService({ serviceName: 'shop', inMemory: { broker } }, []);
+    apps.push(parcels, shop);
+    await shop.get(CommandBus).execute(new ShipParcel('p-1'));
+    await waitFor(() => shipped.some((s) => s.parcelId === 'p-1'), 'parcel shipped');
+    expect(shipped.find((s) => s.parcelId === 'p-1')!.subscriber).toBe('commands');
+    await expect(shop.get(QueryBus).execute<number>(new CountParcels('p-'))).resolves.toBe(1);
+    // the receiving service still runs its own commands in process
+    await parcels.get(CommandBus).execute(new ShipParcel('p-local'));
+    expect(shipped.find((s) => s.parcelId === 'p-local')!.subscriber).toBeUndefined();
+  });
+
+  it('fails when a class routed to another service also has a handler in this one', async () => {
+    await expect(startService({ serviceName: 'shop' }, [ShipParcelHandler])).rejects.toThrow(
+      /"boot\.ShipParcel" is routed to service "parcels" but ShipParcelHandler handles it in this service \("shop"\) too/,
+    );
+  });
+
+  it('fails when the receiving service declares the routed command’s handler twice', async () => {
+    const error = await startService({ serviceName: 'parcels' }, [ShipParcelHandler, SecondShipParcelHandler]).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DuplicateHandlerError);
+    expect((error as Error).message).toMatch(/ShipParcelHandler and SecondShipParcelHandler/);
+  });
+
+  it('fails when a type is routed to two endpoints (decorator and module option)', async () => {
+    await expect(
+      startService({ serviceName: 'shop', remote: { routes: { billing: [ShipParcel] } } }, []),
+    ).rejects.toThrow(/"boot\.ShipParcel" is routed to both "parcels" and "billing"/);
+  });
+
+  it('fails on a routed class without @Message, and on bad remote options', async () => {
+    const cases: Array<[object, RegExp]> = [
+      [{ routes: { billing: [Undeclared] } }, /class Undeclared has no message type/],
+      [{ routes: { 'bad name': ['x.Y'] } }, /endpoint "bad name" must be/],
+      [{ routes: { billing: 'x.Y' } }, /remote\.routes\.billing must be an array/],
+      [{ queryTimeoutMs: 0 }, /remote\.queryTimeoutMs must be an integer/],
+      [{ maxReplyBytes: 10 }, /remote\.maxReplyBytes must be an integer/],
+      [{ routs: {} }, /unknown option remote\.routs/],
+    ];
+    for (const [remote, message] of cases) {
+      const error = await startService({ serviceName: 'shop', remote } as never, []).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidConfigurationError);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+
+  it('refuses an invalid endpoint on @Message, and a subscriber named like the routed-commands queue', async () => {
+    expect(() => Message('boot.Bad', { endpoint: 'has space' })).toThrow(InvalidConfigurationError);
+    await expect(
+      startService({ serviceName: 'parcels' }, [ShipParcelHandler, CommandsNamedSubscriber]),
+    ).rejects.toThrow(/a subscriber is named "commands"/);
+  });
+
+  it('rejects a per-call query timeout that is not a positive integer, before sending', async () => {
+    const broker = new InMemoryBroker();
+    const parcels = await startService({ serviceName: 'parcels', inMemory: { broker } }, [CountParcelsHandler]);
+    const shop = await startService({ serviceName: 'shop', inMemory: { broker } }, []);
+    apps.push(parcels, shop);
+    await expect(shop.get(QueryBus).execute(new CountParcels('x'), { timeoutMs: -5 })).rejects.toThrow(
+      /timeoutMs must be an integer/,
+    );
+  });
+});

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MESSAGING_OPTIONS, MESSAGING_TRANSPORT } from '../messaging.tokens';
 import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
 import type { MessageTransport, OutboundMessage } from '../transport/transport.interface';
-import { InMemoryTransport } from '../transport/in-memory/in-memory.transport';
 import { HandlerRegistry } from '../discovery/handler.registry';
 import { EventBus } from '../buses/event.bus';
 import { MessageValidator } from '../message/message.validator';
@@ -13,11 +12,9 @@ import { InvalidConfigurationError } from '../errors/invalid-configuration.error
 import { applyRoutes, routingTable, type AcceptedRoutes, type RemoteSenders } from './remote-routing';
 import { RemoteQueryClient, type RemoteQueryCallOptions } from './remote-query.client';
 import { QueryResponder } from './query.responder';
-import { InMemoryRequestReply } from './in-memory.request-reply';
+import { requestReplyFor } from './request-reply.factory';
 import { COMMANDS_SUBSCRIBER, type RequestReplyTransport } from './request-reply.interface';
 import type { CommandOptions } from './call-options';
-
-/* eslint-disable @typescript-eslint/no-require-imports */
 
 /**
  * Commands and queries across services (option `remote`): applies the routes at module init,
@@ -104,7 +101,7 @@ export class RemoteMessaging {
   async start(): Promise<void> {
     const accepted = this.accepted;
     if (accepted === undefined || (accepted.queries.size === 0 && accepted.queryEndpoints.size === 0)) return;
-    const rr = (this.requestReply = this.createRequestReply());
+    const rr = (this.requestReply = requestReplyFor(this.transport, this.endpoint));
     const o = this.options;
     if (accepted.queryEndpoints.size > 0) {
       this.client = new RemoteQueryClient(rr, o.remote);
@@ -133,19 +130,5 @@ export class RemoteMessaging {
   async stop(drainTimeoutMs: number): Promise<void> {
     this.client?.close();
     await this.requestReply?.close(drainTimeoutMs);
-  }
-
-  private createRequestReply(): RequestReplyTransport {
-    const t = this.transport;
-    if (t instanceof InMemoryTransport) return new InMemoryRequestReply(t.broker, this.endpoint);
-    if (t.name === 'rabbitmq') {
-      const { RabbitMqRequestReply } = require('./rabbitmq.request-reply') as typeof import('./rabbitmq.request-reply');
-      return new RabbitMqRequestReply(t as never);
-    }
-    const own = (t as { requestReply?: () => RequestReplyTransport }).requestReply;
-    if (typeof own === 'function') return own.call(t);
-    throw new InvalidConfigurationError(
-      `routed queries need request/reply, which the "${t.name}" transport does not offer (give it a requestReply() method)`,
-    );
   }
 }

@@ -3,6 +3,7 @@ import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { ManagedChannel } from '../transport/rabbitmq/managed.channel';
 import { RabbitMqNaming } from '../transport/rabbitmq/rabbitmq.naming';
 import type { RabbitMqTransport } from '../transport/rabbitmq/rabbitmq.transport';
+import type { RabbitMqConnection } from '../transport/rabbitmq/rabbitmq.connection';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../message/cloudevents.codec';
 import { QueryInterruptedError } from '../errors/remote-query.errors';
 import { toErrorInfo } from '../errors/error-info';
@@ -30,27 +31,40 @@ function shortString(value: unknown): string | undefined {
 /**
  * Request/reply for routed queries over RabbitMQ. Requests: default exchange to
  * `<endpoint>.queries` (`mandatory`, not persistent, `expiration` = the caller's timeout,
- * `reply-to` `amq.rabbitmq.reply-to`, `correlation-id` = request id) on a channel of the publisher
- * connection that also consumes the direct reply-to pseudo-queue. A returned request means no
- * queue: `NoResponderError`. A lost channel fails every pending request (`QueryInterruptedError`).
- * Answers: a channel of the consumer connection consumes `<prefix>.queries` (prefetch =
- * concurrency, acked after the reply is published); replies go out on a channel of the publisher
- * connection to the request's `reply-to` with its `correlation-id`.
+ * `reply-to` `amq.rabbitmq.reply-to`, `correlation-id` = request id) on a channel that also consumes
+ * the direct reply-to pseudo-queue. A returned request means no queue: `NoResponderError`. A lost
+ * channel fails every pending request (`QueryInterruptedError`). Answers: a channel consumes
+ * `<prefix>.queries` (prefetch = concurrency, acked after the reply is published); replies go out on
+ * another channel to the request's `reply-to` with its `correlation-id`. All on a connection of its
+ * own (role `requests`, Nagle off: each round trip waits for its frames; a memory alarm blocking
+ * it stalls queries, never the event publisher or consumers).
  */
 export class RabbitMqRequestReply implements RequestReplyTransport {
   private readonly logger = new Logger('MessagingRemote');
+  private readonly connection: RabbitMqConnection;
+  private readonly naming: RabbitMqNaming;
+  private opened?: Promise<void>;
   private client?: ManagedChannel;
   private requests?: ManagedChannel;
   private replies?: ManagedChannel;
   private inFlight = 0;
   private consumerTag?: string;
 
-  constructor(private readonly transport: RabbitMqTransport) {}
+  constructor(transport: RabbitMqTransport) {
+    const { connection, naming } = transport.requestConnection();
+    this.connection = connection;
+    this.naming = naming;
+  }
+
+  /** Opens the connection once (both the client and the responder use it). */
+  private open(): Promise<void> {
+    return (this.opened ??= this.connection.open());
+  }
 
   async startClient(sink: ReplySink): Promise<void> {
-    const { connection } = this.transport.connection('publisher');
+    await this.open();
     this.client = new ManagedChannel(
-      connection,
+      this.connection,
       {
         name: 'query-client',
         confirm: false,
@@ -79,8 +93,7 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
     const client = this.client;
     if (client === undefined) throw new QueryInterruptedError(request.endpoint, request.type, 'no reply channel');
     const ch = await client.get(Date.now() + request.timeoutMs, 'query');
-    const naming = this.transport.connection('publisher').naming;
-    const queue = new RabbitMqNaming(naming.eventsExchange, request.endpoint).subscriberQueue(QUERIES_QUEUE);
+    const queue = new RabbitMqNaming(this.naming.eventsExchange, request.endpoint).subscriberQueue(QUERIES_QUEUE);
     ch.publish('', queue, Buffer.from(request.body, 'utf8'), {
       mandatory: true,
       persistent: false,
@@ -94,17 +107,16 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
   }
 
   async respond(answer: RequestAnswerer, concurrency: number): Promise<void> {
-    const consumer = this.transport.connection('consumer');
-    const queue = consumer.naming.subscriberQueue(QUERIES_QUEUE);
-    const publisher = this.transport.connection('publisher').connection;
+    await this.open();
+    const queue = this.naming.subscriberQueue(QUERIES_QUEUE);
     this.replies = new ManagedChannel(
-      publisher,
+      this.connection,
       { name: 'query-replies', confirm: false, reopenDelayMs: 200, setup: async () => undefined },
       this.logger,
     );
     await this.replies.start();
     this.requests = new ManagedChannel(
-      consumer.connection,
+      this.connection,
       {
         name: QUERIES_QUEUE,
         confirm: false,
@@ -160,5 +172,6 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
     const deadline = Date.now() + drainTimeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await Promise.all([requests?.stop(), this.replies?.stop(), this.client?.stop()]);
+    await this.connection.close();
   }
 }

@@ -208,12 +208,13 @@ export class RabbitMqTransport implements MessageTransport {
   }
 
   /**
-   * @internal The publisher or consumer connection and the naming of this service, for the
-   * request/reply of routed queries (`lib/remote`), which keeps its own channels on them.
+   * @internal A new connection (not yet open) for the request/reply of routed queries (`lib/remote`),
+   * with this transport's settings, and the naming of this service.
    */
-  connection(role: 'publisher' | 'consumer'): { connection: RabbitMqConnection; naming: RabbitMqNaming } {
+  requestConnection(): { connection: RabbitMqConnection; naming: RabbitMqNaming } {
     const rt = this.requireRuntime('request/reply');
-    return { connection: role === 'publisher' ? rt.publisherConnection : rt.consumerConnection, naming: rt.naming };
+    const name = this.options.connectionName ?? rt.naming.prefix;
+    return { connection: new RabbitMqConnection('requests', this.options, name, this.logger), naming: rt.naming };
   }
 
   /** The error of a startup step that ran out of `startupTimeoutMs`, naming what is down. */

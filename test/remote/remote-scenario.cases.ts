@@ -4,6 +4,7 @@
  */
 import type { TestingModule } from '@nestjs/testing';
 import {
+  DeadLetterService,
   InvalidMessageError,
   NoResponderError,
   QueryTimeoutError,
@@ -12,7 +13,7 @@ import {
 } from '../../lib';
 import { RemoteMessaging } from '../../lib/remote/remote-messaging';
 import { waitFor } from '../setup/wait';
-import { GetStock, OrderPlaced, ShipOrder, busesOf, seen } from './remote-scenario';
+import { GetStock, OrderPlaced, ShipOrder, busesOf, healed, seen } from './remote-scenario';
 
 /** The apps of one run of the scenario. */
 export interface ScenarioEnv {
@@ -61,6 +62,23 @@ export function remoteScenarioCases(env: () => ScenarioEnv): void {
     await busesOf(orders).commands.execute(new ShipOrder(id, 1));
     await waitFor(() => handled(id).length === 2, 'second attempt');
     expect(handled(id).map((c) => c.attempt)).toEqual([1, 2]);
+  });
+
+  it('dead-letters a routed command that fails for good, with the reason, and replays it to the receiving service', async () => {
+    const { orders, tag, shipping } = env();
+    const id = `poison-${tag}`;
+    await busesOf(orders).commands.execute(new ShipOrder(id, 1));
+    const letters = shipping[0].get(DeadLetterService);
+    const mine = async () =>
+      (await letters.list({ subscriber: 'commands' })).filter((d) => d.body.toString().includes(id));
+    await waitFor(async () => (await mine()).length === 1, 'the dead letter');
+    const [letter] = await mine();
+    expect(letter.type).toBe('remote.ShipOrder');
+    expect(letter.error).toMatchObject({ name: 'PermanentMessageError', message: `no carrier serves ${id}` });
+    healed.add(id);
+    expect(await letters.replay({ ids: [letter.id] })).toBe(1);
+    await waitFor(() => handled(id).length === 2, 'the replayed command handled');
+    expect(handled(id).map((c) => c.attempt)).toEqual([1, 1]);
   });
 
   it('shares routed commands among the receiving service’s instances, each handled once', async () => {

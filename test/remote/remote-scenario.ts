@@ -15,6 +15,7 @@ import {
   Message,
   MessageContext,
   MessagingModule,
+  PermanentMessageError,
   Query,
   QueryBus,
   QueryHandler,
@@ -71,6 +72,9 @@ export interface Seen {
 /** Shared log of handled commands and answered queries (handlers of every app write here). */
 export const seen: { commands: Seen[]; queries: Seen[] } = { commands: [], queries: [] };
 
+/** Orders whose "poison" command the handler accepts again (healed before a replay). */
+export const healed = new Set<string>();
+
 /** The receiving service's handlers, new classes per app instance (`instance` names it in `seen`). */
 export function shippingHandlers(service: string, instance: string): Type[] {
   @CommandHandler(ShipOrder)
@@ -89,6 +93,9 @@ export function shippingHandlers(service: string, instance: string): Type[] {
       });
       if (!(command instanceof ShipOrder)) throw new Error('not rebuilt as a ShipOrder');
       if (command.orderId.startsWith('flaky') && this.ctx.attempt === 1) throw new Error('carrier down');
+      if (command.orderId.startsWith('poison') && !healed.has(command.orderId)) {
+        throw new PermanentMessageError(`no carrier serves ${command.orderId}`);
+      }
     }
   }
 
@@ -106,6 +113,7 @@ export function shippingHandlers(service: string, instance: string): Type[] {
       });
       if (query.sku.startsWith('unknown')) throw new StockUnknownError(query.sku);
       if (query.sku.startsWith('slow')) await new Promise((r) => setTimeout(r, 400));
+      if (query.sku.startsWith('stall')) await new Promise((r) => setTimeout(r, 4_000));
       if (query.sku.startsWith('huge')) return { sku: 'x'.repeat(20_000), available: 0 };
       return { sku: query.sku, available: query.sku.length };
     }

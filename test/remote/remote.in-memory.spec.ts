@@ -1,5 +1,8 @@
 import type { TestingModule } from '@nestjs/testing';
-import { InMemoryBroker } from '../../lib';
+import { DeadLetterService, InMemoryBroker, MESSAGING_TRANSPORT, type MessageTransport } from '../../lib';
+import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
+import { uuidv7 } from '../../lib/message/uuid-v7';
+import { waitFor } from '../setup/wait';
 import { OrderFlow, shippingHandlers, startService, GetStock, ShipOrder } from './remote-scenario';
 import { remoteScenarioCases, type ScenarioEnv } from './remote-scenario.cases';
 
@@ -29,4 +32,30 @@ describe('commands and queries across services: two Nest apps in memory', () => 
   });
 
   remoteScenarioCases(() => env);
+
+  it('dead-letters a command of a type the service does not accept, with the reason', async () => {
+    const id = uuidv7();
+    const envelope = {
+      id,
+      type: 'remote.Unknown',
+      version: 1,
+      time: new Date().toISOString(),
+      source: 'elsewhere',
+      correlationId: id,
+      headers: {},
+      data: {},
+    };
+    const transport = env.orders.get<string, MessageTransport>(MESSAGING_TRANSPORT);
+    await transport.publish({
+      envelope,
+      body: encodeEnvelope(envelope),
+      destination: 'commands',
+      endpoint: 'shipping',
+    });
+    const letters = env.shipping[0].get(DeadLetterService);
+    await waitFor(async () => (await letters.list()).some((d) => d.messageId === id), 'the dead letter');
+    const letter = (await letters.list()).find((d) => d.messageId === id)!;
+    expect(letter.subscriber).toBe('commands');
+    expect(letter.error.name).toBe('UnknownMessageTypeError');
+  });
 });

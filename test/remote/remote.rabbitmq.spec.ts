@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import {
   CommandBus,
   DeadLetterService,
+  QueryInterruptedError,
   MessagingTransactions,
   QueryBus,
   createMessagingEntities,
@@ -13,7 +14,7 @@ import { RemoteMessaging } from '../../lib/remote/remote-messaging';
 import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { uuidv7 } from '../../lib/message/uuid-v7';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
-import { cleanup, rawConnection, runId, waitFor } from '../rabbitmq/rabbitmq-test.helpers';
+import { cleanup, closeConnections, rawConnection, runId, waitFor } from '../rabbitmq/rabbitmq-test.helpers';
 import { uniqueTables } from '../outbox/helpers/outbox-test.db';
 import { OrderFlow, ShipOrder, GetStock, seen, shippingHandlers, startService } from './remote-scenario';
 import { remoteScenarioCases, type ScenarioEnv } from './remote-scenario.cases';
@@ -178,5 +179,19 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
     } finally {
       await conn.close();
     }
+  });
+
+  it('fails a query in flight with QueryInterruptedError when its connection drops, and queries again after the reconnect', async () => {
+    const queries = env.orders.get(QueryBus);
+    const pending = queries.execute(new GetStock(`stall-${run}-drop`), { timeoutMs: 20_000 }).catch((e: unknown) => e);
+    await waitFor(() => seen.queries.some((q) => q.orderId === `stall-${run}-drop`), 'the query reached shipping');
+    expect(await closeConnections(`${ORDERS} requests`, 'remote query test')).toBe(1);
+    expect(await pending).toBeInstanceOf(QueryInterruptedError);
+    let answer: unknown;
+    await waitFor(async () => {
+      answer = await queries.execute(new GetStock(`${run}-after`), { timeoutMs: 5_000 }).catch(() => undefined);
+      return answer !== undefined;
+    }, 'a query after the reconnect');
+    expect(answer).toEqual({ sku: `${run}-after`, available: `${run}-after`.length });
   });
 });

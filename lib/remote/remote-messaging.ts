@@ -7,6 +7,7 @@ import { EventBus } from '../buses/event.bus';
 import { MessageValidator } from '../message/message.validator';
 import { UpcasterRegistry } from '../message/upcaster.registry';
 import { encodeEnvelope } from '../message/cloudevents.codec';
+import { getMessageInfo } from '../message/message-type';
 import { MessagingTracing } from '../tracing/messaging-tracing.service';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { applyRoutes, routingTable, type AcceptedRoutes, type RemoteSenders } from './remote-routing';
@@ -30,6 +31,8 @@ export class RemoteMessaging {
   private requestReply?: RequestReplyTransport;
   /** Sends routed queries (set at bootstrap when this service queries another). */
   client?: RemoteQueryClient;
+  /** Why there is no client although routes lead away (the transport has no request/reply). */
+  private clientError?: Error;
 
   constructor(
     @Inject(MESSAGING_OPTIONS) private readonly options: ResolvedMessagingOptions,
@@ -65,9 +68,10 @@ export class RemoteMessaging {
       query: (route) => (envelope, options) => {
         if (this.client === undefined) {
           return Promise.reject(
-            new InvalidConfigurationError(
-              `query "${route.type}" to "${route.endpoint}": the query client is not started`,
-            ),
+            this.clientError ??
+              new InvalidConfigurationError(
+                `query "${route.type}" to "${route.endpoint}": the query client is not started`,
+              ),
           );
         }
         return this.client.request(route.endpoint, envelope, options as RemoteQueryCallOptions | undefined);
@@ -75,6 +79,11 @@ export class RemoteMessaging {
     };
     const accepted = applyRoutes(this.registry, table, this.endpoint, senders);
     this.accepted = accepted;
+    // upcasters declared on the accepted classes (the explorer registered those of subscribers only)
+    for (const [type, route] of [...accepted.commands, ...accepted.queries]) {
+      const upcasters = route.cls ? getMessageInfo(route.cls)?.upcasters : undefined;
+      for (const [from, fn] of Object.entries(upcasters ?? {})) this.upcasters.register(type, Number(from), fn);
+    }
     if (accepted.commands.size > 0) {
       if (this.registry.subscribers.has(COMMANDS_SUBSCRIBER)) {
         throw new InvalidConfigurationError(
@@ -101,7 +110,17 @@ export class RemoteMessaging {
   async start(): Promise<void> {
     const accepted = this.accepted;
     if (accepted === undefined || (accepted.queries.size === 0 && accepted.queryEndpoints.size === 0)) return;
-    const rr = (this.requestReply = requestReplyFor(this.transport, this.endpoint));
+    let rr: RequestReplyTransport;
+    try {
+      rr = this.requestReply = requestReplyFor(this.transport, this.endpoint);
+    } catch (error) {
+      // a transport without request/reply: fatal for a service that answers queries; for one that
+      // only sends, its routed commands still work and each routed query fails with this error
+      if (accepted.queries.size > 0) throw error;
+      this.clientError = error as Error;
+      this.logger.warn(`remote: ${(error as Error).message}; routed queries from this service will fail`);
+      return;
+    }
     const o = this.options;
     if (accepted.queryEndpoints.size > 0) {
       this.client = new RemoteQueryClient(rr, o.remote);

@@ -14,6 +14,9 @@ import {
   Subscribe,
 } from '../../lib';
 import { waitFor } from '../setup/wait';
+import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
+import { uuidv7 } from '../../lib/message/uuid-v7';
+import { InMemoryTransport, MESSAGING_TRANSPORT, type MessageTransport, type OutboundMessage } from '../../lib';
 import { startService } from './remote-scenario';
 
 /** Routed by its decorator alone: no module option on either side. */
@@ -25,6 +28,41 @@ class ShipParcel {
 @Message('boot.CountParcels', { endpoint: 'parcels' })
 class CountParcels {
   constructor(readonly prefix: string) {}
+}
+
+/** Version 2 of a routed command; version 1 had no `carrier`. */
+@Message('boot.Relabel', { endpoint: 'parcels', version: 2, upcasters: { 1: (v1) => ({ ...v1, carrier: 'post' }) } })
+class Relabel {
+  constructor(
+    readonly parcelId: string,
+    readonly carrier: string,
+  ) {}
+}
+
+const relabelled: Relabel[] = [];
+
+@CommandHandler(Relabel)
+class RelabelHandler {
+  execute(command: Relabel): void {
+    relabelled.push(command);
+  }
+}
+
+/** A transport of the user's own (no request/reply), here delegating to the in-memory one. */
+class OwnTransport implements MessageTransport {
+  readonly name = 'own';
+  readonly capabilities;
+  readonly deadLetters;
+  constructor(private readonly inner: InMemoryTransport) {
+    this.capabilities = inner.capabilities;
+    this.deadLetters = inner.deadLetters;
+  }
+  connect: MessageTransport['connect'] = (c) => this.inner.connect(c);
+  publish = (m: OutboundMessage) => this.inner.publish(m);
+  subscribe: MessageTransport['subscribe'] = (s, h) => this.inner.subscribe(s, h);
+  stats = () => this.inner.stats();
+  isConnected = () => this.inner.isConnected();
+  close = (ms: number) => this.inner.close(ms);
 }
 
 /** Not a `@Message` class. */
@@ -132,5 +170,47 @@ describe('commands and queries across services: routing declarations and bootstr
     await expect(shop.get(QueryBus).execute(new CountParcels('x'), { timeoutMs: -5 })).rejects.toThrow(
       /timeoutMs must be an integer/,
     );
+  });
+
+  it('upcasts an older version of a routed command to the version its handler takes', async () => {
+    const broker = new InMemoryBroker();
+    const parcels = await startService({ serviceName: 'parcels', inMemory: { broker } }, [RelabelHandler]);
+    apps.push(parcels);
+    const id = uuidv7();
+    const envelope = {
+      id,
+      type: 'boot.Relabel',
+      version: 1,
+      time: new Date().toISOString(),
+      source: 'old-shop',
+      correlationId: id,
+      headers: {},
+      data: { parcelId: 'p-v1' },
+    };
+    const transport = parcels.get<string, MessageTransport>(MESSAGING_TRANSPORT);
+    await transport.publish({ envelope, body: encodeEnvelope(envelope), destination: 'commands' });
+    await waitFor(() => relabelled.length === 1, 'the upcast command handled');
+    expect(relabelled[0]).toBeInstanceOf(Relabel);
+    expect({ ...relabelled[0] }).toEqual({ parcelId: 'p-v1', carrier: 'post' });
+  });
+
+  it('on a transport without request/reply, sends routed commands and fails routed queries clearly', async () => {
+    const broker = new InMemoryBroker();
+    const parcels = await startService({ serviceName: 'parcels', inMemory: { broker } }, [ShipParcelHandler]);
+    const shop = await startService(
+      { serviceName: 'shop', transport: new OwnTransport(new InMemoryTransport(broker)) },
+      [],
+    );
+    apps.push(parcels, shop);
+    await shop.get(CommandBus).execute(new ShipParcel('p-own'));
+    await waitFor(() => shipped.some((s) => s.parcelId === 'p-own'), 'the command over the own transport');
+    await expect(shop.get(QueryBus).execute(new CountParcels('p-'))).rejects.toThrow(
+      /routed queries need request\/reply, which the "own" transport does not offer/,
+    );
+    await expect(
+      startService({ serviceName: 'parcels', transport: new OwnTransport(new InMemoryTransport(broker)) }, [
+        CountParcelsHandler,
+      ]),
+    ).rejects.toThrow(InvalidConfigurationError);
   });
 });

@@ -22,6 +22,8 @@ export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
  * a service that is gone are returned at once (`NoResponderError`) instead of waiting for their timeout.
  */
 export const QUERY_QUEUE_EXPIRES_MS = 30_000;
+/** How long starting the request/reply channels may take (the transport's own startup has passed by then). */
+const STARTUP_MS = 30_000;
 
 /** A short string fit for an AMQP property, else undefined. */
 function shortString(value: unknown): string | undefined {
@@ -61,6 +63,25 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
     return (this.opened ??= this.connection.open());
   }
 
+  /**
+   * Starts a channel, again after a failure a dropped connection caused (the broker closing
+   * connections while the app starts), for up to `STARTUP_MS`; a refused declaration (a queue
+   * declared with other arguments: PRECONDITION_FAILED) is thrown at once.
+   */
+  private async startChannel(channel: ManagedChannel): Promise<void> {
+    const until = Date.now() + STARTUP_MS;
+    for (;;) {
+      try {
+        return await channel.start(until);
+      } catch (error) {
+        const text = toErrorInfo(error).message;
+        if (Date.now() >= until || /PRECONDITION_FAILED|ACCESS_REFUSED/.test(text)) throw error;
+        this.logger.warn(`request/reply channel could not start (${this.connection.scrub(text)}); trying again`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+
   async startClient(sink: ReplySink): Promise<void> {
     await this.open();
     this.client = new ManagedChannel(
@@ -86,7 +107,7 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
       },
       this.logger,
     );
-    await this.client.start();
+    await this.startChannel(this.client);
   }
 
   async send(request: OutgoingRequest): Promise<void> {
@@ -114,7 +135,7 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
       { name: 'query-replies', confirm: false, reopenDelayMs: 200, setup: async () => undefined },
       this.logger,
     );
-    await this.replies.start();
+    await this.startChannel(this.replies);
     this.requests = new ManagedChannel(
       this.connection,
       {
@@ -133,7 +154,7 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
       },
       this.logger,
     );
-    await this.requests.start();
+    await this.startChannel(this.requests);
   }
 
   private async onRequest(ch: Channel, msg: ConsumeMessage, answer: RequestAnswerer): Promise<void> {

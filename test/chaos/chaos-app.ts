@@ -135,7 +135,8 @@ const orm = TypeOrmModule.forRoot({
   type: 'postgres',
   url: DB_URL,
   applicationName: `chaos_${RUN}_${ROLE}`,
-  poolSize: 6,
+  // the consumer runs three inbox subscribers (billing, shipping, routed commands), its relay and the query handler
+  poolSize: PRODUCER ? 6 : 10,
   entities: createMessagingEntities({ database: 'postgres', ...outboxTables }),
 });
 

@@ -98,7 +98,9 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       await this.transport.subscribe(
         {
           name: sub.name,
-          types: [...sub.routes.keys()],
+          // routed commands come to their queue by name only: bound to the events exchange under
+          // their types, any event of that type would run the command
+          types: sub.kind === 'command' ? [] : [...sub.routes.keys()],
           // commit groups form from deliveries queued behind the subscriber's `concurrency` transactions
           concurrency: sub.inbox && this.outbox.unitOfWork ? sub.concurrency * sub.groupSize : sub.concurrency,
           retryDelaysMs: retryDelayLevels(sub.retry),

@@ -61,19 +61,20 @@ export function runRemoteContract(tools: () => RemoteContractTools): void {
     const commands = recorder();
     const audit = recorder();
     const own = recorder();
-    await b.subscribe(descriptor('commands', ['contract.Ship']), commands.handler);
+    // a commands queue is bound to nothing (MessagingRuntime): an event of a command's type never reaches it
+    await b.subscribe(descriptor('commands', []), commands.handler);
     await b.subscribe(descriptor('audit', ['contract.Ship']), audit.handler);
-    await a.subscribe(descriptor('commands', ['contract.Ship']), own.handler);
+    await a.subscribe(descriptor('commands', []), own.handler);
     const sent = message(sender, 'contract.Ship', { n: 1 }, { destination: 'commands', endpoint: receiver });
     await a.publish(sent);
     await waitFor(() => commands.received.length === 1, 'the routed command', within());
     expect(decodeEnvelope(commands.received[0].body).id).toBe(sent.envelope.id);
     // an event of the same type behind it, as a barrier: by then a stray copy of the command would have arrived too
     await a.publish(message(sender, 'contract.Ship', { n: 2 }));
-    await waitFor(() => audit.received.length === 1 && own.received.length === 1, 'the event copies', within());
+    await waitFor(() => audit.received.length === 1, 'the event copy', within());
     expect((decodeEnvelope(audit.received[0].body).data as { n: number }).n).toBe(2);
-    expect((decodeEnvelope(own.received[0].body).data as { n: number }).n).toBe(2);
-    expect(commands.received.length).toBe(2); // the event too: its queue is bound to the type
+    expect(commands.received.length).toBe(1);
+    expect(own.received.length).toBe(0);
   });
 
   it('carries a request to a responder of its endpoint and the reply back by request id; reports no responder', async () => {

@@ -45,6 +45,17 @@ export function remoteScenarioCases(env: () => ScenarioEnv): void {
     expect(c.attempt).toBe(1);
   });
 
+  it('never runs a routed command for an event that merely has its type (nothing applied that was not sent)', async () => {
+    const { orders, tag } = env();
+    const fake = `${tag}-fake`;
+    const real = `${tag}-real`;
+    // the command's class published as an event, then the real command as a barrier behind it
+    await busesOf(orders).events.publish(new ShipOrder(fake, 1));
+    await busesOf(orders).commands.execute(new ShipOrder(real, 1));
+    await waitFor(() => handled(real).length === 1, 'the real command');
+    expect(handled(fake)).toEqual([]);
+  });
+
   it('gives a command sent from an event handler that event as its cause, and keeps the correlation', async () => {
     const { orders, tag } = env();
     const id = `${tag}-evt-1`;

@@ -1,6 +1,7 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { DuplicateHandlerError } from '../errors/duplicate-handler.error';
 import { declaredMessageClasses, getMessageInfo } from '../message/message-type';
+import { Command, Query } from '../message/command-query';
 import type { MessageEnvelope } from '../message/envelope';
 import type { HandlerRegistry, RequestHandlerEntry, SubscriberRoute } from '../discovery/handler.registry';
 import type { ResolvedRemoteOptions } from './remote-options';
@@ -66,6 +67,14 @@ function localHandler(
   return undefined;
 }
 
+/** `command` or `query` for a class extending `Command` or `Query`; undefined when it could be either. */
+function kindOf(cls: Function | undefined): 'command' | 'query' | undefined {
+  const proto: unknown = cls?.prototype;
+  if (proto instanceof Command) return 'command';
+  if (proto instanceof Query) return 'query';
+  return undefined;
+}
+
 /** The class a handler entry was registered under, if any. */
 function classOf(map: Map<Function | string, RequestHandlerEntry>, entry: RequestHandlerEntry): Function | undefined {
   for (const [key, e] of map) if (e === entry && typeof key === 'function') return key;
@@ -120,15 +129,20 @@ export function applyRoutes(
         transactional: false,
         send,
       });
-      const commandEntry = entry(senders.command(route));
-      const queryEntry = entry(senders.query(route));
-      registry.commands.set(route.type, commandEntry);
-      registry.queries.set(route.type, queryEntry);
-      if (route.cls !== undefined) {
-        registry.commands.set(route.cls, commandEntry);
-        registry.queries.set(route.cls, queryEntry);
+      // a class extending Command or Query goes on that bus only (on the other one it has no
+      // handler, as in one service); a type name or a plain class can be either
+      const kind = kindOf(route.cls);
+      if (kind !== 'query') {
+        const commandEntry = entry(senders.command(route));
+        registry.commands.set(route.type, commandEntry);
+        if (route.cls !== undefined) registry.commands.set(route.cls, commandEntry);
       }
-      accepted.queryEndpoints.add(route.endpoint);
+      if (kind !== 'command') {
+        const queryEntry = entry(senders.query(route));
+        registry.queries.set(route.type, queryEntry);
+        if (route.cls !== undefined) registry.queries.set(route.cls, queryEntry);
+        accepted.queryEndpoints.add(route.endpoint);
+      }
       continue;
     }
     if (command !== undefined && query !== undefined) {

@@ -2,8 +2,11 @@ import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import {
+  Command,
   CommandBus,
   CommandHandler,
+  HandlerNotFoundError,
+  Query,
   DuplicateHandlerError,
   InMemoryBroker,
   InvalidConfigurationError,
@@ -65,6 +68,12 @@ class OwnTransport implements MessageTransport {
   close = (ms: number) => this.inner.close(ms);
 }
 
+@Message('boot.TypedShip')
+class TypedShip extends Command<void> {}
+
+@Message('boot.TypedCount')
+class TypedCount extends Query<number> {}
+
 /** Not a `@Message` class. */
 class Undeclared {}
 
@@ -117,6 +126,18 @@ describe('commands and queries across services: routing declarations and bootstr
     // the receiving service still runs its own commands in process
     await parcels.get(CommandBus).execute(new ShipParcel('p-local'));
     expect(shipped.find((s) => s.parcelId === 'p-local')!.subscriber).toBeUndefined();
+  });
+
+  it('puts a routed Command class on the CommandBus only and a Query class on the QueryBus only', async () => {
+    const broker = new InMemoryBroker();
+    const shop = await startService(
+      { serviceName: 'shop', inMemory: { broker }, remote: { routes: { stock: [TypedShip, TypedCount] } } },
+      [],
+    );
+    apps.push(shop);
+    // the wrong bus fails as in one service: nothing is sent to be dead-lettered over there
+    await expect(shop.get(CommandBus).execute(new TypedCount())).rejects.toBeInstanceOf(HandlerNotFoundError);
+    await expect(shop.get(QueryBus).execute(new TypedShip())).rejects.toBeInstanceOf(HandlerNotFoundError);
   });
 
   it('fails when a class routed to another service also has a handler in this one', async () => {

@@ -1,5 +1,12 @@
 import type { TestingModule } from '@nestjs/testing';
-import { DeadLetterService, InMemoryBroker, MESSAGING_TRANSPORT, type MessageTransport } from '../../lib';
+import {
+  CommandBus,
+  DeadLetterService,
+  InMemoryBroker,
+  MESSAGING_TRANSPORT,
+  UnroutableMessageError,
+  type MessageTransport,
+} from '../../lib';
 import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { uuidv7 } from '../../lib/message/uuid-v7';
 import { waitFor } from '../setup/wait';
@@ -57,5 +64,11 @@ describe('commands and queries across services: two Nest apps in memory', () => 
     const letter = (await letters.list()).find((d) => d.messageId === id)!;
     expect(letter.subscriber).toBe('commands');
     expect(letter.error.name).toBe('UnknownMessageTypeError');
+  });
+
+  it('refuses a routed command for a service that never subscribed (UnroutableMessageError, as RabbitMQ does)', async () => {
+    await expect(env.orders.get(CommandBus).execute({ type: 'remote.Orphan' })).rejects.toBeInstanceOf(
+      UnroutableMessageError,
+    );
   });
 });

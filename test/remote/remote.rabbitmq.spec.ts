@@ -2,7 +2,11 @@ import type { TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import {
+  Command,
   CommandBus,
+  CommandHandler,
+  Message,
+  MessageContext,
   DeadLetterService,
   QueryInterruptedError,
   MessagingTransactions,
@@ -18,6 +22,14 @@ import { cleanup, closeConnections, rawConnection, runId, waitFor } from '../rab
 import { uniqueTables } from '../outbox/helpers/outbox-test.db';
 import { OrderFlow, ShipOrder, GetStock, seen, shippingHandlers, startService } from './remote-scenario';
 import { remoteScenarioCases, type ScenarioEnv } from './remote-scenario.cases';
+
+/** Routed to a service that starts only after the sender (see its test). */
+@Message('remote.LateShip')
+class LateShip extends Command<void> {
+  constructor(readonly parcelId: string) {
+    super();
+  }
+}
 
 const run = runId();
 const ORDERS = `${run}-orders`;
@@ -85,10 +97,67 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
         .catch(() => undefined);
     }
     for (const app of apps.reverse()) await app.close().catch(() => undefined);
-    await cleanup(run, [], [exchange, `${ORDERS}.retry`, `${SHIPPING}.retry`]);
+    await cleanup(
+      run,
+      [],
+      [exchange, `${ORDERS}.retry`, `${SHIPPING}.retry`, `${run}-late.retry`, `${run}-early.retry`],
+    );
   });
 
   remoteScenarioCases(() => env);
+
+  it('keeps a command routed to a service not deployed yet past outbox.maxAttempts, and delivers it once that service starts', async () => {
+    const LATE = `${run}-late`;
+    const senderTables = tablesOf('rcl');
+    const late: { id: string; subscriber?: string }[] = [];
+    @CommandHandler(LateShip)
+    class LateShipHandler {
+      constructor(private readonly ctx: MessageContext) {}
+      execute(command: LateShip): void {
+        late.push({ id: command.parcelId, subscriber: this.ctx.subscriber });
+      }
+    }
+    const routes = { [LATE]: [LateShip] };
+    const sender = await startService(
+      {
+        serviceName: `${run}-early`,
+        transport: 'rabbitmq',
+        rabbitmq: { url: TEST_AMQP_URL, exchange, reconnectDelayMs: 200 },
+        outbox: {
+          ...senderTables,
+          pollIntervalMs: 20,
+          maxAttempts: 2,
+          backoff: { initialDelayMs: 20, maxDelayMs: 100 },
+        },
+        remote: { routes },
+      },
+      [],
+      [pg(senderTables)],
+    );
+    apps.push(sender);
+    const ds = sender.get(DataSource);
+    try {
+      await sender.get(CommandBus).execute(new LateShip(`${run}-parcel`));
+      // the receiver's queue does not exist: attempts pass maxAttempts, the row stays pending
+      await waitFor(async () => {
+        const [row] = await ds.query(`SELECT attempts, status FROM "${senderTables.outboxTable}"`);
+        return row !== undefined && row.attempts > 2 && row.status === 'pending';
+      }, 'attempts past maxAttempts, still pending');
+      const receiver = await startService(
+        { serviceName: LATE, transport: 'rabbitmq', rabbitmq: { url: TEST_AMQP_URL, exchange }, remote: { routes } },
+        [LateShipHandler],
+      );
+      apps.push(receiver);
+      await waitFor(() => late.length === 1, 'the command delivered once the receiver started');
+      expect(late[0]).toEqual({ id: `${run}-parcel`, subscriber: 'commands' });
+      await waitFor(async () => {
+        const [row] = await ds.query(`SELECT status FROM "${senderTables.outboxTable}"`);
+        return row?.status === 'sent';
+      }, 'the row marked sent');
+    } finally {
+      await ds.query(`DROP TABLE IF EXISTS "${senderTables.outboxTable}", "${senderTables.inboxTable}"`);
+    }
+  });
 
   it('writes a routed command in the caller’s transaction: a rollback sends nothing', async () => {
     const orders = env.orders;

@@ -9,7 +9,7 @@ import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
 import { QueryInterruptedError, ReplyTooLargeError } from '../errors/remote-query.errors';
 import { toErrorInfo } from '../errors/error-info';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
-import { encodeReply } from './reply.codec';
+import { encodeReply, type ErrorReplyStatus } from './reply.codec';
 import { QUERIES_QUEUE, type RequestAnswerer } from './request-reply.interface';
 
 /** A query this service answers for other services. */
@@ -58,26 +58,28 @@ export class QueryResponder {
       if (bytes > this.deps.maxMessageBytes) throw new MessageTooLargeError(bytes, this.deps.maxMessageBytes);
       const env = (envelope = decodeEnvelope(body));
       if (redelivered) {
-        throw new QueryInterruptedError(
-          this.deps.serviceName,
-          env.type,
-          'the instance that took it stopped before answering; queries are not run twice',
-        );
+        const reason = 'the instance that took it stopped before answering; queries are not run twice';
+        return this.failed(env, new QueryInterruptedError(this.deps.serviceName, env.type, reason), 'interrupted');
       }
       const result = await this.run(env);
       const reply = encodeReply(this.deps.serviceName, env, { ok: true, result });
       const size = Buffer.byteLength(reply, 'utf8');
       if (size <= this.deps.maxReplyBytes) return reply;
-      throw new ReplyTooLargeError(env.type, size, this.deps.maxReplyBytes);
+      return this.failed(env, new ReplyTooLargeError(env.type, size, this.deps.maxReplyBytes), 'too-large');
     } catch (error) {
-      const info = toErrorInfo(error);
-      if (!this.deps.sendErrorStack) delete info.stack;
-      const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} correlationId=${envelope?.correlationId ?? '?'}`;
-      const log = error instanceof ReplyTooLargeError ? 'error' : 'warn';
-      this.logger[log](`query answered with an error: ${info.name}: ${info.message} (${where})`);
-      return encodeReply(this.deps.serviceName, envelope, { ok: false, error: info });
+      return this.failed(envelope, error, 'error');
     }
   };
+
+  /** An error reply; `status` says who failed (see `DecodedReply`), never the error's name. */
+  private failed(envelope: MessageEnvelope | undefined, error: unknown, status: ErrorReplyStatus): string {
+    const info = toErrorInfo(error);
+    if (!this.deps.sendErrorStack) delete info.stack;
+    const where = `id=${envelope?.id ?? '?'} type=${envelope?.type ?? '?'} correlationId=${envelope?.correlationId ?? '?'}`;
+    const log = status === 'too-large' ? 'error' : 'warn';
+    this.logger[log](`query answered with an error: ${info.name}: ${info.message} (${where})`);
+    return encodeReply(this.deps.serviceName, envelope, { ok: false, error: info, status });
+  }
 
   private async run(env: MessageEnvelope): Promise<unknown> {
     const route = this.deps.routes.get(env.type);

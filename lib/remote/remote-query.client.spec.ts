@@ -48,6 +48,30 @@ describe('RemoteQueryClient and the reply codec', () => {
     expect(client.inFlight).toBe(0);
   });
 
+  it('takes the kind of failure from replystatus, never from the remote error name', async () => {
+    const { client, ask } = setup();
+    const asked = [ask(), ask(), ask()];
+    const [handlerOwn, interrupted, tooLarge] = asked;
+    // a handler whose own query to a third service was interrupted: still that handler's error
+    const named = { name: 'QueryInterruptedError', message: 'its own hop failed' };
+    client.reply(encodeReply('stock', handlerOwn.envelope, { ok: false, error: named }), handlerOwn.envelope.id);
+    client.reply(
+      encodeReply('stock', interrupted.envelope, { ok: false, error: named, status: 'interrupted' }),
+      interrupted.envelope.id,
+    );
+    client.reply(
+      encodeReply('stock', tooLarge.envelope, {
+        ok: false,
+        error: { name: 'Whatever', message: 'over the limit' },
+        status: 'too-large',
+      }),
+      tooLarge.envelope.id,
+    );
+    expect(await handlerOwn.result).toBeInstanceOf(RemoteHandlerError);
+    expect(await interrupted.result).toBeInstanceOf(QueryInterruptedError);
+    expect(await tooLarge.result).toBeInstanceOf(ReplyTooLargeError);
+  });
+
   it('turns an error reply into RemoteHandlerError with the remote name and message', async () => {
     const { client, ask } = setup();
     const { envelope, result } = ask();

@@ -112,9 +112,11 @@ export class RemoteQueryClient implements ReplySink {
     try {
       const reply = decodeReply(body);
       if (reply.ok) outcome = { result: reply.result };
-      else if (reply.error.name === 'QueryInterruptedError') {
+      // the kind of failure comes from the responder machinery's status, never from an error's
+      // name (a handler's own QueryInterruptedError from a query it made is a handler error)
+      else if (reply.status === 'interrupted') {
         outcome = new QueryInterruptedError(p.endpoint, p.type, `service "${p.endpoint}": ${reply.error.message}`);
-      } else if (reply.error.name === 'ReplyTooLargeError') {
+      } else if (reply.status === 'too-large') {
         outcome = new ReplyTooLargeError(
           p.type,
           undefined,

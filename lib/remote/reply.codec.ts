@@ -6,7 +6,23 @@ import type { ErrorInfo } from '../errors/error-info';
 import { REPLY_STATUS, REPLY_TYPE } from './request-reply.interface';
 
 /** What a reply says. */
-export type DecodedReply = { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
+export type DecodedReply =
+  | { ok: true; result: unknown }
+  | {
+      ok: false;
+      error: ErrorInfo;
+      /**
+       * `error`: the handler threw (whatever its error's name); `interrupted`: the responder did not
+       * run it (a redelivered request); `too-large`: its result was over the responder's reply limit.
+       * Set by the responder machinery only, never taken from an error's name.
+       */
+      status?: ErrorReplyStatus;
+    };
+
+/** The `replystatus` of a failed query. */
+export type ErrorReplyStatus = 'error' | 'interrupted' | 'too-large';
+
+const ERROR_STATUSES: readonly string[] = ['error', 'interrupted', 'too-large'];
 
 /** Bounds of the error fields a reply carries. */
 const MAX_NAME = 200;
@@ -32,7 +48,7 @@ export function encodeReply(
     source,
     correlationId: request?.correlationId ?? id,
     causationId: request?.id,
-    headers: { [REPLY_STATUS]: reply.ok ? 'ok' : 'error' },
+    headers: { [REPLY_STATUS]: reply.ok ? 'ok' : (reply.status ?? 'error') },
     data: reply.ok ? (reply.result ?? null) : errorData(reply.error),
   };
   return encodeEnvelope(envelope);
@@ -50,12 +66,14 @@ export function decodeReply(body: Buffer | string): DecodedReply {
   if (envelope.type !== REPLY_TYPE) throw new MalformedMessageError(`a reply must have type "${REPLY_TYPE}"`);
   const status = envelope.headers[REPLY_STATUS];
   if (status === 'ok') return { ok: true, result: envelope.data };
-  if (status !== 'error') throw new MalformedMessageError(`a reply must have "${REPLY_STATUS}" "ok" or "error"`);
+  if (typeof status !== 'string' || !ERROR_STATUSES.includes(status)) {
+    throw new MalformedMessageError(`a reply must have "${REPLY_STATUS}" "ok", "error", "interrupted" or "too-large"`);
+  }
   const data = envelope.data as Partial<Record<keyof ErrorInfo, unknown>> | null;
   if (data === null || typeof data !== 'object' || typeof data.name !== 'string' || typeof data.message !== 'string') {
     throw new MalformedMessageError('an error reply must carry { name, message } strings');
   }
   const error: ErrorInfo = { name: data.name.slice(0, MAX_NAME), message: data.message.slice(0, MAX_MESSAGE) };
   if (typeof data.stack === 'string') error.stack = data.stack.slice(0, MAX_STACK);
-  return { ok: false, error };
+  return { ok: false, error, status: status as ErrorReplyStatus };
 }

@@ -48,6 +48,7 @@ export class InMemoryRequestReply implements RequestReplyTransport {
     const sink = this.sink;
     // as on a broker: the answer comes later, never in the caller's own call stack
     setImmediate(() => {
+      if (!request.isPending()) return; // the caller gave up meanwhile: not run after all
       void this.answerOn(responder, request.body).then((reply) => sink?.reply(reply, request.requestId));
     });
   }

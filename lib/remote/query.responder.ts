@@ -8,6 +8,7 @@ import { MessageTooLargeError } from '../errors/message-too-large.error';
 import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
 import { QueryInterruptedError, ReplyTooLargeError } from '../errors/remote-query.errors';
 import { toErrorInfo } from '../errors/error-info';
+import { withTimeout } from '../consumer/consumer.pipeline';
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { encodeReply, type ErrorReplyStatus } from './reply.codec';
 import { QUERIES_QUEUE, type RequestAnswerer } from './request-reply.interface';
@@ -28,6 +29,8 @@ export interface QueryResponderDeps {
   maxMessageBytes: number;
   maxReplyBytes: number;
   sendErrorStack: boolean;
+  /** `handlerTimeoutMs`: a handler still running then is answered with `HandlerTimeoutError`. */
+  timeoutMs: number;
   routes: Map<string, ResponderRoute>;
   validator: MessageValidator;
   upcasters: UpcasterRegistry;
@@ -89,7 +92,14 @@ export class QueryResponder {
       ? await this.deps.validator.materialize(env.type, route.cls, data, data === env.data)
       : data;
     const state: MessageContextState = { correlationId: env.correlationId, message: env, kind: 'query' };
-    const work = () => runInMessageContext(state, () => Promise.resolve(route.execute(query)));
+    // a hung handler must not hold a prefetch slot for good: answered after `timeoutMs`, its slot
+    // is free again (the handler itself cannot be stopped and runs on, as a subscriber's does)
+    const work = () =>
+      withTimeout(
+        QUERIES_QUEUE,
+        this.deps.timeoutMs,
+        runInMessageContext(state, () => Promise.resolve(route.execute(query))),
+      );
     const wrap = this.deps.wrap;
     if (wrap === undefined || (wrap.wraps !== undefined && !wrap.wraps(env))) return work();
     return wrap(env, QUERIES_QUEUE, 1, work);

@@ -113,7 +113,10 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
   async send(request: OutgoingRequest): Promise<void> {
     const client = this.client;
     if (client === undefined) throw new QueryInterruptedError(request.endpoint, request.type, 'no reply channel');
-    const ch = await client.get(Date.now() + request.timeoutMs, 'query');
+    const ch = await client.get(request.deadline, 'query');
+    // the caller gave up meanwhile (timed out, connection lost): sent now, it would run after all
+    const left = request.deadline - Date.now();
+    if (!request.isPending() || left <= 0) return;
     const queue = new RabbitMqNaming(this.naming.eventsExchange, request.endpoint).subscriberQueue(QUERIES_QUEUE);
     ch.publish('', queue, Buffer.from(request.body, 'utf8'), {
       mandatory: true,
@@ -122,7 +125,7 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
       correlationId: request.requestId,
       messageId: request.requestId,
       type: shortString(request.type),
-      expiration: String(request.timeoutMs),
+      expiration: String(Math.ceil(left)),
       contentType: CLOUDEVENTS_CONTENT_TYPE,
     });
   }
@@ -148,7 +151,12 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
             arguments: { 'x-queue-type': 'classic', 'x-expires': QUERY_QUEUE_EXPIRES_MS },
           });
           await ch.prefetch(concurrency);
-          const { consumerTag } = await ch.consume(queue, (msg) => msg && void this.onRequest(ch, msg, answer));
+          const { consumerTag } = await ch.consume(queue, (msg) => {
+            // null: the broker cancelled the consumer (queue deleted, its node down): consume again
+            // on a fresh channel, which declares the queue anew
+            if (msg === null) this.requests?.recycle();
+            else void this.onRequest(ch, msg, answer);
+          });
           this.consumerTag = consumerTag;
         },
       },
@@ -161,8 +169,12 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
     this.inFlight++;
     try {
       const replyTo = shortString(msg.properties.replyTo);
-      if (replyTo === undefined) {
-        this.logger.warn(`dropped a query request without reply-to (nobody to answer; ${msg.content.length} bytes)`);
+      // only a direct reply-to address: any other name would make this service publish into that
+      // queue (another service's commands queue, say)
+      if (replyTo === undefined || !replyTo.startsWith(`${DIRECT_REPLY_TO}.`)) {
+        this.logger.warn(
+          `dropped a query request whose reply-to is not ${DIRECT_REPLY_TO} (${msg.content.length} bytes)`,
+        );
         return;
       }
       const reply = await answer(msg.content, msg.fields.redelivered);

@@ -14,7 +14,7 @@ import { applyRoutes, routingTable, type AcceptedRoutes, type RemoteSenders } fr
 import { RemoteQueryClient, type RemoteQueryCallOptions } from './remote-query.client';
 import { QueryResponder } from './query.responder';
 import { requestReplyFor } from './request-reply.factory';
-import { COMMANDS_SUBSCRIBER, type RequestReplyTransport } from './request-reply.interface';
+import { COMMANDS_SUBSCRIBER, QUERIES_QUEUE, type RequestReplyTransport } from './request-reply.interface';
 import type { CommandOptions } from './call-options';
 
 /**
@@ -84,12 +84,16 @@ export class RemoteMessaging {
       const upcasters = route.cls ? getMessageInfo(route.cls)?.upcasters : undefined;
       for (const [from, fn] of Object.entries(upcasters ?? {})) this.upcasters.register(type, Number(from), fn);
     }
-    if (accepted.commands.size > 0) {
-      if (this.registry.subscribers.has(COMMANDS_SUBSCRIBER)) {
+    // the two queue names of routed messages are reserved once anything is routed (on RabbitMQ a
+    // subscriber of that name would declare the queue with other arguments)
+    for (const reserved of [COMMANDS_SUBSCRIBER, QUERIES_QUEUE]) {
+      if (this.registry.subscribers.has(reserved)) {
         throw new InvalidConfigurationError(
-          `a subscriber is named "${COMMANDS_SUBSCRIBER}", the name of the queue of routed commands: rename it with @Subscribe(..., { name })`,
+          `a subscriber is named "${reserved}", the name of the queue of routed ${reserved}: rename it with @Subscribe(..., { name })`,
         );
       }
+    }
+    if (accepted.commands.size > 0) {
       const o = this.options;
       this.registry.subscribers.set(COMMANDS_SUBSCRIBER, {
         name: COMMANDS_SUBSCRIBER,
@@ -132,6 +136,7 @@ export class RemoteMessaging {
         maxMessageBytes: o.maxMessageBytes,
         maxReplyBytes: o.remote.maxReplyBytes,
         sendErrorStack: o.remote.sendErrorStack,
+        timeoutMs: o.handlerTimeoutMs,
         routes: accepted.queries,
         validator: this.validator,
         upcasters: this.upcasters,

@@ -72,6 +72,18 @@ describe('RemoteQueryClient and the reply codec', () => {
     expect(await tooLarge.result).toBeInstanceOf(ReplyTooLargeError);
   });
 
+  it('tells the transport whether the caller still waits, so a request it gave up on is not sent late', async () => {
+    const { client, transport, ask } = setup();
+    const { envelope, result } = ask();
+    const [request] = transport.sent;
+    expect(request.isPending()).toBe(true);
+    expect(request.deadline - Date.now()).toBeGreaterThan(options.queryTimeoutMs - 5_000);
+    client.lost('the channel closed');
+    await expect(result).resolves.toBeInstanceOf(QueryInterruptedError);
+    expect(request.isPending()).toBe(false);
+    void envelope;
+  });
+
   it('turns an error reply into RemoteHandlerError with the remote name and message', async () => {
     const { client, ask } = setup();
     const { envelope, result } = ask();

@@ -83,13 +83,17 @@ export class RemoteQueryClient implements ReplySink {
         timeoutMs,
       );
       this.pending.set(requestId, { endpoint, type, timer, resolve, reject });
-      this.transport.send({ endpoint, requestId, type, body, timeoutMs }).catch((error: unknown) => {
-        const failure =
-          error instanceof MessagingError
-            ? error
-            : new QueryInterruptedError(endpoint, type, `it could not be sent: ${toErrorInfo(error).message}`);
-        this.settle(requestId, failure);
-      });
+      const deadline = Date.now() + timeoutMs;
+      const isPending = () => this.pending.has(requestId);
+      this.transport
+        .send({ endpoint, requestId, type, body, timeoutMs, deadline, isPending })
+        .catch((error: unknown) => {
+          const failure =
+            error instanceof MessagingError
+              ? error
+              : new QueryInterruptedError(endpoint, type, `it could not be sent: ${toErrorInfo(error).message}`);
+          this.settle(requestId, failure);
+        });
     });
   }
 

@@ -10,6 +10,10 @@ export interface OutgoingRequest {
   body: string;
   /** How long the caller waits: a broker may drop the request after that (message TTL). */
   timeoutMs: number;
+  /** When the caller stops waiting (epoch ms): the request expires then. */
+  deadline: number;
+  /** Whether the caller still waits: a request it gave up on is not sent. */
+  isPending(): boolean;
 }
 
 /** Where a transport hands what happens to requests sent by this service. */

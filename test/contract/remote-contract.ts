@@ -102,6 +102,8 @@ export function runRemoteContract(tools: () => RemoteContractTools): void {
         type: 'contract.Ask',
         body: request.body,
         timeoutMs: within(),
+        deadline: Date.now() + within(),
+        isPending: () => true,
       });
       await waitFor(() => replies.replies.length === 1, 'the reply', within());
       expect(replies.replies[0].requestId).toBe(request.envelope.id);
@@ -115,6 +117,8 @@ export function runRemoteContract(tools: () => RemoteContractTools): void {
           type: 'contract.Ask',
           body: orphan.body,
           timeoutMs: within(),
+          deadline: Date.now() + within(),
+          isPending: () => true,
         })
         .then(
           () => undefined,

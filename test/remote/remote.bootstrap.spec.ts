@@ -14,6 +14,7 @@ import {
   MessageContext,
   QueryBus,
   QueryHandler,
+  RemoteHandlerError,
   Subscribe,
 } from '../../lib';
 import { waitFor } from '../setup/wait';
@@ -94,9 +95,16 @@ class SecondShipParcelHandler {
 
 @QueryHandler(CountParcels)
 class CountParcelsHandler {
-  execute(query: CountParcels): number {
+  execute(query: CountParcels): number | Promise<number> {
+    if (query.prefix === 'hang-forever') return new Promise<number>(() => undefined);
     return shipped.filter((s) => s.parcelId.startsWith(query.prefix)).length;
   }
+}
+
+@Injectable()
+class QueriesNamedSubscriber {
+  @Subscribe('boot.SomethingElse', { name: 'queries' })
+  on(): void {}
 }
 
 @Injectable()
@@ -176,11 +184,30 @@ describe('commands and queries across services: routing declarations and bootstr
     }
   });
 
-  it('refuses an invalid endpoint on @Message, and a subscriber named like the routed-commands queue', async () => {
+  it('refuses an invalid endpoint on @Message, and a subscriber named like the routed-commands or queries queue', async () => {
     expect(() => Message('boot.Bad', { endpoint: 'has space' })).toThrow(InvalidConfigurationError);
     await expect(
       startService({ serviceName: 'parcels' }, [ShipParcelHandler, CommandsNamedSubscriber]),
     ).rejects.toThrow(/a subscriber is named "commands"/);
+    await expect(
+      startService({ serviceName: 'parcels' }, [CountParcelsHandler, QueriesNamedSubscriber]),
+    ).rejects.toThrow(/a subscriber is named "queries"/);
+  });
+
+  it('answers a query whose handler hangs with HandlerTimeoutError after handlerTimeoutMs, and frees its slot', async () => {
+    const broker = new InMemoryBroker();
+    const parcels = await startService(
+      { serviceName: 'parcels', inMemory: { broker }, concurrency: 1, handlerTimeoutMs: 200 },
+      [CountParcelsHandler],
+    );
+    const shop = await startService({ serviceName: 'shop', inMemory: { broker } }, []);
+    apps.push(parcels, shop);
+    const queries = shop.get(QueryBus);
+    const hung = await queries.execute(new CountParcels('hang-forever')).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(RemoteHandlerError);
+    expect((hung as RemoteHandlerError).remoteName).toBe('HandlerTimeoutError');
+    // the only slot (concurrency 1) is free again although that handler never returns
+    await expect(queries.execute<number>(new CountParcels('p-'))).resolves.toEqual(expect.any(Number));
   });
 
   it('rejects a per-call query timeout that is not a positive integer, before sending', async () => {

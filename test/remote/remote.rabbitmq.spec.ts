@@ -263,4 +263,61 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
     }, 'a query after the reconnect');
     expect(answer).toEqual({ sku: `${run}-after`, available: `${run}-after`.length });
   });
+
+  it('answers again after the broker cancels the responder (its queries queue deleted)', async () => {
+    const conn = await rawConnection();
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(`${SHIPPING}.queries`);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const queries = env.orders.get(QueryBus);
+    let answer: unknown;
+    await waitFor(async () => {
+      answer = await queries.execute(new GetStock(`${run}-recycled`), { timeoutMs: 2_000 }).catch(() => undefined);
+      return answer !== undefined;
+    }, 'a query answered once the responders consumed again');
+    expect(answer).toEqual({ sku: `${run}-recycled`, available: `${run}-recycled`.length });
+  });
+
+  it('answers only to a direct reply-to address: a request naming another queue as reply-to is dropped', async () => {
+    const conn = await rawConnection();
+    const target = `${run}.not-a-reply-queue`;
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue(target, { durable: false, autoDelete: false });
+      const request = (sku: string) => {
+        const id = uuidv7();
+        const envelope = {
+          id,
+          type: 'remote.GetStock',
+          version: 1,
+          time: new Date().toISOString(),
+          source: 'foreign',
+          correlationId: id,
+          headers: {},
+          data: { sku },
+        };
+        return { id, body: Buffer.from(encodeEnvelope(envelope)) };
+      };
+      const answered = new Promise<string>((resolve) => {
+        void ch.consume('amq.rabbitmq.reply-to', (msg) => msg && resolve(msg.properties.correlationId as string), {
+          noAck: true,
+        });
+      });
+      const bad = request(`${run}-hijack`);
+      ch.sendToQueue(`${SHIPPING}.queries`, bad.body, { replyTo: target, correlationId: bad.id });
+      const good = request(`${run}-direct`);
+      ch.sendToQueue(`${SHIPPING}.queries`, good.body, { replyTo: 'amq.rabbitmq.reply-to', correlationId: good.id });
+      expect(await answered).toBe(good.id);
+      // the bad one came first and is dropped before its handler would run: nothing in the target queue
+      expect(seen.queries.some((q) => q.orderId === `${run}-hijack`)).toBe(false);
+      expect((await ch.checkQueue(target)).messageCount).toBe(0);
+      await ch.deleteQueue(target);
+    } finally {
+      await conn.close();
+    }
+  });
 });

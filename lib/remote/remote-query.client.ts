@@ -113,7 +113,8 @@ export class RemoteQueryClient implements ReplySink {
       const reply = decodeReply(body);
       if (reply.ok) outcome = { result: reply.result };
       else if (reply.error.name === 'QueryInterruptedError') {
-        outcome = new QueryInterruptedError(p.endpoint, p.type, `service "${p.endpoint}": ${reply.error.message}`);
+        const reason = `the instance of "${p.endpoint}" that took it stopped before answering (queries are not run twice)`;
+        outcome = new QueryInterruptedError(p.endpoint, p.type, reason);
       } else if (reply.error.name === 'ReplyTooLargeError') {
         outcome = new ReplyTooLargeError(
           p.type,

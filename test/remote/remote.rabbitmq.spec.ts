@@ -5,6 +5,7 @@ import {
   CommandBus,
   DeadLetterService,
   QueryInterruptedError,
+  QueryTimeoutError,
   MessagingTransactions,
   QueryBus,
   createMessagingEntities,
@@ -193,5 +194,24 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
       return answer !== undefined;
     }, 'a query after the reconnect');
     expect(answer).toEqual({ sku: `${run}-after`, available: `${run}-after`.length });
+  });
+
+  it('ends a query whose responder loses its connection mid-answer with a typed error, and answers again after', async () => {
+    const queries = env.orders.get(QueryBus);
+    const sku = `stall-${run}-responder`;
+    const pending = queries.execute(new GetStock(sku), { timeoutMs: 8_000 }).catch((e: unknown) => e);
+    await waitFor(() => seen.queries.some((q) => q.orderId === sku), 'the query reached shipping');
+    expect(await closeConnections(`${SHIPPING} requests`, 'remote query test')).toBe(2);
+    const error = await pending;
+    // the request comes back to an instance marked redelivered: answered QueryInterruptedError, not
+    // run again; or, if no instance took it back in time, the caller's timeout
+    expect(error instanceof QueryInterruptedError || error instanceof QueryTimeoutError).toBe(true);
+    expect(seen.queries.filter((q) => q.orderId === sku)).toHaveLength(1);
+    let answer: unknown;
+    await waitFor(async () => {
+      answer = await queries.execute(new GetStock(`${run}-again`), { timeoutMs: 5_000 }).catch(() => undefined);
+      return answer !== undefined;
+    }, 'a query after the responders reconnected');
+    expect(answer).toEqual({ sku: `${run}-again`, available: `${run}-again`.length });
   });
 });

@@ -8,10 +8,10 @@ import {
   QueryTimeoutError,
   MessagingTransactions,
   QueryBus,
+  RemoteMessaging,
   createMessagingEntities,
   type MessagingModuleOptions,
 } from '../../lib';
-import { RemoteMessaging } from '../../lib/remote/remote-messaging';
 import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { uuidv7 } from '../../lib/message/uuid-v7';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
@@ -172,11 +172,11 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
         ch.publish('', to, reply('nope'), { correlationId: 'no-such-request' });
         ch.ack(msg);
       });
-      const client = env.orders.get(RemoteMessaging).client!;
-      const stray = client.strayReplies;
+      const remote = env.orders.get(RemoteMessaging);
+      const stray = remote.stats().strayReplies;
       const answer = await env.orders.get(QueryBus).execute<{ answer: number }>({ type: 'remote.Foreign' });
       expect(answer).toEqual({ answer: 42 });
-      await waitFor(() => client.strayReplies === stray + 2, 'two stray replies counted');
+      await waitFor(() => remote.stats().strayReplies === stray + 2, 'two stray replies counted');
     } finally {
       await conn.close();
     }

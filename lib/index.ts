@@ -34,6 +34,7 @@ export {
 
 export { Command, Query, type ResultOf } from './message/command-query';
 export type { RemoteOptions } from './remote/remote-options';
+export { RemoteMessaging, type RemoteQueryStats } from './remote/remote-messaging';
 export type { CommandOptions, QueryOptions } from './remote/call-options';
 export {
   COMMANDS_SUBSCRIBER,

@@ -83,6 +83,7 @@ import { RemoteMessaging } from './remote/remote-messaging';
     DeadLetterService,
     MessagingTransactions,
     SubscriberStats,
+    RemoteMessaging,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,
     ...MONITORING_EXPORTS,

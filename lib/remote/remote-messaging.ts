@@ -17,19 +17,27 @@ import { requestReplyFor } from './request-reply.factory';
 import { COMMANDS_SUBSCRIBER, QUERIES_QUEUE, type RequestReplyTransport } from './request-reply.interface';
 import type { CommandOptions } from './call-options';
 
+/** What `RemoteMessaging.stats()` reports. */
+export interface RemoteQueryStats {
+  /** Routed queries waiting for their reply. */
+  inFlight: number;
+  /** Replies dropped because no pending request matched them. */
+  strayReplies: number;
+}
+
 /**
  * Commands and queries across services (option `remote`): applies the routes at module init,
  * adds the `commands` subscriber of a service that accepts routed commands (its queue
  * `<service>.commands`: inbox, retries, dead letters and replay as for events), and runs the
- * query client and responder from bootstrap to shutdown.
- * @internal
+ * query client and responder from bootstrap to shutdown. Injectable: `stats()` gives the routed
+ * queries in flight and the stray replies dropped.
  */
 @Injectable()
 export class RemoteMessaging {
   private readonly logger = new Logger('MessagingRemote');
   private accepted?: AcceptedRoutes;
   private requestReply?: RequestReplyTransport;
-  /** Sends routed queries (set at bootstrap when this service queries another). */
+  /** @internal Sends routed queries (set at bootstrap when this service queries another). */
   client?: RemoteQueryClient;
   /** Why there is no client although routes lead away (the transport has no request/reply). */
   private clientError?: Error;
@@ -44,13 +52,21 @@ export class RemoteMessaging {
     private readonly tracing: MessagingTracing,
   ) {}
 
+  /**
+   * Routed queries of this service: how many wait for their reply now, and how many replies
+   * matched no pending request (late after a timeout, duplicated, or unknown) and were dropped.
+   */
+  stats(): RemoteQueryStats {
+    return { inFlight: this.client?.inFlight ?? 0, strayReplies: this.client?.strayReplies ?? 0 };
+  }
+
   /** This service's endpoint: its RabbitMQ queue prefix, else its service name. */
   get endpoint(): string {
     const o = this.options;
     return (o.transport === 'rabbitmq' ? o.rabbitmq?.queuePrefix : undefined) ?? o.serviceName;
   }
 
-  /** Applies the routes to the handlers found (after discovery). Throws on conflicting declarations. */
+  /** @internal Applies the routes to the handlers found (after discovery). Throws on conflicting declarations. */
   prepare(): void {
     const table = routingTable(this.options.remote);
     if (table.size === 0) return;
@@ -110,7 +126,7 @@ export class RemoteMessaging {
     }
   }
 
-  /** Starts the query client and responder, when this service sends or answers routed queries. */
+  /** @internal Starts the query client and responder, when this service sends or answers routed queries. */
   async start(): Promise<void> {
     const accepted = this.accepted;
     if (accepted === undefined || (accepted.queries.size === 0 && accepted.queryEndpoints.size === 0)) return;
@@ -150,7 +166,7 @@ export class RemoteMessaging {
     );
   }
 
-  /** Stops answering (in-flight answers finish within the drain time) and fails pending queries. */
+  /** @internal Stops answering (in-flight answers finish within the drain time) and fails pending queries. */
   async stop(drainTimeoutMs: number): Promise<void> {
     this.client?.close();
     await this.requestReply?.close(drainTimeoutMs);

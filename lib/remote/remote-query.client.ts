@@ -119,7 +119,8 @@ export class RemoteQueryClient implements ReplySink {
       // the kind of failure comes from the responder machinery's status, never from an error's
       // name (a handler's own QueryInterruptedError from a query it made is a handler error)
       else if (reply.status === 'interrupted') {
-        outcome = new QueryInterruptedError(p.endpoint, p.type, `service "${p.endpoint}": ${reply.error.message}`);
+        const reason = `the instance of "${p.endpoint}" that took it stopped before answering (queries are not run twice)`;
+        outcome = new QueryInterruptedError(p.endpoint, p.type, reason);
       } else if (reply.status === 'too-large') {
         outcome = new ReplyTooLargeError(
           p.type,

@@ -7,11 +7,11 @@ import {
   DeadLetterService,
   InvalidMessageError,
   NoResponderError,
+  RemoteMessaging,
   QueryTimeoutError,
   RemoteHandlerError,
   ReplyTooLargeError,
 } from '../../lib';
-import { RemoteMessaging } from '../../lib/remote/remote-messaging';
 import { waitFor } from '../setup/wait';
 import { GetStock, OrderPlaced, ShipOrder, busesOf, healed, seen } from './remote-scenario';
 
@@ -139,15 +139,15 @@ export function remoteScenarioCases(env: () => ScenarioEnv): void {
 
   it('times out per call with QueryTimeoutError, and counts the late reply as stray', async () => {
     const { orders, tag } = env();
-    const client = orders.get(RemoteMessaging).client!;
-    const stray = client.strayReplies;
+    const remote = orders.get(RemoteMessaging);
+    const stray = remote.stats().strayReplies;
     const error = await busesOf(orders)
       .queries.execute(new GetStock(`slow-${tag}`), { timeoutMs: 50 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueryTimeoutError);
     expect((error as QueryTimeoutError).timeoutMs).toBe(50);
-    await waitFor(() => client.strayReplies > stray, 'the late reply arrives and is dropped');
-    expect(client.inFlight).toBe(0);
+    await waitFor(() => remote.stats().strayReplies > stray, 'the late reply arrives and is dropped');
+    expect(remote.stats().inFlight).toBe(0);
   });
 
   it('fails at once with NoResponderError for an endpoint nobody serves', async () => {

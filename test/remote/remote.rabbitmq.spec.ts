@@ -9,12 +9,13 @@ import {
   MessageContext,
   DeadLetterService,
   QueryInterruptedError,
+  QueryTimeoutError,
   MessagingTransactions,
   QueryBus,
+  RemoteMessaging,
   createMessagingEntities,
   type MessagingModuleOptions,
 } from '../../lib';
-import { RemoteMessaging } from '../../lib/remote/remote-messaging';
 import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { uuidv7 } from '../../lib/message/uuid-v7';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
@@ -240,11 +241,11 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
         ch.publish('', to, reply('nope'), { correlationId: 'no-such-request' });
         ch.ack(msg);
       });
-      const client = env.orders.get(RemoteMessaging).client!;
-      const stray = client.strayReplies;
+      const remote = env.orders.get(RemoteMessaging);
+      const stray = remote.stats().strayReplies;
       const answer = await env.orders.get(QueryBus).execute<{ answer: number }>({ type: 'remote.Foreign' });
       expect(answer).toEqual({ answer: 42 });
-      await waitFor(() => client.strayReplies === stray + 2, 'two stray replies counted');
+      await waitFor(() => remote.stats().strayReplies === stray + 2, 'two stray replies counted');
     } finally {
       await conn.close();
     }
@@ -319,5 +320,24 @@ describe('commands and queries across services: two Nest apps over RabbitMQ, Pos
     } finally {
       await conn.close();
     }
+  });
+
+  it('ends a query whose responder loses its connection mid-answer with a typed error, and answers again after', async () => {
+    const queries = env.orders.get(QueryBus);
+    const sku = `stall-${run}-responder`;
+    const pending = queries.execute(new GetStock(sku), { timeoutMs: 8_000 }).catch((e: unknown) => e);
+    await waitFor(() => seen.queries.some((q) => q.orderId === sku), 'the query reached shipping');
+    expect(await closeConnections(`${SHIPPING} requests`, 'remote query test')).toBe(2);
+    const error = await pending;
+    // the request comes back to an instance marked redelivered: answered QueryInterruptedError, not
+    // run again; or, if no instance took it back in time, the caller's timeout
+    expect(error instanceof QueryInterruptedError || error instanceof QueryTimeoutError).toBe(true);
+    expect(seen.queries.filter((q) => q.orderId === sku)).toHaveLength(1);
+    let answer: unknown;
+    await waitFor(async () => {
+      answer = await queries.execute(new GetStock(`${run}-again`), { timeoutMs: 5_000 }).catch(() => undefined);
+      return answer !== undefined;
+    }, 'a query after the responders reconnected');
+    expect(answer).toEqual({ sku: `${run}-again`, available: `${run}-again`.length });
   });
 });

@@ -33,6 +33,19 @@ export {
 } from './message/message-type';
 
 export { Command, Query, type ResultOf } from './message/command-query';
+export type { RemoteOptions } from './remote/remote-options';
+export { RemoteMessaging, type RemoteQueryStats } from './remote/remote-messaging';
+export type { CommandOptions, QueryOptions } from './remote/call-options';
+export {
+  COMMANDS_SUBSCRIBER,
+  QUERIES_QUEUE,
+  REPLY_TYPE,
+  REPLY_STATUS,
+  type RequestReplyTransport,
+  type OutgoingRequest,
+  type ReplySink,
+  type RequestAnswerer,
+} from './remote/request-reply.interface';
 export { MessagingExceptionFilter, type InvalidMessageResponse } from './errors/messaging-exception.filter';
 export { MessagingTestingModule, type MessagingTestingOptions } from './testing/messaging-testing.module';
 export {

@@ -28,6 +28,7 @@ import { OutboxIntegration } from './outbox/outbox-integration';
 import { MONITORING_EXPORTS, MONITORING_PROVIDERS } from './monitoring/monitoring.providers';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
+import { RemoteMessaging } from './remote/remote-messaging';
 
 /**
  * The messaging module: `MessagingModule.forRoot({ serviceName: 'orders' })` or
@@ -70,6 +71,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     DeadLetterService,
     OutboxIntegration,
     MessagingTransactions,
+    RemoteMessaging,
     MessagingRuntime,
     ...MONITORING_PROVIDERS,
   ],
@@ -81,6 +83,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     DeadLetterService,
     MessagingTransactions,
     SubscriberStats,
+    RemoteMessaging,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,
     ...MONITORING_EXPORTS,

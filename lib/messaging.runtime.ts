@@ -29,6 +29,7 @@ import { OutboxIntegration } from './outbox/outbox-integration';
 import { MessagingMonitor } from './monitoring/messaging-monitor.service';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
+import { RemoteMessaging } from './remote/remote-messaging';
 
 /**
  * Start-up and shutdown of the messaging runtime: discovers handlers and connects the transport
@@ -58,12 +59,14 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     private readonly monitor: MessagingMonitor,
     private readonly tracing: MessagingTracing,
     private readonly discovery: DiscoveryService,
+    private readonly remote: RemoteMessaging,
     @Optional() @Inject(CQRS_BRIDGE) private readonly cqrs?: CqrsBridge,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.cqrs?.prepare();
     this.explorer.explore(this.registry, this.upcasters, this.options);
+    this.remote.prepare();
     await this.transport.connect({
       serviceName: this.options.serviceName,
       onDeadLetter: (dl) => this.alert(dl),
@@ -95,7 +98,9 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
       await this.transport.subscribe(
         {
           name: sub.name,
-          types: [...sub.routes.keys()],
+          // routed commands come to their queue by name only: bound to the events exchange under
+          // their types, any event of that type would run the command
+          types: sub.kind === 'command' ? [] : [...sub.routes.keys()],
           // commit groups form from deliveries queued behind the subscriber's `concurrency` transactions
           concurrency: sub.inbox && this.outbox.unitOfWork ? sub.concurrency * sub.groupSize : sub.concurrency,
           retryDelaysMs: retryDelayLevels(sub.retry),
@@ -117,6 +122,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
           `broker; a rename or a minifier would change them: pin each with @Message('<name>')`,
       );
     }
+    await this.remote.start();
     await this.outbox.start();
     this.started = true;
     this.logger.log(`service "${this.options.serviceName}" consuming on the ${this.transport.name} transport`);
@@ -126,6 +132,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationBootstrap, B
     if (this.closed) return;
     this.closed = true;
     await this.outbox.stop();
+    await this.remote.stop(this.options.shutdownTimeoutMs);
     await this.transport.close(this.options.shutdownTimeoutMs);
     this.cqrs?.stop();
     if (this.started) this.logger.log('stopped consuming and closed the transport');

@@ -61,12 +61,12 @@ export function sampleMessaging(env: Env): MessagingModuleOptions {
 /** The orders sample: orders, inventory and notifications in one app. */
 @Module({})
 export class AppModule implements NestModule {
-  static register(env: Env = process.env): DynamicModule {
+  static register(env: Env = process.env, overrides: Partial<MessagingModuleOptions> = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         TypeOrmModule.forRoot(sampleDatabase(env)),
-        MessagingModule.forRoot(sampleMessaging(env)),
+        MessagingModule.forRoot({ ...sampleMessaging(env), ...overrides }),
         TerminusModule,
       ],
       controllers: [OrdersController, DeadLettersController, HealthController, MessagingMetricsController],

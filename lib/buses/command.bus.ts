@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { SendOptions } from '../message/envelope.factory';
+import type { CommandOptions } from '../remote/call-options';
 import type { Command } from '../message/command-query';
 import { RequestDispatcher } from './request-dispatcher';
 import { HandlerRegistry } from '../discovery/handler.registry';
@@ -23,13 +23,15 @@ export class CommandBus {
   /**
    * Executes `command` with its handler. Throws `HandlerNotFoundError` when none is registered,
    * `InvalidMessageError` when it breaks its validation rules, or whatever the handler throws.
-   * A `Command<R>` resolves to `R`.
+   * A `Command<R>` resolves to `R`. A command routed to another service (option `remote`,
+   * `@Message(..., { endpoint })`) resolves to `undefined` once it is stored (outbox write in the
+   * caller's transaction, else broker confirm), not when it is handled.
    */
-  execute<R>(command: Command<R>, options?: SendOptions): Promise<R>;
+  execute<R>(command: Command<R>, options?: CommandOptions): Promise<R>;
   /** Executes a command that does not extend `Command<R>`: type its result with `execute<R>(...)`. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  execute<R = any>(command: object, options?: SendOptions): Promise<R>;
-  execute(command: object, options?: SendOptions): Promise<unknown> {
+  execute<R = any>(command: object, options?: CommandOptions): Promise<R>;
+  execute(command: object, options?: CommandOptions): Promise<unknown> {
     return this.dispatcher.dispatch(command, options);
   }
 }

@@ -63,8 +63,12 @@ export class RequestDispatcher {
     // a command sent inside an open transaction (a subscriber's inbox, MessagingTransactions.run)
     // joins it: the events its handler publishes commit or roll back with the caller's work
     const transaction = parent?.transaction;
+    // routed to another service: sent in the caller's transaction (if any), never in one of its own
+    const send = entry.send;
     const tx =
-      this.transactions && (entry.transactional ?? this.transactionalByDefault) ? this.transactions : undefined;
+      send === undefined && this.transactions && (entry.transactional ?? this.transactionalByDefault)
+        ? this.transactions
+        : undefined;
     if (tx) {
       const state: MessageContextState = {
         correlationId: envelope.correlationId,
@@ -77,6 +81,7 @@ export class RequestDispatcher {
     const state: MessageContextState = envelope.startsNewFlow()
       ? new NewFlowState(envelope, this.kind)
       : { correlationId: envelope.correlationId, message: envelope, kind: this.kind, transaction };
+    if (send !== undefined) return runInMessageContext(state, () => send(envelope, options) as Promise<R>);
     return runInMessageContext(state, () => Promise.resolve(entry.execute(message) as R | Promise<R>));
   }
 }

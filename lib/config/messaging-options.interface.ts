@@ -6,6 +6,7 @@ import type { InMemoryBroker } from '../transport/in-memory/in-memory.broker';
 import type { RabbitMqTransportOptions } from '../transport/rabbitmq/rabbitmq-options.interface';
 import type { OutboxOptions } from '../outbox/outbox-options.interface';
 import type { MonitoringOptions } from '../monitoring/monitoring-options.interface';
+import type { RemoteOptions, ResolvedRemoteOptions } from '../remote/remote-options';
 
 /** Options of `MessagingModule.forRoot()` / `forRootAsync()`. Only `serviceName` is required. */
 export interface MessagingModuleOptions {
@@ -46,6 +47,8 @@ export interface MessagingModuleOptions {
    * prefer `MessagingModule.forCqrs()`). Default true; ignored under `forCqrs`.
    */
   bridgeCqrsEventBus?: boolean;
+  /** Commands and queries routed to other services (see `RemoteOptions`). Default: none. */
+  remote?: RemoteOptions;
 }
 
 /** Options after defaults and validation. */
@@ -70,4 +73,6 @@ export interface ResolvedMessagingOptions {
   inboxByDefault: boolean;
   /** `outbox.groupCommit` (1 when the outbox is off). */
   inboxGroupSize: number;
+  /** The `remote` option with defaults. */
+  remote: ResolvedRemoteOptions;
 }

@@ -4,6 +4,7 @@ import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../consumer/retry.poli
 import type { MessagingModuleOptions, ResolvedMessagingOptions } from './messaging-options.interface';
 import { validateOutboxOptions } from '../outbox/outbox-options.validator';
 import { resolveMonitoringOptions } from '../monitoring/monitoring-options.validator';
+import { resolveRemoteOptions } from '../remote/remote-options';
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const KNOWN_OPTIONS = new Set([
@@ -22,6 +23,7 @@ const KNOWN_OPTIONS = new Set([
   'onDeadLetter',
   'bridgeCqrsEventBus',
   'monitoring',
+  'remote',
 ]);
 
 function intOption(value: unknown, name: string, def: number, min: number, max: number): number {
@@ -73,6 +75,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     throw new InvalidConfigurationError('upcasters must be an array of { type, fromVersion, upcast }');
   }
   const outbox = options.outbox !== undefined ? validateOutboxOptions(options.outbox) : undefined;
+  const maxMessageBytes = intOption(options.maxMessageBytes, 'maxMessageBytes', 1024 * 1024, 256, 128 * 1024 * 1024);
   return {
     serviceName: options.serviceName,
     transport,
@@ -82,7 +85,7 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     retry: resolveRetryPolicy(DEFAULT_RETRY_POLICY, options.retry ?? {}, 'retry'),
     concurrency: intOption(options.concurrency, 'concurrency', 10, 1, 10_000),
     handlerTimeoutMs: intOption(options.handlerTimeoutMs, 'handlerTimeoutMs', 30_000, 1, 24 * 3600_000),
-    maxMessageBytes: intOption(options.maxMessageBytes, 'maxMessageBytes', 1024 * 1024, 256, 128 * 1024 * 1024),
+    maxMessageBytes,
     shutdownTimeoutMs: intOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', 10_000, 0, 3600_000),
     validate: options.validate ?? true,
     upcasters: options.upcasters ?? [],
@@ -91,5 +94,6 @@ export function resolveMessagingOptions(options: MessagingModuleOptions | undefi
     bridgeCqrsEventBus: options.bridgeCqrsEventBus ?? true,
     inboxByDefault: outbox !== undefined && outbox.enabled && outbox.inbox,
     inboxGroupSize: outbox?.groupCommit ?? 1,
+    remote: resolveRemoteOptions(options.remote, maxMessageBytes),
   };
 }

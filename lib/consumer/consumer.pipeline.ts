@@ -75,7 +75,7 @@ export class ConsumerPipeline {
       const state: MessageContextState = {
         correlationId: env.correlationId,
         message: env,
-        kind: 'event',
+        kind: sub.kind ?? 'event',
         subscriber: sub.name,
         attempt: message.attempt,
       };
@@ -268,7 +268,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Settles like `work`, or rejects with `HandlerTimeoutError` `timeoutMs` from now. */
-function withTimeout<T>(subscriber: string, timeoutMs: number, work: PromiseLike<T>): Promise<T> {
+export function withTimeout<T>(subscriber: string, timeoutMs: number, work: PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), timeoutMs);
     work.then(

@@ -40,7 +40,7 @@ export function routeCqrsRequests(
 ): void {
   theirs.execute = (message: object) => {
     theirs.publisher?.publish(message); // cqrs buses are observables of what they execute
-    return ours.execute(message);
+    return ours.dispatcher.dispatch(message);
   };
 }
 

@@ -1,4 +1,6 @@
 import type { ResolvedRetryPolicy } from '../consumer/retry.policy';
+import type { MessageKind } from '../context/message-context';
+import type { MessageEnvelope } from '../message/envelope';
 
 /** A registered command or query handler. */
 export interface RequestHandlerEntry {
@@ -12,6 +14,11 @@ export interface RequestHandlerEntry {
   handlerName: string;
   /** Run inside a transaction (undefined = module default). */
   transactional?: boolean;
+  /**
+   * Set for a command or query routed to another service: sends it there instead of `execute`
+   * (given the envelope the dispatcher made, and the caller's options).
+   */
+  send?: (envelope: MessageEnvelope, options: object | undefined) => Promise<unknown>;
 }
 
 /** One message type a subscriber handles. */
@@ -41,6 +48,8 @@ export interface SubscriberDefinition {
   origin: string;
   /** Whether the name was given explicitly (`@Subscribe(..., { name })`) rather than derived from the class. */
   explicitName: boolean;
+  /** What its messages are in the message context: `command` for a service's routed-command queue. Default `event`. */
+  kind?: MessageKind;
 }
 
 /** Everything the explorer found, filled once at bootstrap and read by the buses. */

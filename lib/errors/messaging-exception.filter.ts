@@ -2,12 +2,15 @@ import {
   type ArgumentsHost,
   BadRequestException,
   Catch,
+  GatewayTimeoutException,
   HttpStatus,
   InternalServerErrorException,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { HandlerNotFoundError } from './handler-not-found.error';
 import { InvalidMessageError } from './invalid-message.error';
+import { NoResponderError, QueryTimeoutError } from './remote-query.errors';
 
 /** The body of a 400 answered for an `InvalidMessageError`. */
 export interface InvalidMessageResponse {
@@ -25,7 +28,9 @@ export interface InvalidMessageResponse {
  * Maps the library's errors to HTTP answers for controllers that send commands and queries:
  * `InvalidMessageError` (class-validator rules of the command or query) becomes **400** with the
  * field errors (`InvalidMessageResponse`), `HandlerNotFoundError` a **500** whose message says
- * which handler is missing; anything else goes to Nest's default handling. Register it globally
+ * which handler is missing; a query routed to another service that no instance of it is there to
+ * answer (`NoResponderError`) a **503**, one it did not answer in time (`QueryTimeoutError`) a
+ * **504**; anything else goes to Nest's default handling. Register it globally
  * (`{ provide: APP_FILTER, useClass: MessagingExceptionFilter }`, or
  * `app.useGlobalFilters(new MessagingExceptionFilter(app.get(HttpAdapterHost).httpAdapter))`) or
  * per controller with `@UseFilters(MessagingExceptionFilter)`. Works with Express and Fastify
@@ -34,10 +39,19 @@ export interface InvalidMessageResponse {
  * Note: an event a handler publishes that breaks its own rules is an `InvalidMessageError` too and
  * is answered 400 as well; log it on the server if that matters to you.
  */
-@Catch(InvalidMessageError, HandlerNotFoundError)
+@Catch(InvalidMessageError, HandlerNotFoundError, NoResponderError, QueryTimeoutError)
 export class MessagingExceptionFilter extends BaseExceptionFilter {
-  override catch(exception: InvalidMessageError | HandlerNotFoundError, host: ArgumentsHost): void {
+  override catch(
+    exception: InvalidMessageError | HandlerNotFoundError | NoResponderError | QueryTimeoutError,
+    host: ArgumentsHost,
+  ): void {
     if (host.getType() !== 'http') return super.catch(exception, host);
+    if (exception instanceof NoResponderError) {
+      return super.catch(new ServiceUnavailableException(exception.message), host);
+    }
+    if (exception instanceof QueryTimeoutError) {
+      return super.catch(new GatewayTimeoutException(exception.message), host);
+    }
     if (exception instanceof InvalidMessageError) {
       const body: InvalidMessageResponse = {
         statusCode: HttpStatus.BAD_REQUEST,

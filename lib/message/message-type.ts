@@ -13,6 +13,12 @@ export interface MessageOptions {
    * Each turns version n into n + 1.
    */
   upcasters?: Record<number, UpcastFunction>;
+  /**
+   * For a command or query: the service (endpoint) that handles it. `CommandBus`/`QueryBus` of every
+   * other service send it there; the service of that name handles it with its `@CommandHandler` /
+   * `@QueryHandler` (see `RemoteOptions`). Default: handled in process.
+   */
+  endpoint?: string;
 }
 
 /** What `@Message` records on a class. */
@@ -20,11 +26,16 @@ export interface MessageInfo {
   type: string;
   version: number;
   upcasters: Record<number, UpcastFunction>;
+  /** `MessageOptions.endpoint`. */
+  endpoint?: string;
 }
 
 /** A message class: a constructor whose instances are messages. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type MessageClass<T = any> = new (...args: any[]) => T;
+
+/** An endpoint (service) name; the same rule as `remote.routes` keys. */
+const ENDPOINT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 
@@ -63,8 +74,15 @@ export function assertTypeAndVersion(type: unknown, version: unknown, where: str
 export function Message(type: string, options: MessageOptions = {}): ClassDecorator {
   const version = options.version ?? 1;
   assertTypeAndVersion(type, version, `@Message('${String(type)}')`);
+  const endpoint = options.endpoint;
+  if (endpoint !== undefined && (typeof endpoint !== 'string' || !ENDPOINT.test(endpoint))) {
+    throw new InvalidConfigurationError(
+      `@Message('${type}'): endpoint ${JSON.stringify(endpoint)} must be 1-100 letters, digits, ".", "_", ":" or "-"`,
+    );
+  }
   return (target) => {
     const info: MessageInfo = { type, version, upcasters: { ...(options.upcasters ?? {}) } };
+    if (endpoint !== undefined) info.endpoint = endpoint;
     Reflect.defineMetadata(MESSAGE_METADATA, info, target);
     const key = `${type}\u0000${version}`;
     const first = declared.get(key);

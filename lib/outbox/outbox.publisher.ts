@@ -33,6 +33,7 @@ export function toOutboxRow(message: OutboundMessage, delayMs = 0): NewOutboxRow
   if (message.attempt !== undefined) headers.attempt = message.attempt;
   if (message.firstFailureAt !== undefined) headers.firstFailureAt = message.firstFailureAt;
   if (message.carriedHeaders !== undefined) headers.carried = jsonHeaders(message.carriedHeaders);
+  if (message.endpoint !== undefined) headers.endpoint = message.endpoint;
   return {
     messageId: message.envelope.id,
     type: message.envelope.type,

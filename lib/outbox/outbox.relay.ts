@@ -5,6 +5,7 @@ import type { ResolvedOutboxOptions } from './outbox-options.interface';
 import { backoffDelayMs } from './outbox-options.validator';
 import { errorText, type BatchResult, type ClaimedOutboxRow, type OutboxStore } from './outbox.store';
 import { RelayRateMeter } from './relay-rate.meter';
+import { UnroutableMessageError } from '../transport/rabbitmq/errors/unroutable-message.error';
 
 const MAX_ERROR_BACKOFF_MS = 5000;
 const BUSY_RETRY_MS = 5;
@@ -13,6 +14,8 @@ const BUSY_RETRY_MS = 5;
 interface RowHeaders {
   attempt?: number;
   firstFailureAt?: string;
+  /** The other service a routed command goes to (`OutboundMessage.endpoint`). */
+  endpoint?: string;
   /** Headers of the failed delivery a retry carries (`OutboundMessage.carriedHeaders`). */
   carried?: Record<string, unknown>;
 }
@@ -30,6 +33,7 @@ export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
   }
   if (typeof headers.attempt === 'number') message.attempt = headers.attempt;
   if (typeof headers.firstFailureAt === 'string') message.firstFailureAt = headers.firstFailureAt;
+  if (typeof headers.endpoint === 'string') message.endpoint = headers.endpoint;
   const carried = headers.carried;
   if (carried !== null && typeof carried === 'object' && !Array.isArray(carried)) message.carriedHeaders = carried;
   return message;
@@ -246,10 +250,18 @@ export class OutboxRelay {
       return true;
     } catch (error) {
       const attempts = row.attempts + 1;
-      const giveUp = attempts >= this.options.maxAttempts;
+      // a command routed to a service whose queue does not exist yet (deployed after the sender,
+      // or not yet subscribed) waits for it, however long: given up, it would be lost
+      const waiting = message.endpoint !== undefined && error instanceof UnroutableMessageError;
+      const giveUp = !waiting && attempts >= this.options.maxAttempts;
       const retryInMs = giveUp ? 0 : backoffDelayMs(this.options.backoff, attempts);
       const what = `outbox row ${row.id} (message ${row.messageId}, type ${row.type})`;
-      if (giveUp)
+      if (waiting)
+        this.logger.warn?.(
+          `${what} waits for service "${message.endpoint}": its commands queue does not exist yet ` +
+            `(attempt ${attempts}, again in ${retryInMs} ms)`,
+        );
+      else if (giveUp)
         this.logger.error(`${what} failed ${attempts} time(s), giving up (status failed): ${errorText(error)}`);
       else
         this.logger.warn?.(

@@ -15,6 +15,11 @@ export interface OutboundMessage {
    * instead of fanning out to every subscriber of `envelope.type`.
    */
   destination?: string;
+  /**
+   * With `destination`: the service (queue prefix) whose subscriber queue that is, for a command
+   * routed to another service's `commands` queue. Default: this service.
+   */
+  endpoint?: string;
   /** Delivery attempt number the receiving subscriber will see (1 for a first delivery). */
   attempt?: number;
   /** ISO time of the first failure, carried across retries. */

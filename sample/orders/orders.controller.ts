@@ -1,5 +1,16 @@
-import { Body, Controller, Get, HttpException, NotFoundException, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { CommandBus, InvalidMessageError, QueryBus } from '../../lib';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  HttpException,
+  NotFoundException,
+  Param,
+  ParseUUIDPipe,
+  Post,
+} from '@nestjs/common';
+import { CommandBus, InvalidMessageError, NoResponderError, QueryBus, QueryTimeoutError } from '../../lib';
+import { GetShipment, ShipOrder, type ShipmentView } from '../shipping/shipping.contracts';
 import { CreateOrder } from './create-order.command';
 import { GetOrder } from './get-order.query';
 import type { Order } from './order.entity';
@@ -29,5 +40,28 @@ export class OrdersController {
     const view = await this.queries.execute(new GetOrder(id));
     if (!view) throw new NotFoundException(`order ${id} not found`);
     return view;
+  }
+
+  /** Asks the shipping service (another app) to ship the order: durable, answered 202 once stored. */
+  @Post(':id/ship')
+  @HttpCode(202)
+  async ship(@Param('id', ParseUUIDPipe) id: string): Promise<{ orderId: string; status: 'accepted' }> {
+    const view = await this.get(id);
+    await this.commands.execute(new ShipOrder(id, view.order.customerId));
+    return { orderId: id, status: 'accepted' };
+  }
+
+  /** The order's shipment, asked of the shipping service (request/reply, 2 s timeout). */
+  @Get(':id/shipment')
+  async shipment(@Param('id', ParseUUIDPipe) id: string): Promise<ShipmentView> {
+    try {
+      const shipment = await this.queries.execute(new GetShipment(id), { timeoutMs: 2_000 });
+      if (!shipment) throw new NotFoundException(`order ${id} has no shipment yet`);
+      return shipment;
+    } catch (err) {
+      if (err instanceof NoResponderError) throw new HttpException('the shipping service is not running', 503);
+      if (err instanceof QueryTimeoutError) throw new HttpException('the shipping service did not answer', 504);
+      throw err;
+    }
   }
 }

@@ -4,11 +4,18 @@
  *   transaction (MessagingTransactions.run), runs the outbox relay. Some transactions roll back
  *   after publishing, some lose their connection mid-way (phantom-event probes), some write the
  *   same message id twice (a duplicate publish).
- * ROLE=consumer: two subscribers with the PostgreSQL inbox, each writing one effect row per order.
+ *   Each order also sends the routed command ChaosShip (in the same transaction, through the outbox)
+ *   to the consumer's service, and after its transaction asks the routed query ChaosCount of it
+ *   (3 s timeout), counting the calls asked and settled (resolved or failed with a typed error).
+ * ROLE=consumer: two subscribers with the PostgreSQL inbox, each writing one effect row per order,
+ *   and the routed command's handler writing a third (`command`) in its inbox transaction.
  *   `billing` fails for "poison" orders until healed (dead-letters, then replayed); `shipping`
  *   hangs on the first attempt of "hang" orders (abandoned after its timeout).
+ * The two are two services (`chaos-<run>-orders` sends, `chaos-<run>` receives), each with its own
+ * outbox table and relay (the consumer's holds its retries).
  * Messages from the orchestrator: { produce: { prefix, from, count, intervalMs } }, { replay: true },
- * { exit: true }. To it: { ready }, { produced: n }, { replayed: n }, { error }.
+ * { queryStats: true }, { exit: true }. To it: { ready }, { produced: n }, { replayed: n },
+ * { queryStats: { asked, settled, outcomes } }, { error }.
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -16,8 +23,12 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
+  CommandBus,
+  CommandHandler,
   DeadLetterAdmin,
   EventBus,
+  QueryBus,
+  QueryHandler,
   MessageContext,
   MessagingModule,
   MessagingTransactions,
@@ -29,7 +40,14 @@ import { isConnectionLoss, isDuplicate, isHang, isPoison, isRollback } from './c
 const env = process.env as Record<string, string>;
 const { ROLE, DB_URL, AMQP_URL, RUN } = env;
 const T = { orders: `chaos_orders_${RUN}`, effects: `chaos_effects_${RUN}`, healed: `chaos_healed_${RUN}` };
-const outboxTables = { outboxTable: `chaos_outbox_${RUN}`, inboxTable: `chaos_inbox_${RUN}` };
+const PRODUCER = ROLE === 'producer';
+/** Each service its own outbox (and relay); the consumer's inbox is `chaos_inbox_<run>`. */
+const outboxTables = PRODUCER
+  ? { outboxTable: `chaos_outbox_${RUN}`, inboxTable: `chaos_inbox_p_${RUN}` }
+  : { outboxTable: `chaos_outbox_c_${RUN}`, inboxTable: `chaos_inbox_${RUN}` };
+/** The receiving service of the routed command and query. */
+const RECEIVER = `chaos-${RUN}`;
+const QUERY_TIMEOUT_MS = 3_000;
 const HANDLER_TIMEOUT_MS = 800;
 const send = (message: object) => process.send?.(message);
 
@@ -72,29 +90,78 @@ class Effects {
   }
 }
 
+/** The routed command's handler (the consumer's `commands` queue, inbox transaction). */
+@CommandHandler('ChaosShip')
+class ShipCommandHandler {
+  constructor(private readonly ctx: MessageContext) {}
+
+  async execute(command: OrderPlaced): Promise<void> {
+    await (this.ctx.manager as EntityManager).query(`INSERT INTO ${T.effects} (order_id, subscriber) VALUES ($1, $2)`, [
+      command.orderId,
+      'command',
+    ]);
+  }
+}
+
+/** The routed query's handler: how many effects the order has so far. */
+@QueryHandler('ChaosCount')
+class CountQueryHandler {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async execute(query: OrderPlaced): Promise<number> {
+    const rows = await this.dataSource.query(`SELECT count(*)::int AS n FROM ${T.effects} WHERE order_id = $1`, [
+      query.orderId,
+    ]);
+    return rows[0].n as number;
+  }
+}
+
+/** Routed queries the producer asked, and how each ended. */
+const queryStats = { asked: 0, settled: 0, outcomes: {} as Record<string, number> };
+
+function ask(queries: QueryBus, orderId: string): void {
+  queryStats.asked++;
+  const settle = (outcome: string) => {
+    queryStats.settled++;
+    queryStats.outcomes[outcome] = (queryStats.outcomes[outcome] ?? 0) + 1;
+  };
+  queries.execute<number>({ type: 'ChaosCount', orderId }, { timeoutMs: QUERY_TIMEOUT_MS }).then(
+    () => settle('answered'),
+    (error: Error) => settle(error?.name ?? 'Error'),
+  );
+}
+
 const orm = TypeOrmModule.forRoot({
   type: 'postgres',
   url: DB_URL,
   applicationName: `chaos_${RUN}_${ROLE}`,
-  poolSize: 6,
+  // the consumer runs three inbox subscribers (billing, shipping, routed commands), its relay and the query handler
+  poolSize: PRODUCER ? 6 : 10,
   entities: createMessagingEntities({ database: 'postgres', ...outboxTables }),
 });
 
 const messaging = MessagingModule.forRoot({
-  serviceName: `chaos-${RUN}`,
+  serviceName: PRODUCER ? `chaos-${RUN}-orders` : RECEIVER,
   transport: 'rabbitmq',
   rabbitmq: { url: AMQP_URL, exchange: `chaos.${RUN}.events`, reconnectDelayMs: 300, publishConfirmTimeoutMs: 5_000 },
-  outbox: { ...outboxTables, relay: ROLE === 'producer', pollIntervalMs: 200 },
+  outbox: { ...outboxTables, pollIntervalMs: 200 },
+  remote: { routes: { [RECEIVER]: ['ChaosShip', 'ChaosCount'] } },
   handlerTimeoutMs: HANDLER_TIMEOUT_MS * 2,
   shutdownTimeoutMs: 3_000,
 });
 
-@Module({ imports: [orm, messaging], providers: ROLE === 'consumer' ? [Effects] : [] })
+@Module({ imports: [orm, messaging], providers: PRODUCER ? [] : [Effects, ShipCommandHandler, CountQueryHandler] })
 class AppModule {}
 
+interface Buses {
+  transactions: MessagingTransactions;
+  events: EventBus;
+  commands: CommandBus;
+  queries: QueryBus;
+}
+
 async function produce(
-  transactions: MessagingTransactions,
-  events: EventBus,
+  { transactions, events, commands, queries }: Buses,
   dataSource: DataSource,
   job: { prefix: string; from: number; count: number; intervalMs: number },
 ): Promise<void> {
@@ -110,6 +177,8 @@ async function produce(
           await dataSource.query('SELECT pg_terminate_backend($1)', [pid]);
           await manager.query('SELECT 1').catch(() => undefined);
         }
+        // routed to the consumer's service: an outbox row in this transaction, like the event
+        await commands.execute({ type: 'ChaosShip', orderId }, { partitionKey: orderId });
         await events.publish({ type: 'OrderPlaced', orderId }, { partitionKey: orderId });
         if (isDuplicate(orderId)) {
           // the same message id twice: a second outbox row copying the first
@@ -123,8 +192,9 @@ async function produce(
         if (isRollback(orderId)) throw new Error('rolled back on purpose');
       });
     } catch {
-      // rolled back (on purpose, or a fault): no order, no event
+      // rolled back (on purpose, or a fault): no order, no event, no command
     }
+    ask(queries, orderId);
     send({ produced: n });
     const wait = job.intervalMs - (Date.now() - started);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -137,12 +207,18 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   process.on('message', (message: Record<string, unknown>) => {
     if (message.produce) {
-      produce(
-        app.get(MessagingTransactions),
-        app.get(EventBus),
-        app.get(DataSource),
-        message.produce as Parameters<typeof produce>[3],
-      ).catch((error: Error) => send({ error: error.message }));
+      const buses: Buses = {
+        transactions: app.get(MessagingTransactions),
+        events: app.get(EventBus),
+        commands: app.get(CommandBus),
+        queries: app.get(QueryBus),
+      };
+      produce(buses, app.get(DataSource), message.produce as Parameters<typeof produce>[2]).catch((error: Error) =>
+        send({ error: error.message }),
+      );
+    }
+    if (message.queryStats) {
+      send({ queryStats: { ...queryStats, outcomes: { ...queryStats.outcomes } } });
     }
     if (message.replay) {
       app

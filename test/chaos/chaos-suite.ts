@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../setup/services';
 import { isPoison } from './chaos-keys';
+import { settledQueries } from './chaos-queries';
 
 const exec = promisify(execFile);
 export const CHAOS_DATABASE_URL = process.env.CHAOS_DATABASE_URL ?? TEST_DATABASE_URL;
@@ -38,6 +39,9 @@ export interface ScenarioResult {
   recoverySeconds: number;
   /** Seconds to drain after production ended. */
   drainSeconds: number;
+  /** Routed queries the last producer asked; those not settled by the end (a caller waiting forever). */
+  queriesAsked: number;
+  queriesUnsettled: number;
   notes: string[];
 }
 
@@ -157,7 +161,8 @@ class ScenarioContext {
   /** Nothing to handle: no due outbox row, and every committed order has its effects (poison ones aside). */
   async idle(): Promise<boolean> {
     const [{ pending }] = await this.query(
-      `SELECT count(*) AS pending FROM chaos_outbox_${this.run} WHERE status = 'pending' AND available_at <= now()`,
+      `SELECT count(*) AS pending FROM (SELECT status, available_at FROM chaos_outbox_${this.run} UNION ALL ` +
+        `SELECT status, available_at FROM chaos_outbox_c_${this.run}) o WHERE status = 'pending' AND available_at <= now()`,
     );
     if (Number(pending) > 0) return false;
     return (await missingEffects(this, this.run)).length === 0;
@@ -352,10 +357,17 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
   await new (createMessagingMigration({ outboxTable: `chaos_outbox_${run}`, inboxTable: `chaos_inbox_${run}` }))().up(
     qr,
   );
+  // the consumer's service has an outbox of its own (its retries); the producer's inbox goes unused
+  await new (createMessagingMigration({
+    outboxTable: `chaos_outbox_c_${run}`,
+    inboxTable: `chaos_inbox_p_${run}`,
+  }))().up(qr);
   await qr.release();
   await ds.destroy();
   const started = Date.now();
   let drainSeconds = 0;
+  let queriesAsked = 0;
+  let queriesUnsettled = 0;
   try {
     await Promise.all([ctx.ready(ctx.start('consumer')), ctx.ready(ctx.start('producer'))]);
     ctx.produce(0, orders, intervalMs);
@@ -385,6 +397,12 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
       if (await drain(ctx, run, 15_000, round === 5)) break;
     }
     drainSeconds = (Date.now() - drainStart) / 1000;
+    const queries = await settledQueries(ctx.producer);
+    queriesAsked = queries?.asked ?? 0;
+    queriesUnsettled = queries ? queries.asked - queries.settled : 0;
+    if (queries === undefined) ctx.notes.push('the producer did not report its routed queries');
+    else if (queriesUnsettled > 0)
+      ctx.notes.push(`${queriesUnsettled} routed queries never settled: ${JSON.stringify(queries)}`);
   } finally {
     await Promise.all(
       [ctx.producer, ctx.consumer].filter(Boolean).map(async (p) => {
@@ -397,7 +415,8 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
   }
   const result = await count(ctx, run);
   await ctx.query(
-    `DROP TABLE IF EXISTS chaos_orders_${run}, chaos_effects_${run}, chaos_healed_${run}, chaos_outbox_${run}, chaos_inbox_${run}`,
+    `DROP TABLE IF EXISTS chaos_orders_${run}, chaos_effects_${run}, chaos_healed_${run}, chaos_outbox_${run}, chaos_inbox_${run}, ` +
+      `chaos_outbox_c_${run}, chaos_inbox_p_${run}`,
   );
   await ctx.close();
   await cleanupBroker(run);
@@ -409,6 +428,8 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
     faults: scenario.faults,
     recoverySeconds: Math.round(ctx.recovery * 10) / 10,
     drainSeconds: Math.round(drainSeconds * 10) / 10,
+    queriesAsked,
+    queriesUnsettled,
     notes: ctx.notes,
   };
 }
@@ -417,7 +438,7 @@ async function runScenario(scenario: Scenario, orders: number): Promise<Scenario
 async function missingEffects(ctx: ScenarioContext, run: string): Promise<Array<Record<string, unknown>>> {
   const healed = (await ctx.query(`SELECT 1 FROM chaos_healed_${run}`)).length > 0;
   const missing = await ctx.query(
-    `SELECT o.id, s.subscriber FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping')) s(subscriber) ` +
+    `SELECT o.id, s.subscriber FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping'), ('command')) s(subscriber) ` +
       `WHERE NOT EXISTS (SELECT 1 FROM chaos_effects_${run} e WHERE e.order_id = o.id AND e.subscriber = s.subscriber)`,
   );
   return missing.filter((m) => healed || !(m.subscriber === 'billing' && isPoison(String(m.id))));
@@ -431,7 +452,9 @@ async function drain(ctx: ScenarioContext, run: string, timeoutMs: number, note 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [{ pending }] = await ctx.query(
-      `SELECT count(*) AS pending FROM chaos_outbox_${run} WHERE status = 'pending' AND available_at <= now() + interval '30 seconds'`,
+      `SELECT count(*) AS pending FROM (SELECT status, available_at FROM chaos_outbox_${run} UNION ALL ` +
+        `SELECT status, available_at FROM chaos_outbox_c_${run}) o ` +
+        `WHERE status = 'pending' AND available_at <= now() + interval '30 seconds'`,
     );
     const stillMissing = await missingEffects(ctx, run);
     if (Number(pending) === 0 && stillMissing.length === 0) return true;
@@ -450,7 +473,7 @@ async function count(
 ): Promise<Pick<ScenarioResult, 'committed' | 'lost' | 'duplicated' | 'unexpected'>> {
   const [{ committed }] = await ctx.query(`SELECT count(*) AS committed FROM chaos_orders_${run}`);
   const [{ lost }] = await ctx.query(
-    `SELECT count(*) AS lost FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping')) s(subscriber) ` +
+    `SELECT count(*) AS lost FROM chaos_orders_${run} o CROSS JOIN (VALUES ('billing'), ('shipping'), ('command')) s(subscriber) ` +
       `WHERE NOT EXISTS (SELECT 1 FROM chaos_effects_${run} e WHERE e.order_id = o.id AND e.subscriber = s.subscriber)`,
   );
   const [{ duplicated }] = await ctx.query(
@@ -482,7 +505,8 @@ async function cleanupBroker(run: string): Promise<void> {
     ch.on('error', () => undefined);
     for (const q of stdout.split('\n').filter((n) => n.startsWith(`chaos-${run}`)))
       await ch.deleteQueue(q).catch(() => undefined);
-    for (const x of [`chaos.${run}.events`, `chaos-${run}.retry`]) await ch.deleteExchange(x).catch(() => undefined);
+    for (const x of [`chaos.${run}.events`, `chaos-${run}.retry`, `chaos-${run}-orders.retry`])
+      await ch.deleteExchange(x).catch(() => undefined);
   } finally {
     await conn.close().catch(() => undefined);
   }
@@ -492,11 +516,11 @@ async function cleanupBroker(run: string): Promise<void> {
 export function table(results: ScenarioResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.scenario} | ${r.orders} | ${r.committed} | ${r.faults} | ${r.lost} | ${r.duplicated} | ${r.unexpected} | ${r.unexpectedExits} | ${r.recoverySeconds} | ${r.drainSeconds} |`,
+      `| ${r.scenario} | ${r.orders} | ${r.committed} | ${r.faults} | ${r.lost} | ${r.duplicated} | ${r.unexpected} | ${r.unexpectedExits} | ${r.queriesAsked} | ${r.queriesUnsettled} | ${r.recoverySeconds} | ${r.drainSeconds} |`,
   );
   return [
-    '| scenario | orders | committed | faults | lost | duplicated | unexpected | unexpected exits | max recovery s | drain s |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | orders | committed | faults | lost | duplicated | unexpected | unexpected exits | queries asked | queries unsettled | max recovery s | drain s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }

@@ -12,7 +12,7 @@ import { runChaos, table, type ScenarioResult } from './chaos-suite';
     if (results.length > 0) process.stdout.write(`\nchaos suite, short profile\n${table(results)}\n`);
   });
 
-  it('no scenario loses, duplicates or invents an effect, and no process exits unless killed', async () => {
+  it('no scenario loses, duplicates or invents an effect (routed commands included), leaves a routed query unsettled, or exits unless killed', async () => {
     results = await runChaos({
       orders: Number(process.env.CHAOS_ORDERS ?? 120),
       kills: Number(process.env.CHAOS_KILLS ?? 10),
@@ -27,6 +27,7 @@ import { runChaos, table, type ScenarioResult } from './chaos-suite';
         duplicated: r.duplicated,
         unexpected: r.unexpected,
         exits: r.unexpectedExits,
+        queriesUnsettled: r.queriesUnsettled,
         notes: r.notes,
       }).toEqual({
         scenario: r.scenario,
@@ -34,6 +35,7 @@ import { runChaos, table, type ScenarioResult } from './chaos-suite';
         duplicated: 0,
         unexpected: 0,
         exits: 0,
+        queriesUnsettled: 0,
         notes: [],
       });
       expect(r.committed).toBeGreaterThan(0);

@@ -21,7 +21,9 @@ async function main(): Promise<void> {
   });
   console.log(`\n${table(results)}`);
   for (const r of results) for (const note of r.notes) console.log(`${r.scenario}: ${note}`);
-  const bad = results.filter((r) => r.lost + r.duplicated + r.unexpected + r.unexpectedExits > 0 || r.notes.length > 0);
+  const bad = results.filter(
+    (r) => r.lost + r.duplicated + r.unexpected + r.unexpectedExits + r.queriesUnsettled > 0 || r.notes.length > 0,
+  );
   console.log(`${results.length - bad.length} passed, ${bad.length} failed`);
   process.exit(bad.length === 0 ? 0 : 1);
 }

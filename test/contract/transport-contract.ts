@@ -17,6 +17,7 @@ import type { DeadLetter } from '../../lib/dead-letter/dead-letter.interface';
 import { encodeEnvelope, decodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { EnvelopeFactory } from '../../lib/message/envelope.factory';
 import { waitFor } from '../setup/wait';
+import { runRemoteContract } from './remote-contract';
 
 export { waitFor };
 
@@ -126,6 +127,8 @@ export function runTransportContract(
     beforeEach(() => {
       deadLetters = [];
     });
+
+    runRemoteContract(() => ({ service, connect, message, recorder: () => recorder(), within }));
 
     it('fans an event out to every subscriber of its type, and only to them', async () => {
       const s = service();

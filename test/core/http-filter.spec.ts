@@ -1,16 +1,20 @@
 import 'reflect-metadata';
 import { Body, Controller, type INestApplication, Module, Post } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { IsInt, IsString, Min } from 'class-validator';
 import request from 'supertest';
 import {
   Command,
   CommandBus,
   CommandHandler,
+  InMemoryBroker,
   Message,
   MessagingExceptionFilter,
   MessagingModule,
+  Query,
+  QueryBus,
+  QueryHandler,
   type ICommandHandler,
 } from '../../lib';
 
@@ -23,6 +27,22 @@ class PlaceOrder extends Command<string> {
 @Message('http.Unhandled')
 class Unhandled extends Command {}
 
+/** Routed to services of the test: one that never runs, one whose handler does not answer in time. */
+@Message('http.AskNobody', { endpoint: 'http-nobody' })
+class AskNobody extends Query<number> {}
+
+@Message('http.AskSlow', { endpoint: 'http-slow' })
+class AskSlow extends Query<number> {}
+
+@QueryHandler(AskSlow)
+class AskSlowHandler {
+  execute(): Promise<number> {
+    return new Promise((resolve) => setTimeout(() => resolve(1), 2_000));
+  }
+}
+
+const broker = new InMemoryBroker();
+
 @CommandHandler(PlaceOrder)
 class PlaceOrderHandler implements ICommandHandler<PlaceOrder> {
   execute(command: PlaceOrder): string {
@@ -32,7 +52,10 @@ class PlaceOrderHandler implements ICommandHandler<PlaceOrder> {
 
 @Controller('orders')
 class OrdersController {
-  constructor(private readonly commands: CommandBus) {}
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+  ) {}
 
   @Post()
   place(@Body() body: { sku: unknown; quantity: unknown }): Promise<string> {
@@ -44,6 +67,16 @@ class OrdersController {
     return this.commands.execute(new Unhandled());
   }
 
+  @Post('ask-nobody')
+  askNobody(): Promise<number> {
+    return this.queries.execute(new AskNobody());
+  }
+
+  @Post('ask-slow')
+  askSlow(): Promise<number> {
+    return this.queries.execute(new AskSlow(), { timeoutMs: 100 });
+  }
+
   @Post('boom')
   boom(): never {
     throw new Error('not ours');
@@ -51,7 +84,7 @@ class OrdersController {
 }
 
 @Module({
-  imports: [MessagingModule.forRoot({ serviceName: 'http-filter' })],
+  imports: [MessagingModule.forRoot({ serviceName: 'http-filter', inMemory: { broker } })],
   controllers: [OrdersController],
   providers: [PlaceOrderHandler, { provide: APP_FILTER, useClass: MessagingExceptionFilter }],
 })
@@ -59,13 +92,22 @@ class HttpAppModule {}
 
 describe('MessagingExceptionFilter', () => {
   let app: INestApplication;
+  let slow: TestingModule;
 
   beforeAll(async () => {
+    slow = await Test.createTestingModule({
+      imports: [MessagingModule.forRoot({ serviceName: 'http-slow', inMemory: { broker } })],
+      providers: [AskSlowHandler],
+    }).compile();
+    await slow.init();
     const moduleRef = await Test.createTestingModule({ imports: [HttpAppModule] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await app.close();
+    await slow.close();
+  });
 
   it('passes a valid command through', async () => {
     const res = await request(app.getHttpServer()).post('/orders').send({ sku: 'A-1', quantity: 2 });
@@ -91,6 +133,15 @@ describe('MessagingExceptionFilter', () => {
     const res = await request(app.getHttpServer()).post('/orders/unhandled').send({});
     expect(res.status).toBe(500);
     expect(res.body.message).toMatch(/No command handler for "Unhandled"/);
+  });
+
+  it('answers a routed query with 503 when no instance of its service runs, 504 when it does not answer in time', async () => {
+    const nobody = await request(app.getHttpServer()).post('/orders/ask-nobody').send({});
+    expect(nobody.status).toBe(503);
+    expect(nobody.body.message).toMatch(/http-nobody/);
+    const late = await request(app.getHttpServer()).post('/orders/ask-slow').send({});
+    expect(late.status).toBe(504);
+    expect(late.body.message).toMatch(/http-slow/);
   });
 
   it('leaves other errors to Nest', async () => {

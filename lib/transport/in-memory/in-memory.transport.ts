@@ -9,6 +9,7 @@ import type {
 import type { DeadLetter } from '../../dead-letter/dead-letter.interface';
 import { InMemoryBroker, type InMemoryQueue, type QueueConsumer, type QueuedMessage } from './in-memory.broker';
 import { InMemoryDeadLetterStore } from './in-memory-dead-letter.store';
+import { UnroutableMessageError } from '../rabbitmq/errors/unroutable-message.error';
 import { Logger } from '@nestjs/common';
 
 const RESOLVED = Promise.resolve();
@@ -69,8 +70,16 @@ export class InMemoryTransport implements MessageTransport {
       attempt: message.attempt ?? 1,
       firstFailureAt: message.firstFailureAt,
     };
-    const destination =
-      message.destination !== undefined ? this.broker.queue(`${this.prefix()}.${message.destination}`) : undefined;
+    let destination: InMemoryQueue | undefined;
+    if (message.destination !== undefined) {
+      const name = `${message.endpoint ?? this.prefix()}.${message.destination}`;
+      // another service's queue exists once that service subscribed (as on RabbitMQ, where the
+      // default exchange returns a message for a queue nobody declared)
+      if (message.endpoint !== undefined && !this.broker.queues.has(name)) {
+        throw new UnroutableMessageError(message.envelope.id, '', name);
+      }
+      destination = this.broker.queue(name);
+    }
     if (!message.awaitHandling) {
       if (destination !== undefined) destination.push(queued);
       else this.broker.route(message.envelope.type, queued);

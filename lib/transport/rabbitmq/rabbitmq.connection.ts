@@ -51,8 +51,8 @@ export class RabbitMqConnection {
   readonly maskedUrl: string;
 
   constructor(
-    /** `publisher` or `consumer`, shown in the broker's connection name and in logs. */
-    readonly role: 'publisher' | 'consumer',
+    /** `publisher`, `consumer` or `requests` (routed queries), shown in the broker's connection name and in logs. */
+    readonly role: 'publisher' | 'consumer' | 'requests',
     private readonly options: ResolvedRabbitMqOptions,
     private readonly connectionName: string,
     private readonly logger: LoggerService,
@@ -84,8 +84,9 @@ export class RabbitMqConnection {
           timeout: o.connectTimeoutMs,
           // acks go out at once on the consumer connection (measured: consume 0.86-0.95x of raw amqplib
           // with Nagle's algorithm on, amqplib's default, 1.01-1.03x without); publishing keeps it on,
-          // it batches the frames of windowed publishes (0.87x without it)
-          ...(this.role === 'consumer' ? { noDelay: true } : {}),
+          // it batches the frames of windowed publishes (0.87x without it); request/reply (routed
+          // queries) waits for each answer, so Nagle's delay would be in every round trip
+          ...(this.role !== 'publisher' ? { noDelay: true } : {}),
           ...o.socketOptions,
           clientProperties: {
             connection_name: `${this.connectionName} ${this.role}`,

@@ -1,4 +1,5 @@
 import { InvalidConfigurationError } from '../../errors/invalid-configuration.error';
+import type { OutboundMessage } from '../transport.interface';
 
 /** Header names this transport writes. Our own, so nothing depends on the broker's `x-death`. */
 export const RABBITMQ_HEADERS = {
@@ -101,4 +102,20 @@ export class RabbitMqNaming {
     }
     return queue;
   }
+}
+
+/**
+ * Where `publish()` sends a message: the events exchange with routing key = type, or, with
+ * `destination`, only that subscriber's queue (default exchange, routing key = queue name) — of this
+ * service, or of `endpoint` (a command routed to another service's `commands` queue).
+ */
+export function publishRoute(
+  naming: RabbitMqNaming,
+  message: OutboundMessage,
+): { exchange: string; routingKey: string; targeted: boolean } {
+  if (message.destination === undefined) {
+    return { exchange: naming.eventsExchange, routingKey: message.envelope.type, targeted: false };
+  }
+  const owner = message.endpoint === undefined ? naming : new RabbitMqNaming(naming.eventsExchange, message.endpoint);
+  return { exchange: '', routingKey: owner.subscriberQueue(message.destination), targeted: true };
 }

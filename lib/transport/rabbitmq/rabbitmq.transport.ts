@@ -31,13 +31,14 @@ import type {
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
-import { closeChannel, sleep } from './amqp-settle.util';
+import { sleep } from './amqp-settle.util';
+import { queueStats } from './rabbitmq-stats';
 import { RabbitMqConnection } from './rabbitmq.connection';
 import { TopologyMismatchError } from './errors/topology-mismatch.error';
 import { SubscriberConsumer } from './rabbitmq.consumer';
 import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';
 import { outboundProperties } from './rabbitmq.message';
-import { RabbitMqNaming } from './rabbitmq.naming';
+import { RabbitMqNaming, publishRoute } from './rabbitmq.naming';
 import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbitmq-options.interface';
 import { resolveRabbitMqOptions, validateRabbitMqOptions } from './rabbitmq-options.validator';
 import { RabbitMqPublisher } from './rabbitmq.publisher';
@@ -139,26 +140,20 @@ export class RabbitMqTransport implements MessageTransport {
     }
   }
 
-  /**
-   * Publishes with a broker confirm: to the events exchange with routing key = type, or, with
-   * `destination`, only to that subscriber's queue (default exchange, routing key = queue name).
-   */
+  /** Publishes with a broker confirm, where `publishRoute` says (events exchange, or one queue). */
   publish(message: OutboundMessage): Promise<void> {
     const rt = this.runtime;
     if (!rt) return Promise.reject(new TransportNotConnectedError('publish'));
-    const targeted = message.destination !== undefined;
-    let routingKey: string;
+    let route: ReturnType<typeof publishRoute>;
     try {
-      routingKey = targeted ? rt.naming.subscriberQueue(message.destination!) : message.envelope.type;
+      route = publishRoute(rt.naming, message);
     } catch (err) {
       return Promise.reject(err);
     }
     return rt.publisher.publish({
-      exchange: targeted ? '' : rt.naming.eventsExchange,
-      routingKey,
+      ...route,
       content: Buffer.from(message.body, 'utf8'),
       properties: outboundProperties(message),
-      targeted,
     });
   }
 
@@ -209,17 +204,17 @@ export class RabbitMqTransport implements MessageTransport {
     const rt = this.requireRuntime('stats');
     const queues: Array<[string, string]> = [...this.consumers.values()].map((c) => [c.descriptor.name, c.queue]);
     queues.push(['dead-letter', rt.naming.deadLetterQueue]);
-    const ch = await rt.consumerConnection.openChannel('stats');
-    try {
-      const stats: QueueStats[] = [];
-      for (const [subscriber, queue] of queues) {
-        const { messageCount, consumerCount } = await ch.checkQueue(queue);
-        stats.push({ subscriber, queue, depth: messageCount, consumers: consumerCount });
-      }
-      return stats;
-    } finally {
-      await closeChannel(ch);
-    }
+    return queueStats(rt.consumerConnection, queues);
+  }
+
+  /**
+   * @internal A new connection (not yet open) for the request/reply of routed queries (`lib/remote`),
+   * with this transport's settings, and the naming of this service.
+   */
+  requestConnection(): { connection: RabbitMqConnection; naming: RabbitMqNaming } {
+    const rt = this.requireRuntime('request/reply');
+    const name = this.options.connectionName ?? rt.naming.prefix;
+    return { connection: new RabbitMqConnection('requests', this.options, name, this.logger), naming: rt.naming };
   }
 
   /** The error of a startup step that ran out of `startupTimeoutMs`, naming what is down. */

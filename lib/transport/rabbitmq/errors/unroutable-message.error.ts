@@ -12,7 +12,7 @@ export class UnroutableMessageError extends MessagingError {
     readonly routingKey: string,
   ) {
     super(
-      `RabbitMQ returned message ${messageId ?? '(no id)'}: no queue is bound to ` +
+      `The broker returned message ${messageId ?? '(no id)'}: no queue is bound to ` +
         `exchange "${exchange || '(default)'}" with routing key "${routingKey}". ` +
         `Start a subscriber for it (its queue is declared on subscribe) or check the exchange name.`,
     );

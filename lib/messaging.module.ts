@@ -28,6 +28,7 @@ import { OutboxIntegration } from './outbox/outbox-integration';
 import { MONITORING_EXPORTS, MONITORING_PROVIDERS } from './monitoring/monitoring.providers';
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
+import { MessagingOperationsService } from './operations/messaging-operations.service';
 
 /**
  * The messaging module: `MessagingModule.forRoot({ serviceName: 'orders' })` or
@@ -71,6 +72,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     OutboxIntegration,
     MessagingTransactions,
     MessagingRuntime,
+    MessagingOperationsService,
     ...MONITORING_PROVIDERS,
   ],
   exports: [
@@ -83,6 +85,7 @@ import { MessagingTransactions } from './buses/messaging-transactions.service';
     SubscriberStats,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,
+    MessagingOperationsService,
     ...MONITORING_EXPORTS,
   ],
 })

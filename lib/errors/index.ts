@@ -14,3 +14,4 @@ export * from './transaction-required.error';
 export * from './database-connection-lost.error';
 export * from './message-busy.error';
 export { MissingDependencyError } from './missing-dependency.error';
+export * from './operations.errors';

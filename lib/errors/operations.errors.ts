@@ -37,3 +37,12 @@ export class DryRunUnavailableError extends MessagingError {
     super(`dry run unavailable: ${reason}`);
   }
 }
+
+/** `journey(id)` was called with something that is not an id (empty, not a string, longer than 200 characters). */
+export class InvalidJourneyQueryError extends MessagingError {
+  constructor(query: unknown) {
+    super(
+      `a journey needs a correlation id or message id (1 to 200 characters), got ${typeof query === 'string' ? `${query.length} characters` : typeof query}`,
+    );
+  }
+}

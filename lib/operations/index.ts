@@ -2,3 +2,5 @@
 export { MessagingOperationsService } from './messaging-operations.service';
 export { FailureGroupAdmin, tokenOf } from './failure-group-admin';
 export { OperatorLog, safeActor } from './operator-log';
+export { DryRunner, type DryRunDeps } from './dry-run';
+export { readJourney, type JourneySources } from './journey';

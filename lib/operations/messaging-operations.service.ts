@@ -1,6 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { MESSAGING_OPTIONS } from '../messaging.tokens';
-import type { ResolvedMessagingOptions } from '../config/messaging-options.interface';
+import { Injectable } from '@nestjs/common';
 import type { DryRunResult, FailureGroup, Journey, MessagingOperations } from '../console/console-api.interface';
 import { DeadLetterAdmin } from '../monitoring/dead-letters/dead-letter-admin.service';
 import { OutboxIntegration } from '../outbox/outbox-integration';
@@ -9,6 +7,16 @@ import { UpcasterRegistry } from '../message/upcaster.registry';
 import { MessageValidator } from '../message/message.validator';
 import { FailureGroupAdmin } from './failure-group-admin';
 import { OperatorLog } from './operator-log';
+import { DryRunner } from './dry-run';
+import { readJourney } from './journey';
+import type { DeadLetterRecord, DeadLetterRecordQuery } from '../dead-letter/dead-letter-records';
+import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
+import { DeadLetterNotFoundError, InvalidJourneyQueryError } from '../errors/operations.errors';
+
+const DEFAULT_SAMPLE = 5;
+const MAX_SAMPLE = 50;
+/** Dead letters of the queue a journey looks through (the oldest). */
+const JOURNEY_DEAD_LETTERS = 10_000;
 
 /**
  * Operations on failures and journeys (issue 16), injectable from the package root and used by the
@@ -22,7 +30,6 @@ export class MessagingOperationsService implements MessagingOperations {
   private admin?: FailureGroupAdmin;
 
   constructor(
-    @Inject(MESSAGING_OPTIONS) private readonly options: ResolvedMessagingOptions,
     private readonly deadLetters: DeadLetterAdmin,
     private readonly outbox: OutboxIntegration,
     private readonly registry: HandlerRegistry,
@@ -59,19 +66,73 @@ export class MessagingOperationsService implements MessagingOperations {
     return this.groups().purgeGroup(id, token, actor);
   }
 
-  async dryRun(_deadLetterId: string): Promise<DryRunResult> {
-    void this.options;
-    void this.registry;
-    void this.upcasters;
-    void this.validator;
-    throw new Error('not implemented yet');
+  /**
+   * Runs the failed subscriber's handler on one dead letter (by dead-letter id or message id) in a
+   * transaction that is always rolled back, publishing captured; see `DryRunner` for what it cannot
+   * undo. `DeadLetterNotFoundError` when there is no such dead letter, `DryRunUnavailableError`
+   * without the outbox.
+   */
+  async dryRun(deadLetterId: string): Promise<DryRunResult> {
+    const dl = await this.groups().find(deadLetterId);
+    if (!dl) throw new DeadLetterNotFoundError(deadLetterId);
+    return this.runner().run(dl);
   }
 
-  async dryRunGroup(_id: string, _sample?: number): Promise<DryRunResult[]> {
-    throw new Error('not implemented yet');
+  /** Dry-runs up to `sample` (default 5, at most 50) dead letters of a group, newest first, one after another. */
+  async dryRunGroup(id: string, sample = DEFAULT_SAMPLE): Promise<DryRunResult[]> {
+    const group = await this.groups().requireGroup(id);
+    const n = Number.isInteger(sample) ? Math.min(MAX_SAMPLE, Math.max(1, sample)) : DEFAULT_SAMPLE;
+    const ids = new Set(group.ids.slice(-n));
+    const letters = (await this.deadLetters.list({ ids: [...ids] })).reverse();
+    const runner = this.runner();
+    const results: DryRunResult[] = [];
+    for (const dl of letters) results.push(await runner.run(dl));
+    return results;
   }
 
-  async journey(_id: string): Promise<Journey> {
-    throw new Error('not implemented yet');
+  /**
+   * The journey of a correlation id or message id: from this service's outbox and inbox tables
+   * (when the outbox is on), the durable dead-letter record and the dead-letter queue.
+   */
+  journey(id: string): Promise<Journey> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+      return Promise.reject(new InvalidJourneyQueryError(id));
+    }
+    const feature = this.outbox.feature;
+    return readJourney(id, {
+      tables: feature && {
+        rows: (sql, params) => feature.dataSource.query(sql, params),
+        database: feature.database,
+        outboxTable: feature.options.outboxTable,
+        inboxTable: feature.options.inboxTable,
+      },
+      records: feature?.deadLetters,
+      deadLetters: () => this.deadLetters.list({ limit: JOURNEY_DEAD_LETTERS }),
+    });
+  }
+
+  /**
+   * The durable dead-letter history (newest first): every dead letter of this service with what
+   * became of it (`dead`, `replayed`, `purged`, by whom). Needs `outbox.deadLetterTable`
+   * (`InvalidConfigurationError` otherwise).
+   */
+  deadLetterHistory(query?: DeadLetterRecordQuery): Promise<DeadLetterRecord[]> {
+    const records = this.outbox.feature?.deadLetters;
+    if (!records) {
+      return Promise.reject(
+        new InvalidConfigurationError('the dead-letter history needs the durable table: set outbox.deadLetterTable'),
+      );
+    }
+    return records.list(query);
+  }
+
+  private runner(): DryRunner {
+    const feature = this.outbox.feature;
+    return new DryRunner({
+      registry: this.registry,
+      upcasters: this.upcasters,
+      validator: this.validator,
+      outbox: feature && { store: feature.store, outboxTable: feature.options.outboxTable },
+    });
   }
 }

@@ -83,7 +83,8 @@ export class OutboxFeature {
 
   constructor(
     options: OutboxOptions,
-    private readonly dataSource: DataSource,
+    /** The application's DataSource (operations read the outbox and inbox tables through it). */
+    readonly dataSource: DataSource,
     transport: MessageTransport,
     private readonly logger: LoggerService = new Logger('MessagingOutbox'),
   ) {

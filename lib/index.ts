@@ -141,3 +141,6 @@ export { DEFAULT_DEAD_LETTER_TABLE } from './outbox/dead-letter.ddl';
 export * from './tracing';
 
 export * from './errors';
+
+/** The operations console page (MessagingConsoleModule). */
+export * from './console';

@@ -135,7 +135,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
   const deadLetterTable =
     options.deadLetterTable === undefined || options.deadLetterTable === false
       ? undefined
-      : table('deadLetterTable', options.deadLetterTable, DEFAULT_OUTBOX_TABLE);
+      : table('deadLetterTable', options.deadLetterTable, '');
   if (deadLetterTable !== undefined && (deadLetterTable === outboxTable || deadLetterTable === inboxTable)) {
     throw new InvalidConfigurationError('outbox.deadLetterTable must differ from the outbox and inbox tables');
   }

@@ -3,13 +3,18 @@ import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
   DeadLetterService,
+  DryRunUnavailableError,
   EventBus,
   FailureGroupNotFoundError,
   Message,
   MessagingModule,
   MessagingOperationsService,
   PurgeTokenMismatchError,
+  InvalidJourneyQueryError,
+  describeAlert,
   Subscribe,
+  onlyNewFailureGroups,
+  type MessagingAlert,
 } from '../../lib';
 import { waitFor } from '../setup/wait';
 import { CapturingLogger } from '../rabbitmq/rabbitmq-test.helpers';
@@ -37,10 +42,22 @@ describe('MessagingOperationsService failure groups (in-memory transport)', () =
   let moduleRef: TestingModule;
   let ops: MessagingOperationsService;
   const logger = new CapturingLogger();
+  const alerts: MessagingAlert[] = [];
+  const newOnly: MessagingAlert[] = [];
 
   beforeAll(async () => {
     moduleRef = await Test.createTestingModule({
-      imports: [MessagingModule.forRoot({ serviceName: 'ops-memory' })],
+      imports: [
+        MessagingModule.forRoot({
+          serviceName: 'ops-memory',
+          monitoring: {
+            onAlert: (a) => {
+              alerts.push(a);
+              return onlyNewFailureGroups((b) => void newOnly.push(b))(a);
+            },
+          },
+        }),
+      ],
       providers: [Shipping],
     })
       .setLogger(logger)
@@ -65,6 +82,48 @@ describe('MessagingOperationsService failure groups (in-memory transport)', () =
     );
     expect(await ops.failureGroup(groups[1].id)).toEqual(groups[1]);
     expect(await ops.failureGroups({ subscriber: 'nobody' })).toEqual([]);
+  });
+
+  it('alerts with the failure group: new for the first of each cause, growing after (counted in memory)', async () => {
+    await waitFor(() => alerts.length === 6, 'six alerts');
+    const groups = await ops.failureGroups();
+    const seen = alerts.map((a) =>
+      a.kind === 'dead-letter' ? `${a.group.errorName}:${a.group.state}:${a.group.count}` : a.kind,
+    );
+    expect(seen.filter((x) => x.startsWith('RangeError'))).toEqual([
+      'RangeError:new:1',
+      'RangeError:growing:2',
+      'RangeError:growing:3',
+    ]);
+    expect(seen.filter((x) => x.startsWith('TypeError'))).toEqual([
+      'TypeError:new:1',
+      'TypeError:growing:2',
+      'TypeError:growing:3',
+    ]);
+    expect(newOnly.map((a) => (a.kind === 'dead-letter' ? a.group.id : '')).sort()).toEqual(
+      groups.map((g) => g.id).sort(),
+    );
+    const first = alerts[0];
+    expect(first.kind === 'dead-letter' && describeAlert(first)).toContain(
+      `group=${first.kind === 'dead-letter' ? first.group.id : ''} new count=1`,
+    );
+  });
+
+  it('refuses a dry run without the outbox (no transaction to roll back), and still reads a journey from the dead letters', async () => {
+    const [group] = await ops.failureGroups();
+    await expect(ops.dryRun(group.ids[0])).rejects.toBeInstanceOf(DryRunUnavailableError);
+    await expect(ops.dryRunGroup(group.id)).rejects.toThrow(/outbox/);
+    const dl = group.example;
+    const journey = await ops.journey(dl.messageId!);
+    expect(journey.correlationId).toBe(dl.envelope!.correlationId);
+    expect(journey.roots).toEqual([
+      expect.objectContaining({
+        id: dl.messageId,
+        type: 'OpsOrderPlaced',
+        deadLetters: [expect.objectContaining({ id: dl.id, subscriber: 'shipping' })],
+      }),
+    ]);
+    await expect(ops.journey('')).rejects.toBeInstanceOf(InvalidJourneyQueryError);
   });
 
   it('refuses a purge with a wrong token, purges with the current one, and logs both with the actor', async () => {

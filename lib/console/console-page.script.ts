@@ -8,7 +8,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
   var config = JSON.parse($('console-config').textContent);
   var base = location.pathname.replace(/\/+$/, '');
   var TOKEN_KEY = 'messaging-console-token:' + base;
-  var state = { paused: false, timer: null, loading: null, prev: null, groups: new Map(), loadError: false };
+  var state = { paused: false, timer: null, loading: null, history: [], groups: new Map(), loadError: false };
 
   function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
   function setToken(value) { try { if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
@@ -52,7 +52,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
       c.className = 'pill ' + (r[0].transport.connected ? 'ok' : 'bad');
       renderCards(r[0], r[1]);
       renderGroups(r[1]);
-      state.prev = renderSubscribers(r[0], state.prev);
+      state.history = renderSubscribers(r[0], state.history);
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString('en-GB');
       if (state.loadError) { $('banner').hidden = true; state.loadError = false; }
     }).catch(function (err) {

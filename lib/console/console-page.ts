@@ -96,9 +96,9 @@ export function renderConsolePage(options: ResolvedConsoleOptions): string {
   </section>
   <section class="block" id="subscribers-block" aria-labelledby="subscribers-title">
     <div class="block-head"><h2 id="subscribers-title">Subscribers</h2>
-      <p class="hint">Rates are per minute since the previous refresh. Lag now: how long the oldest waiting message has been waiting, roughly.</p></div>
+      <p class="hint">"Last min": in the last minute (since the page opened, if that is shorter). Lag now: roughly how long the oldest waiting message has waited.</p></div>
     <div class="table-wrap"><table id="subscribers">
-      <thead><tr><th>Subscriber</th><th class="n">Queue depth</th><th class="n">Consumers</th><th class="n c-inflight">In flight</th><th class="n">Lag now</th><th class="n">Handled</th><th class="n">Handled/min</th><th class="n">Failed</th><th class="n">Failed/min</th><th class="n">Dead-lettered</th><th class="n">p99 time</th></tr></thead>
+      <thead><tr><th>Subscriber</th><th class="n">Queue depth</th><th class="n">Consumers</th><th class="n c-inflight">In flight</th><th class="n">Lag now</th><th class="n">Handled</th><th class="n">Handled, last min</th><th class="n">Failed</th><th class="n">Failed, last min</th><th class="n">Dead-lettered</th><th class="n">p99 time</th></tr></thead>
       <tbody></tbody>
     </table></div>
   </section>

@@ -50,7 +50,6 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
     return d < 5000 ? 'just now' : dur(d) + ' ago';
   }
   function clock(iso) { var t = new Date(iso); return isNaN(t.getTime()) ? String(iso) : t.toLocaleString('en-GB'); }
-  function rate(r) { return r === undefined ? '—' : r < 10 ? r.toFixed(1) : Math.round(r).toLocaleString('en-US'); }
   function clip(text, max) { text = String(text); return text.length > max ? text.slice(0, max) + '\n… (' + (text.length - max) + ' more characters)' : text; }
   function short(id) { id = String(id); return id.length > 14 ? id.slice(0, 8) + '…' + id.slice(-4) : id; }
 
@@ -90,29 +89,33 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
     ]);
   }
 
-  /** The subscribers table; rates from the counters' change since the previous refresh. */
-  function renderSubscribers(s, prev) {
+  /**
+   * The subscribers table. "Last min": how many were handled / failed in the last minute (since the
+   * page opened, when that is less), from the counters of earlier refreshes (history, oldest first).
+   */
+  function renderSubscribers(s, history) {
     var now = Date.parse(s.takenAt) || Date.now();
-    var minutes = prev ? (now - prev.at) / 60000 : 0;
+    history = history.filter(function (sample) { return now - sample.at <= 60000; });
+    var base = history[0];
     var counts = new Map();
     var rows = s.subscribers.map(function (x) {
       counts.set(x.subscriber, { handled: x.handled, failed: x.failed });
-      var p = prev ? prev.counts.get(x.subscriber) : undefined;
-      var per = function (cur, old) { return p && minutes > 0 && cur >= old ? (cur - old) / minutes : undefined; };
-      var handledRate = p ? per(x.handled, p.handled) : undefined;
-      var failedRate = p ? per(x.failed, p.failed) : undefined;
+      var p = base ? base.counts.get(x.subscriber) : undefined;
+      var since = function (cur, old) { return p && cur >= old ? cur - old : undefined; };
+      var handledLastMin = p ? since(x.handled, p.handled) : undefined;
+      var failedLastMin = p ? since(x.failed, p.failed) : undefined;
       var q = x.queue;
       var inFlight = typeof x.inFlight === 'number' ? num(x.inFlight) : '—';
-      return h('tr', { class: x.deadLettered > 0 || failedRate > 0 ? 'failing' : '', 'data-subscriber': x.subscriber },
+      return h('tr', { class: x.deadLettered > 0 || failedLastMin > 0 ? 'failing' : '', 'data-subscriber': x.subscriber },
         h('td', { class: 'mono', text: x.subscriber }),
         h('td', { class: 'n' + (q && q.depth > 0 ? ' warn' : ''), text: q ? num(q.depth) : '—' }),
         h('td', { class: 'n' + (q && q.consumers === 0 ? ' bad' : ''), text: q ? num(q.consumers) : '—' }),
         h('td', { class: 'n c-inflight', text: inFlight }),
         h('td', { class: 'n' + (x.currentLagMs > 60000 ? ' bad' : x.currentLagMs > 5000 ? ' warn' : ''), text: dur(x.currentLagMs) }),
         h('td', { class: 'n', text: num(x.handled) }),
-        h('td', { class: 'n', text: rate(handledRate) }),
+        h('td', { class: 'n', text: num(handledLastMin) }),
         h('td', { class: 'n' + (x.failed > 0 ? ' bad' : ''), text: num(x.failed) }),
-        h('td', { class: 'n' + (failedRate > 0 ? ' bad' : ''), text: rate(failedRate) }),
+        h('td', { class: 'n' + (failedLastMin > 0 ? ' bad' : ''), text: num(failedLastMin) }),
         h('td', { class: 'n' + (x.deadLettered > 0 ? ' bad' : ''), text: num(x.deadLettered) }),
         h('td', { class: 'n', text: x.durationMs ? dur(x.durationMs.p99) : '—' }));
     });
@@ -121,7 +124,8 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
     var table = $('subscribers');
     table.className = s.subscribers.some(function (x) { return typeof x.inFlight === 'number'; }) ? '' : 'no-inflight';
     replace(table.querySelector('tbody'), rows);
-    return { at: now, counts: counts };
+    history.push({ at: now, counts: counts });
+    return history;
   }
 
   function renderJourney(j) {
@@ -142,7 +146,7 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
     if (o) {
       lines.push(h('div', { class: 'jm-line' }, 'Outbox: ',
         h('span', { class: 'tag ' + (o.status === 'sent' ? 'ok' : o.status === 'failed' ? 'bad' : 'warn'), text: o.status }),
-        ' ' + plural(o.attempts, 'attempt') + (o.sentAt ? ' · sent ' + clock(o.sentAt) : '') +
+        (o.sentAt ? ' ' + clock(o.sentAt) : '') + (o.attempts > 0 ? ' · ' + plural(o.attempts, 'failed publish attempt') : '') +
         (o.lastError ? ' · last error: ' + o.lastError : '')));
     }
     (m.handledBy || []).forEach(function (x) {

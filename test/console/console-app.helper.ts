@@ -20,6 +20,8 @@ export async function startConsoleApp(options: {
   providers?: Provider[];
   imports?: ModuleMetadata['imports'];
   logger?: CapturingLogger;
+  /** The app's global prefix, if any. */
+  prefix?: string;
 }): Promise<{ app: INestApplication; url: string; logger: CapturingLogger }> {
   const logger = options.logger ?? new CapturingLogger();
   const moduleRef = await Test.createTestingModule({
@@ -29,6 +31,7 @@ export async function startConsoleApp(options: {
     .setLogger(logger)
     .compile();
   const app = moduleRef.createNestApplication({ logger });
+  if (options.prefix) app.setGlobalPrefix(options.prefix);
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1'), logger };
 }

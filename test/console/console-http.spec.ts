@@ -121,6 +121,27 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
     expect((await app.get(MessagingOperationsService).failureGroup(group.id))?.count).toBe(3);
   });
 
+  it('answers 501 to a dry run without the outbox, saying why, and logs the attempt with the actor', async () => {
+    const [group] = await app.get(MessagingOperationsService).failureGroups();
+    const res = await request(server())
+      .post(`/ops/messaging/api/groups/${group.id}/dry-run`)
+      .set('X-Messaging-Console', '1')
+      .set('X-Messaging-Console-Token', token)
+      .send({ sample: 2 })
+      .expect(501);
+    expect(res.body.message).toMatch(/^dry run unavailable: .*outbox/);
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`dry-run-group ${group.id} by token failed: dry run`)),
+    );
+    expect(actions.splice(0)).toEqual([expect.objectContaining({ action: 'dry-run-group', outcome: 'failed' })]);
+    const bad = await request(server())
+      .post(`/ops/messaging/api/groups/${group.id}/dry-run`)
+      .set('X-Messaging-Console', '1')
+      .set('X-Messaging-Console-Token', token)
+      .send({ sample: 'all' });
+    expect([bad.status, bad.body.message]).toEqual([400, 'sample must be an integer from 1 to 100']);
+  });
+
   it('purges only with the group token, logs each attempt with the actor "token", and never logs the token', async () => {
     const [group] = await app.get(MessagingOperationsService).failureGroups();
     const call = (body: object) =>

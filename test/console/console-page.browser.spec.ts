@@ -7,7 +7,7 @@ import { uniqueService } from '../monitoring/monitoring-app.helper';
 import { openBrowser, pageProblems, startConsoleApp, testToken } from './console-app.helper';
 
 /*
- * The page in headless Chromium against an in-memory app: the token sign-in (a wrong token is
+ * The page in headless Chromium against an in-memory app with a global prefix: the token sign-in (a wrong token is
  * refused, the right one opens the page), and a dead letter whose error and payload carry HTML and
  * prototype names is shown as text: nothing of it becomes markup or runs.
  */
@@ -45,6 +45,7 @@ describe('console page in Chromium (in-memory transport)', () => {
       messaging: { serviceName: uniqueService('console-page') },
       providers: [Renderer],
       console: MessagingConsoleModule.forRoot({ path: '/console', token, refreshIntervalMs: 1000 }),
+      prefix: 'admin',
     }));
     extra = { valueOf: '<b>bold</b>', toString: 1, hasOwnProperty: '</script><script>window.__pwned = 2</script>' };
     await app.get(EventBus).publish(new Hostile(HOSTILE, extra));
@@ -60,7 +61,7 @@ describe('console page in Chromium (in-memory transport)', () => {
   });
 
   it('asks for the token, refuses a wrong one, and opens with the right one', async () => {
-    await page.goto(`${url}/console`);
+    await page.goto(`${url}/admin/console`); // under the app's global prefix
     await page.locator('#login').waitFor({ state: 'visible' });
     expect(await page.locator('#main').isHidden()).toBe(true);
     await page.fill('#token-input', `${token}-wrong`);

@@ -242,3 +242,40 @@ describe("console HTTP API behind the app's own guard (Express, in-memory transp
     );
   });
 });
+
+describe('console HTTP API with both a guard and a token, and an actor function', () => {
+  const token = testToken();
+  let app: INestApplication;
+  let lines: string[];
+  const server = () => app.getHttpServer();
+
+  beforeAll(async () => {
+    const started = await startConsoleApp({
+      messaging: { serviceName: uniqueService('console-both') },
+      providers: [Shipping],
+      console: MessagingConsoleModule.forRoot({
+        path: 'ops',
+        guard: OperatorGuard,
+        imports: [OperatorsModule],
+        token,
+        actor: (req) => `staff:${(req as { user: { id: number } }).user.id}`,
+      }),
+    });
+    app = started.app;
+    lines = started.logger.lines;
+    await deadLetters(app, 1);
+  });
+
+  afterAll(() => app?.close());
+
+  it('needs both to pass, and names the actor with the actor function', async () => {
+    const [group] = await app.get(MessagingOperationsService).failureGroups();
+    const retry = () => request(server()).post(`/ops/api/groups/${group.id}/retry`).set('X-Messaging-Console', '1');
+    expect((await retry().set('X-Messaging-Console-Token', token)).status).toBe(401); // the guard
+    expect((await retry().set('X-Operator', 'ops-carol')).status).toBe(401); // the token
+    expect((await retry().set('X-Operator', 'ops-carol').set('X-Messaging-Console-Token', token)).body).toEqual({
+      retried: 1,
+    });
+    expect(lines).toContainEqual(expect.stringContaining(`retry-group ${group.id} by staff:7: 1 dead letter`));
+  });
+});

@@ -36,12 +36,17 @@ describe('console page in Chromium (in-memory transport)', () => {
   let app: INestApplication;
   let extra: Record<string, unknown>;
   let url: string;
+  let lines: string[];
   let browser: Awaited<ReturnType<typeof openBrowser>>;
   let page: Page;
   let problems: string[];
 
   beforeAll(async () => {
-    ({ app, url } = await startConsoleApp({
+    ({
+      app,
+      url,
+      logger: { lines },
+    } = await startConsoleApp({
       messaging: { serviceName: uniqueService('console-page') },
       providers: [Renderer],
       console: MessagingConsoleModule.forRoot({ path: '/console', token, refreshIntervalMs: 1000 }),
@@ -86,5 +91,34 @@ describe('console page in Chromium (in-memory transport)', () => {
     expect(await group.locator('img, b, script').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(problems.filter((p) => !p.includes('status of 403'))).toEqual([]);
+  });
+
+  it('says plainly when a dry run is not possible (no outbox here)', async () => {
+    const group = page.locator('article.group');
+    await group.locator('button[data-action="dry-run-one"]').click();
+    const result = group.locator('.result[data-outcome="error"]');
+    await result.waitFor();
+    expect(await result.textContent()).toMatch(/^Dry run not possible: dry run unavailable: .*outbox/);
+  });
+
+  it('purges a group only after the operator confirms it', async () => {
+    const group = page.locator('article.group');
+    await group.locator('button[data-action="purge"]').click();
+    const dialog = page.locator('dialog#confirm');
+    await dialog.waitFor({ state: 'visible' });
+    expect(await dialog.locator('#confirm-title').textContent()).toBe('Purge 1 dead letter?');
+    expect(await dialog.locator('#confirm-text').textContent()).toContain('__proto__ in renderer');
+    await dialog.locator('#confirm-cancel').click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await app.get(DeadLetterService).count()).toBe(1);
+
+    await group.locator('button[data-action="purge"]').click();
+    await dialog.locator('#confirm-ok').click();
+    await page.locator('#banner', { hasText: 'Purged 1 dead letter of __proto__ in renderer.' }).waitFor();
+    await group.waitFor({ state: 'detached' });
+    await page.locator('#groups .empty', { hasText: 'No failures' }).waitFor();
+    expect(await app.get(DeadLetterService).count()).toBe(0);
+    expect(lines).toContainEqual(expect.stringMatching(/^purge-group \S+ by token: 1 dead letter MessagingConsole$/));
+    expect(problems.filter((p) => !/status of (403|501)/.test(p))).toEqual([]);
   });
 });

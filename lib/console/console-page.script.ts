@@ -135,7 +135,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
         .map(function (r) { return [h('dt', { text: r[0] }), h('dd', { class: 'mono', text: String(r[1]) })]; })),
       h('div', { class: 'actions' },
         correlation ? h('button', { type: 'button', 'data-action': 'journey', onclick: function () { trace(correlation); } }, 'Follow its journey') : null,
-        h('button', { type: 'button', 'data-action': 'dry-run-one', onclick: function () { dryRun(e, 'dead-letters/' + enc(dl.id) + '/dry-run'); } }, 'Dry run this one'),
+        h('button', { type: 'button', 'data-action': 'dry-run-one', onclick: function () { dryRun(e, 'dead-letters/' + enc(dl.id) + '/dry-run', undefined, true); } }, 'Dry run this one'),
         h('button', { type: 'button', 'data-action': 'retry-one', onclick: function (ev) { retry(e, 'dead-letters/' + enc(dl.id) + '/retry', ev.currentTarget); } }, 'Retry this one')),
       h('div', { class: 'label-small', text: 'Error' }),
       h('div', { class: 'error', text: dl.error.name + ': ' + dl.error.message }),
@@ -147,17 +147,19 @@ const CONSOLE_SCRIPT_APP = String.raw`
 
   function busy(button, text) { var label = button.textContent; button.disabled = true; button.textContent = text; return function () { button.disabled = false; button.textContent = label; }; }
 
-  function dryRun(e, path, body) {
+  function dryRun(e, path, body, one) {
     var done = busy(e.dry, 'Dry running…');
     api('POST', path, body).then(function (r) {
       var results = r.results;
       var ok = results.filter(function (x) { return x.outcome === 'would-succeed'; }).length;
       var bad = results.length - ok;
       var tone = bad === 0 ? 'would-succeed' : ok === 0 ? 'would-fail' : 'mixed';
+      var of = !one && e.group && e.group.count > results.length ? ' (a sample: ' + results.length + ' of ' + num(e.group.count) + ')' : '';
+      var subject = results.length === 1 ? 'it' : 'all ' + results.length;
       var headline = results.length === 0 ? 'Dry run: nothing to try.'
-        : bad === 0 ? 'Dry run: ' + (results.length === 1 ? 'it' : 'all ' + results.length) + ' would succeed now. Retrying should work.'
-        : ok === 0 ? 'Dry run: ' + (results.length === 1 ? 'it' : 'all ' + results.length) + ' would still fail. Do not retry yet.'
-        : 'Dry run: ' + ok + ' would succeed, ' + bad + ' would still fail.';
+        : bad === 0 ? 'Dry run' + of + ': ' + subject + ' would succeed now. Retrying should work.'
+        : ok === 0 ? 'Dry run' + of + ': ' + subject + ' would still fail. Do not retry yet.'
+        : 'Dry run' + of + ': ' + ok + ' would succeed, ' + bad + ' would still fail. Look at the failures before retrying.';
       e.result.className = 'result ' + tone;
       e.result.setAttribute('data-outcome', tone);
       replace(e.result, [h('strong', { text: headline }), h('ul', null, results.map(function (x) {

@@ -30,6 +30,8 @@ const service = process.env.CONSOLE_SCREENSHOT === '1' ? 'orders-demo' : `${run}
 const tables = uniqueTables('con');
 const deadLetterTable = `con_dead_${run}`;
 const ORDERS = 5;
+/** How many dead letters of a group the page dry-runs (option `dryRunSample`). */
+const SAMPLE = 4;
 
 @Message('ConsoleOrderPlaced')
 class OrderPlaced {
@@ -98,7 +100,12 @@ describe('operations console end to end (Chromium, RabbitMQ, PostgreSQL outbox)'
         },
       },
       providers: [Shipping],
-      console: MessagingConsoleModule.forRoot({ path: '/ops/messaging', token, refreshIntervalMs: 1000 }),
+      console: MessagingConsoleModule.forRoot({
+        path: '/ops/messaging',
+        token,
+        refreshIntervalMs: 1000,
+        dryRunSample: SAMPLE,
+      }),
     }).then((s) => ((lines = s.logger.lines), s)));
     browser = await openBrowser();
     page = browser.page;
@@ -148,7 +155,10 @@ describe('operations console end to end (Chromium, RabbitMQ, PostgreSQL outbox)'
     await group().locator('button[data-action="dry-run"]').click();
     const result = group().locator('.result[data-outcome="would-fail"]');
     await result.waitFor();
-    expect(await result.textContent()).toContain('would still fail. Do not retry yet.');
+    expect(await result.textContent()).toContain(
+      `Dry run (a sample: ${SAMPLE} of ${ORDERS}): all ${SAMPLE} would still fail. Do not retry yet.`,
+    );
+    expect(await result.locator('li').count()).toBe(SAMPLE);
     expect(await result.textContent()).toContain('TypeError: carrier rate missing for order SO-');
     expect(Number((await ds.query(`SELECT count(*)::int AS n FROM "${tables.ordersTable}"`))[0].n)).toBe(0);
   });
@@ -158,7 +168,7 @@ describe('operations console end to end (Chromium, RabbitMQ, PostgreSQL outbox)'
     await group().locator('button[data-action="dry-run"]').click();
     const result = group().locator('.result[data-outcome="would-succeed"]');
     await result.waitFor();
-    expect(await result.textContent()).toContain('would succeed now. Retrying should work.');
+    expect(await result.textContent()).toContain(`all ${SAMPLE} would succeed now. Retrying should work.`);
     expect(await result.textContent()).toContain('would publish ConsoleOrderShipped');
     expect(Number((await ds.query(`SELECT count(*)::int AS n FROM "${tables.ordersTable}"`))[0].n)).toBe(0);
   });
@@ -208,8 +218,8 @@ describe('operations console end to end (Chromium, RabbitMQ, PostgreSQL outbox)'
   it('logged every action with the actor, never the token, and the page reported no error', () => {
     const actions = lines.filter((l) => / by token/.test(l));
     expect(actions.filter((l) => l.includes('dry-run-group'))).toEqual([
-      expect.stringContaining(`: ${ORDERS} dead letters (0 would succeed, ${ORDERS} would fail)`),
-      expect.stringContaining(`: ${ORDERS} dead letters (${ORDERS} would succeed, 0 would fail)`),
+      expect.stringContaining(`: ${SAMPLE} dead letters (0 would succeed, ${SAMPLE} would fail)`),
+      expect.stringContaining(`: ${SAMPLE} dead letters (${SAMPLE} would succeed, 0 would fail)`),
     ]);
     expect(actions.some((l) => l.includes(`retry-group`) && l.includes(`: ${ORDERS} dead letters`))).toBe(true);
     expect(lines.filter((l) => l.includes(token))).toEqual([]);

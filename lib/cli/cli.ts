@@ -10,7 +10,17 @@ import type { CliIo } from './cli-io';
 import { dlqList, dlqPurge, dlqReplay, dlqShow } from './dlq.commands';
 import { EXIT } from './exit-codes';
 import { outboxStats } from './outbox-stats.command';
-import { dlqGroups, dlqPurgeGroup, dlqRetry, trace, withGroups } from './operations.commands';
+import {
+  actorFrom,
+  dlqGroups,
+  dlqPurgeGroup,
+  dlqRetry,
+  openDatabase,
+  recordsFrom,
+  trace,
+  withGroups,
+  type CliDatabase,
+} from './operations.commands';
 
 /** The help text. */
 export const USAGE = `usage: nestjs-messaging <command>
@@ -89,9 +99,13 @@ async function withDeadLetters(
   run: (admin: DeadLetterAdmin, service: string) => Promise<number>,
 ): Promise<number> {
   const { transport, service } = await connectTransport(env, io);
+  let db: CliDatabase | undefined;
   try {
-    return await run(new DeadLetterAdmin(transport), service);
+    // with the durable dead-letter table, replays and purges are marked there
+    db = env.MESSAGING_DEAD_LETTER_TABLE ? await openDatabase(env, true) : undefined;
+    return await run(new DeadLetterAdmin(transport, { feature: { deadLetters: recordsFrom(env, db) } }), service);
   } finally {
+    await db?.end();
     await transport.close(0).catch(() => undefined);
   }
 }
@@ -102,16 +116,14 @@ async function dispatch(args: ParsedArgs, env: Record<string, string | undefined
     switch (verb) {
       case 'groups':
         return withDeadLetters(env, io, (admin, service) =>
-          withGroups(admin, env, io, (groups) => dlqGroups(groups, args, io, service)),
+          withGroups(admin, io, (groups) => dlqGroups(groups, args, io, service)),
         );
       case 'retry':
-        return withDeadLetters(env, io, (admin) =>
-          withGroups(admin, env, io, (groups) => dlqRetry(groups, args, io, env)),
-        );
+        return withDeadLetters(env, io, (admin) => withGroups(admin, io, (groups) => dlqRetry(groups, args, io, env)));
     }
     if (verb === 'purge' && args.flags.group !== undefined) {
       return withDeadLetters(env, io, (admin) =>
-        withGroups(admin, env, io, (groups) => dlqPurgeGroup(groups, args, io, env)),
+        withGroups(admin, io, (groups) => dlqPurgeGroup(groups, args, io, env)),
       );
     }
     switch (verb) {
@@ -120,9 +132,9 @@ async function dispatch(args: ParsedArgs, env: Record<string, string | undefined
       case 'show':
         return withDeadLetters(env, io, (admin) => dlqShow(admin, args, io));
       case 'replay':
-        return withDeadLetters(env, io, (admin) => dlqReplay(admin, args, io));
+        return withDeadLetters(env, io, (admin) => dlqReplay(admin, args, io, actorFrom(env)));
       case 'purge':
-        return withDeadLetters(env, io, (admin, service) => dlqPurge(admin, args, io, service));
+        return withDeadLetters(env, io, (admin, service) => dlqPurge(admin, args, io, service, actorFrom(env)));
     }
   }
   if (group === 'outbox' && verb === 'stats') return outboxStats(args, env, io);

@@ -80,19 +80,13 @@ export function stderrOperatorLog(io: CliIo): OperatorLog {
   return new OperatorLog(logger);
 }
 
-/** Runs `work` with a `FailureGroupAdmin` over `admin` (and the durable record when configured). */
-export async function withGroups(
+/** Runs `work` with a `FailureGroupAdmin` over `admin` (which marks the durable record when configured). */
+export function withGroups(
   admin: DeadLetterAdmin,
-  env: Env,
   io: CliIo,
   work: (groups: FailureGroupAdmin) => Promise<number>,
 ): Promise<number> {
-  const db = env.MESSAGING_DEAD_LETTER_TABLE ? await openDatabase(env, true) : undefined;
-  try {
-    return await work(new FailureGroupAdmin(admin, recordsFrom(env, db), stderrOperatorLog(io)));
-  } finally {
-    await db?.end();
-  }
+  return work(new FailureGroupAdmin(admin, stderrOperatorLog(io)));
 }
 
 /** `dlq groups [--subscriber S] [--json]`: failure groups, largest first. */

@@ -52,7 +52,7 @@ export interface DeadLetterRecords {
    * (`dead`) records the group had before this one, and whether this one was new.
    */
   record(deadLetter: DeadLetter, groupId: string): Promise<{ openBefore: number; inserted: boolean }>;
-  /** Marks open records `replayed` or `purged` (by whom); resolves how many changed. */
+  /** Marks open records `replayed` or `purged` (by whom: empty when unknown); resolves how many changed. */
   mark(ids: readonly string[], status: Exclude<DeadLetterRecordStatus, 'dead'>, actor: string): Promise<number>;
   /** Records, newest first. */
   list(query?: DeadLetterRecordQuery): Promise<DeadLetterRecord[]>;
@@ -137,7 +137,7 @@ export class PostgresDeadLetterRecords implements DeadLetterRecords {
     const [row] = await this.rows(
       `WITH u AS (UPDATE ${this.quoted} SET status = $2, status_at = now(), status_by = $3 ` +
         `WHERE id = ANY($1::varchar[]) AND status = 'dead' RETURNING id) SELECT count(*)::int AS n FROM u`,
-      [[...ids], status, actor.slice(0, 100)],
+      [[...ids], status, actor ? actor.slice(0, 100) : null],
     );
     return Number(row.n);
   }
@@ -163,4 +163,9 @@ export class PostgresDeadLetterRecords implements DeadLetterRecords {
     );
     return rows.map(toRecord);
   }
+}
+
+/** Where the durable dead-letter record is, if on: the `OutboxIntegration` in an app, set by hand in the CLI. */
+export interface DeadLetterRecordsHolder {
+  readonly feature?: { readonly deadLetters?: DeadLetterRecords };
 }

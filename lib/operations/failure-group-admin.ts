@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
-import type { DeadLetterRecords } from '../dead-letter/dead-letter-records';
 import type { FailureGroup } from '../console/console-api.interface';
 import type { DeadLetterAdmin, ProgressCallback } from '../monitoring/dead-letters/dead-letter-admin.service';
 import { groupFailures } from '../monitoring/dead-letters/failure-groups';
@@ -11,13 +10,12 @@ import { OperatorLog } from './operator-log';
  * Failure groups over the transport's dead letters, and the operator actions on them: retry a group
  * or one dead letter (each goes back to the one subscriber that failed, as attempt 1), purge a group
  * with a confirmation token. Every action is logged with its actor and, when the durable
- * dead-letter table is on, marked there (`replayed` / `purged`). Shared by the CLI and
+ * dead-letter table is on, marked there (`replayed` / `purged`, by `DeadLetterAdmin`). Shared by the CLI and
  * `MessagingOperationsService`.
  */
 export class FailureGroupAdmin {
   constructor(
     private readonly admin: Pick<DeadLetterAdmin, 'list' | 'find' | 'replay' | 'purge'>,
-    private readonly records?: DeadLetterRecords,
     private readonly log: OperatorLog = new OperatorLog(),
   ) {}
 
@@ -47,8 +45,7 @@ export class FailureGroupAdmin {
   /** Replays the group's dead letters to the subscriber that failed; returns how many. */
   async retryGroup(id: string, actor: string, onProgress?: ProgressCallback): Promise<number> {
     const group = await this.requireGroup(id);
-    const n = await this.admin.replay({ ids: group.ids }, onProgress);
-    await this.records?.mark(group.ids, 'replayed', actor);
+    const n = await this.admin.replay({ ids: group.ids }, onProgress, actor);
     this.log.action(
       actor,
       `retried failure group ${id} (${group.subscriber} ${group.errorName}): ${n} of ${group.count}`,
@@ -60,8 +57,7 @@ export class FailureGroupAdmin {
   async retryOne(id: string, actor: string): Promise<number> {
     const dl = await this.admin.find(id);
     if (!dl) return 0;
-    const n = await this.admin.replay({ ids: [dl.id] });
-    await this.records?.mark([dl.id], 'replayed', actor);
+    const n = await this.admin.replay({ ids: [dl.id] }, undefined, actor);
     this.log.action(actor, `retried dead letter ${dl.id} (message ${dl.messageId ?? '?'} to ${dl.subscriber}): ${n}`);
     return n;
   }
@@ -79,8 +75,7 @@ export class FailureGroupAdmin {
       this.log.action(actor, `purge of failure group ${id} refused: the confirmation token does not match`);
       throw new PurgeTokenMismatchError(id);
     }
-    const n = await this.admin.purge({ ids: group.ids }, onProgress);
-    await this.records?.mark(group.ids, 'purged', actor);
+    const n = await this.admin.purge({ ids: group.ids }, onProgress, actor);
     this.log.action(
       actor,
       `purged failure group ${id} (${group.subscriber} ${group.errorName}): ${n} of ${group.count}`,

@@ -37,9 +37,9 @@ export class MessagingOperationsService implements MessagingOperations {
     private readonly validator: MessageValidator,
   ) {}
 
-  /** The group admin, made on first use (the outbox, and with it the durable record, is set up at module init). */
+  /** The group admin, made on first use. */
   private groups(): FailureGroupAdmin {
-    return (this.admin ??= new FailureGroupAdmin(this.deadLetters, this.outbox.feature?.deadLetters, this.log));
+    return (this.admin ??= new FailureGroupAdmin(this.deadLetters, this.log));
   }
 
   failureGroups(filter?: { subscriber?: string }): Promise<FailureGroup[]> {

@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import {
   createDeadLetterMigration,
   DeadLetterNotFoundError,
+  DeadLetterService,
   EventBus,
   Message,
   MessageContext,
@@ -226,5 +227,24 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
     expect(history).toEqual([
       expect.objectContaining({ subscriber: 'billing', status: 'purged', statusBy: 'carol', groupId: billing.id }),
     ]);
+  });
+
+  it('a group whose dead letters were all replayed is new again when it recurs; DeadLetterService.replay marks the record too', async () => {
+    const shippingGroup = alerts.find((a) => a.kind === 'dead-letter' && a.subscriber === 'shipping');
+    state.broken = true;
+    const before = alerts.length;
+    await moduleRef.get(EventBus).publish(new OrderPlaced('D-4444'));
+    await waitUntil(() => alerts.length === before + 1, 'the alert of the recurrence');
+    const recurred = alerts[before];
+    expect(recurred.kind === 'dead-letter' && recurred.group).toMatchObject({
+      id: shippingGroup?.kind === 'dead-letter' ? shippingGroup.group.id : 'none',
+      state: 'new',
+      count: 1,
+    });
+    state.broken = false;
+    expect(await moduleRef.get(DeadLetterService).replay({ subscriber: 'shipping' })).toBe(1);
+    await waitUntil(async () => (await shipped()) === 4, 'D-4444 shipped', 20_000);
+    expect(await records('dead')).toBe(0);
+    expect(await records('replayed')).toBe(4);
   });
 });

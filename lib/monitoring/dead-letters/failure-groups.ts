@@ -10,6 +10,8 @@ import { failureGroupId, failureKeyOf } from './failure-key';
  */
 export function groupFailures(deadLetters: readonly DeadLetter[]): FailureGroup[] {
   const groups = new Map<string, FailureGroup>();
+  // message types come from the wire: counted in a Map, never used as property names of a live object
+  const types = new Map<string, Map<string, number>>();
   for (const dl of deadLetters) {
     const key = failureKeyOf(dl);
     const id = failureGroupId(key);
@@ -31,7 +33,9 @@ export function groupFailures(deadLetters: readonly DeadLetter[]): FailureGroup[
     }
     g.count++;
     const type = dl.type ?? '?';
-    g.types[type] = (g.types[type] ?? 0) + 1;
+    let counts = types.get(id);
+    if (!counts) types.set(id, (counts = new Map()));
+    counts.set(type, (counts.get(type) ?? 0) + 1);
     g.ids.push(dl.id);
     if (dl.deadLetteredAt < g.firstSeenAt) g.firstSeenAt = dl.deadLetteredAt;
     if (dl.deadLetteredAt >= g.lastSeenAt) {
@@ -39,6 +43,7 @@ export function groupFailures(deadLetters: readonly DeadLetter[]): FailureGroup[
       g.example = dl;
     }
   }
+  for (const [id, counts] of types) groups.get(id)!.types = Object.fromEntries(counts); // own data properties
   return [...groups.values()].sort(
     (a, b) =>
       b.count - a.count ||

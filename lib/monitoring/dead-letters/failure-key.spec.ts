@@ -111,6 +111,16 @@ describe('groupFailures', () => {
     expect(groups[1].id).not.toBe(deadlock.id);
   });
 
+  it('counts types from the wire without touching any prototype', () => {
+    const [g] = groupFailures([
+      deadLetter('1', 'x', 't', { type: '__proto__' }),
+      deadLetter('2', 'x', 't', { type: 'constructor' }),
+    ]);
+    expect(Object.getOwnPropertyNames(g.types).sort()).toEqual(['__proto__', 'constructor']);
+    expect(JSON.parse(JSON.stringify(g.types))).toEqual(JSON.parse('{"__proto__":1,"constructor":1}'));
+    expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
+
   it('separates subscribers and stack frames of the same message', () => {
     const a = deadLetter('1', 'boom', 't');
     const b = deadLetter('2', 'boom', 't', { subscriber: 'billing' });

@@ -10,7 +10,9 @@ export interface ConsoleAction {
   actor: string;
   /** `done` with how many dead letters, or `failed` with the error message. */
   outcome: 'done' | 'failed';
+  /** How many dead letters were retried, purged or dry-run (when done). */
   count?: number;
+  /** The error message (when failed). */
   error?: string;
   /** When (ISO). */
   at: string;
@@ -69,12 +71,20 @@ export type ConsoleRuntimeOptions = Omit<MessagingConsoleOptions, 'path' | 'guar
 
 /** The console options, checked and completed; the token is kept only as its SHA-256 digest. */
 export interface ResolvedConsoleOptions {
+  /** The mount path, normalized (`/ops/messaging`). */
   path: string;
+  /** Whether the app's guard protects the console. */
   hasGuard: boolean;
+  /** SHA-256 of the token, when a token protects the console. */
   tokenDigest?: Buffer;
+  /** See `MessagingConsoleOptions.actor`. */
   actor?: (request: unknown) => string | undefined;
+  /** See `MessagingConsoleOptions.onAction`. */
   onAction?: (action: ConsoleAction) => void;
+  /** The page's title. */
   title: string;
+  /** The page's refresh interval, ms. */
   refreshIntervalMs: number;
+  /** Dead letters a group dry run tries. */
   dryRunSample: number;
 }

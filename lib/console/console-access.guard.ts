@@ -42,10 +42,14 @@ export class ConsoleAccessGuard implements CanActivate {
     if (expected) {
       const given = header(request, CONSOLE_TOKEN_HEADER);
       if (given === undefined || given === '') {
-        throw new UnauthorizedException(`the console token is missing (send it in the ${CONSOLE_TOKEN_HEADER} header)`);
+        throw new UnauthorizedException(
+          tokenRefusal(401, `the console token is missing (send it in the ${CONSOLE_TOKEN_HEADER} header)`),
+        );
       }
       // digests have one length: the comparison takes the same time whatever was sent
-      if (!timingSafeEqual(digestToken(given), expected)) throw new ForbiddenException('the console token is wrong');
+      if (!timingSafeEqual(digestToken(given), expected)) {
+        throw new ForbiddenException(tokenRefusal(403, 'the console token is wrong'));
+      }
       byToken.add(request);
     }
     const method = (request.method ?? 'GET').toUpperCase();
@@ -85,6 +89,11 @@ export function clean(text: string): string {
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
     .trim()
     .slice(0, 120);
+}
+
+/** The body of a refusal by the token (`reason` tells the page to ask for the token, not the app's guard). */
+function tokenRefusal(statusCode: 401 | 403, message: string): object {
+  return { statusCode, error: statusCode === 401 ? 'Unauthorized' : 'Forbidden', message, reason: 'console-token' };
 }
 
 function header(request: ConsoleRequest, name: string): string | undefined {

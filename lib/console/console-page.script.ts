@@ -28,6 +28,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
         if (Array.isArray(message)) message = message.join('; ');
         var err = new Error(typeof message === 'string' && message ? message : res.status + ' ' + res.statusText);
         err.status = res.status;
+        err.reason = data && typeof data === 'object' ? data.reason : undefined;
         throw err;
       });
     });
@@ -56,9 +57,14 @@ const CONSOLE_SCRIPT_APP = String.raw`
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString('en-GB');
       if (state.loadError) { $('banner').hidden = true; state.loadError = false; }
     }).catch(function (err) {
-      if (err.status === 401 || (err.status === 403 && config.tokenRequired)) {
+      if (err.reason === 'console-token') {
         setToken('');
         signIn(err.status === 403 ? 'That token was not accepted.' : '');
+        return;
+      }
+      if (err.status === 401 || err.status === 403) {
+        banner('bad', 'Not allowed: ' + err.message + '. Sign in to the application again, then reload this page.');
+        state.loadError = true;
         return;
       }
       banner('bad', 'Cannot load the console data: ' + err.message + ' (retrying)');

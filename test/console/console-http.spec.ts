@@ -97,6 +97,8 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
         .set('X-Messaging-Console', '1')
         .set('X-Messaging-Console-Token', `${token}x`);
       expect([url, wrong.status]).toEqual([url, 403]);
+      // the page asks for the token again only when the token was refused (not the app's guard)
+      expect([missing.body.reason, wrong.body.reason]).toEqual(['console-token', 'console-token']);
     }
   });
 

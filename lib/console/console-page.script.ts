@@ -83,6 +83,8 @@ const CONSOLE_SCRIPT_APP = String.raw`
     var count = $('groups-count');
     count.textContent = num(groups.length);
     count.className = 'count' + (groups.length ? ' bad' : '');
+    // a tab in the background still tells how many problems there are
+    document.title = (groups.length ? '(' + groups.length + ') ' : '') + config.title;
     var seen = new Set();
     groups.forEach(function (g, i) {
       seen.add(g.id);

@@ -74,7 +74,8 @@ describe('console page behind the app guard, in Chromium (in-memory transport)',
     await page.setExtraHTTPHeaders({ 'X-Operator': 'dana' });
     await page.goto(`${url}/messaging`);
     await page.locator('#main').waitFor({ state: 'visible' });
-    expect(await page.title()).toBe('Billing ops');
+    await page.locator('article.group').waitFor();
+    expect(await page.title()).toBe('(1) Billing ops'); // one failure group
     expect(await page.locator('#login').isHidden()).toBe(true);
     expect(await page.locator('#signout').isHidden()).toBe(true);
     const group = page.locator('article.group', { hasText: 'TypeError in billing' });

@@ -36,7 +36,7 @@ input:focus, button:focus-visible { outline: 2px solid #8aa6f0; outline-offset: 
 .banner.bad { border-color: #f1b5b0; background: var(--bad-bg); color: var(--bad); }
 .banner.ok { border-color: #a6e3c0; background: var(--ok-bg); color: var(--ok); }
 main { max-width: 1280px; margin: 0 auto; padding: 16px 24px 48px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: 12px; margin-bottom: 20px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; margin-bottom: 20px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-left: 4px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 .card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 .card .value { font-size: 24px; font-weight: 650; margin: 2px 0; }

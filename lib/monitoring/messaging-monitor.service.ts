@@ -85,7 +85,13 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
    * Resolves when both are done (never rejects); callers need not wait.
    */
   notifyDeadLetter(deadLetter: DeadLetter): Promise<void> {
-    return this.groups.track(deadLetter).then((group) => this.notifier.deadLettered(deadLetter, group));
+    return this.groups.track(deadLetter).then(
+      (group) => this.notifier.deadLettered(deadLetter, group),
+      (error: unknown) =>
+        this.logger.error(
+          `dead letter ${deadLetter.id} not reported: ${(error as Error)?.message ?? String(error)} (subscriber=${deadLetter.subscriber})`,
+        ),
+    );
   }
 
   /**

@@ -75,7 +75,7 @@ export class MessagingOperationsService implements MessagingOperations {
   async dryRun(deadLetterId: string): Promise<DryRunResult> {
     const dl = await this.groups().find(deadLetterId);
     if (!dl) throw new DeadLetterNotFoundError(deadLetterId);
-    return this.runner().run(dl);
+    return this.logged(await this.runner().run(dl));
   }
 
   /** Dry-runs up to `sample` (default 5, at most 50) dead letters of a group, newest first, one after another. */
@@ -86,7 +86,7 @@ export class MessagingOperationsService implements MessagingOperations {
     const letters = (await this.deadLetters.list({ ids: [...ids] })).reverse();
     const runner = this.runner();
     const results: DryRunResult[] = [];
-    for (const dl of letters) results.push(await runner.run(dl));
+    for (const dl of letters) results.push(this.logged(await runner.run(dl)));
     return results;
   }
 
@@ -124,6 +124,16 @@ export class MessagingOperationsService implements MessagingOperations {
       );
     }
     return records.list(query);
+  }
+
+  /** Logs a dry run's outcome (the caller, e.g. the console page, logs who asked for it). */
+  private logged(result: DryRunResult): DryRunResult {
+    this.log.note(
+      `dry run of dead letter ${result.deadLetterId} (${result.subscriber}): ${result.outcome}` +
+        (result.error ? ` (${result.error.name})` : '') +
+        (result.captured.length > 0 ? `, ${result.captured.length} publish(es) captured` : ''),
+    );
+    return result;
   }
 
   private runner(): DryRunner {

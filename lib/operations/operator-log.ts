@@ -20,4 +20,9 @@ export class OperatorLog {
   action(actor: string, what: string): void {
     this.logger.log(`operator ${safeActor(actor)}: ${what}`);
   }
+
+  /** Records something done on an operator's behalf whose actor the caller logs (a dry run). */
+  note(what: string): void {
+    this.logger.log(what);
+  }
 }

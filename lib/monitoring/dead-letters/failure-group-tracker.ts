@@ -39,11 +39,11 @@ export class FailureGroupTracker {
   /**
    * Records the dead letter (when the table is on) and resolves its group. Calls are handled one
    * after another, so this instance never reports two dead letters of one group both as new
-   * (instances may still race each other). Never rejects.
+   * (instances may still race each other). A database failure is logged and counted in memory.
    */
   track(deadLetter: DeadLetter): Promise<DeadLetterAlertGroup> {
     const next = this.last.then(() => this.trackNow(deadLetter));
-    this.last = next;
+    this.last = next.catch(() => undefined); // one failure does not stop the ones after it
     return next;
   }
 

@@ -13,9 +13,12 @@ import {
   MessagingTransactions,
   Subscribe,
   type JourneyMessage,
+  type MessageTransport,
+  MESSAGING_TRANSPORT,
   type MessagingAlert,
 } from '../../lib';
-import { cleanup, runId, TEST_AMQP_URL } from '../rabbitmq/rabbitmq-test.helpers';
+import { cleanup, makeMessage, runId, TEST_AMQP_URL } from '../rabbitmq/rabbitmq-test.helpers';
+import { encodeEnvelope } from '../../lib/message/cloudevents.codec';
 import { compileMonitoredModule, waitUntil } from '../monitoring/monitoring-app.helper';
 import { dropAll, pgDataSource, uniqueTables } from '../outbox/helpers/outbox-test.db';
 
@@ -246,5 +249,25 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
     await waitUntil(async () => (await shipped()) === 4, 'D-4444 shipped', 20_000);
     expect(await records('dead')).toBe(0);
     expect(await records('replayed')).toBe(4);
+  });
+
+  it("shows a message another service published (not in this outbox) as a '?' node with who handled it and what it caused", async () => {
+    const upstream = makeMessage('OpsShipOrder', { orderId: 'E-55555' });
+    upstream.envelope.source = 'upstream-service';
+    upstream.body = encodeEnvelope(upstream.envelope);
+    await moduleRef.get<MessageTransport>(MESSAGING_TRANSPORT).publish(upstream);
+    await waitUntil(async () => (await shipped()) === 5 && state.audited === 5, 'E-55555 shipped and audited', 20_000);
+    const journey = await ops.journey(upstream.envelope.correlationId);
+    expect(journey.total).toBe(2);
+    expect(journey.roots).toEqual([
+      expect.objectContaining({
+        id: upstream.envelope.id,
+        type: '?',
+        handledBy: [{ subscriber: `${service}.shipping`, processedAt: expect.any(String) }],
+        children: [
+          expect.objectContaining({ type: 'OpsOrderShipped', causationId: upstream.envelope.id, source: service }),
+        ],
+      }),
+    ]);
   });
 });

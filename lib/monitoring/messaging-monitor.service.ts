@@ -178,6 +178,7 @@ export function subscriberSnapshot(
     lagMs: s.lagMs,
     currentLagMs,
     lastHandledAt: s.lastHandledAt,
+    inFlight: s.inFlight ?? 0,
     queue: queue && { name: queue.queue, depth: queue.depth, consumers: queue.consumers },
   };
 }

@@ -17,6 +17,11 @@ import { maskUrl } from './secrets';
 
 type Env = Record<string, string | undefined>;
 
+/** Text from the wire (error messages, types, ids) as one terminal line: control characters shown as `?`. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** A PostgreSQL connection of the CLI: statements, and its end. */
 export interface CliDatabase {
   rows: SqlRows;
@@ -217,11 +222,13 @@ export async function trace(
     }
     io.out(`journey of ${id} (correlation id ${journey.correlationId}): ${journey.total} message(s)`);
     const walk = (m: JourneyMessage, indent: string) => {
-      io.out(`${indent}- ${describeMessage(m)}`);
-      for (const h of m.handledBy) io.out(`${indent}    handled by ${h.subscriber} at ${h.processedAt}`);
+      io.out(`${indent}- ${printable(describeMessage(m))}`);
+      for (const h of m.handledBy) io.out(printable(`${indent}    handled by ${h.subscriber} at ${h.processedAt}`));
       for (const d of m.deadLetters) {
         io.out(
-          `${indent}    DEAD LETTER ${d.id} in ${d.subscriber} after ${d.attempts} attempt(s) at ${d.deadLetteredAt}: ${d.error.name}: ${d.error.message.slice(0, 200)}`,
+          printable(
+            `${indent}    DEAD LETTER ${d.id} in ${d.subscriber} after ${d.attempts} attempt(s) at ${d.deadLetteredAt}: ${d.error.name}: ${d.error.message.slice(0, 200)}`,
+          ),
         );
       }
       for (const c of m.children) walk(c, `${indent}  `);

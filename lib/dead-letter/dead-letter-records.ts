@@ -1,5 +1,6 @@
 import type { DeadLetter } from './dead-letter.interface';
 import type { ErrorInfo } from '../errors/error-info';
+import { InvalidDeadLetterQueryError } from '../errors/operations.errors';
 
 /** What became of a dead letter: still in the dead-letter queue, replayed, or purged. */
 export type DeadLetterRecordStatus = 'dead' | 'replayed' | 'purged';
@@ -154,7 +155,15 @@ export class PostgresDeadLetterRecords implements DeadLetterRecords {
     if (query.status !== undefined) add((p) => `status = ${p}`, query.status);
     if (query.correlationId !== undefined) add((p) => `correlation_id = ${p}`, query.correlationId);
     if (query.messageIds !== undefined) add((p) => `message_id = ANY(${p}::varchar[])`, [...query.messageIds]);
-    if (query.since !== undefined) add((p) => `dead_lettered_at >= ${p}::timestamptz`, query.since);
+    if (query.since !== undefined) {
+      if (typeof query.since !== 'string' || Number.isNaN(Date.parse(query.since))) {
+        throw new InvalidDeadLetterQueryError('since must be an ISO time');
+      }
+      add((p) => `dead_lettered_at >= ${p}::timestamptz`, new Date(query.since).toISOString());
+    }
+    if (query.messageIds !== undefined && !query.messageIds.every((m) => typeof m === 'string')) {
+      throw new InvalidDeadLetterQueryError('messageIds must be strings');
+    }
     params.push(Math.max(1, Math.min(100_000, Math.floor(query.limit ?? 1000))));
     const rows = await this.rows(
       `SELECT ${COLUMNS.replace(', body', '')}, status, status_at, status_by FROM ${this.quoted}` +

@@ -46,3 +46,10 @@ export class InvalidJourneyQueryError extends MessagingError {
     );
   }
 }
+
+/** A dead-letter history query with a field that is not what it should be (e.g. `since` not a time). */
+export class InvalidDeadLetterQueryError extends MessagingError {
+  constructor(readonly field: string) {
+    super(`invalid dead-letter query: ${field}`);
+  }
+}

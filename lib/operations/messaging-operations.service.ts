@@ -42,26 +42,32 @@ export class MessagingOperationsService implements MessagingOperations {
     return (this.admin ??= new FailureGroupAdmin(this.deadLetters, this.log));
   }
 
+  /** Failure groups of the dead letters now in the queue (of one subscriber, with `filter`), largest first. */
   failureGroups(filter?: { subscriber?: string }): Promise<FailureGroup[]> {
     return this.groups().groups(filter);
   }
 
+  /** One failure group by its id, or undefined (drained, purged, never existed). */
   failureGroup(id: string): Promise<FailureGroup | undefined> {
     return this.groups().group(id);
   }
 
+  /** Replays the group's dead letters to the subscriber that failed; returns how many. `FailureGroupNotFoundError` for an unknown group. */
   retryGroup(id: string, actor: string): Promise<number> {
     return this.groups().retryGroup(id, actor);
   }
 
+  /** Replays one dead letter (by dead-letter id or message id) to the subscriber that failed; 1, or 0 when there is none. */
   retryOne(deadLetterId: string, actor: string): Promise<number> {
     return this.groups().retryOne(deadLetterId, actor);
   }
 
+  /** The confirmation token `purgeGroup` needs (it changes when the group does), or undefined for an unknown group. */
   purgeToken(id: string): Promise<string | undefined> {
     return this.groups().purgeToken(id);
   }
 
+  /** Deletes the group's dead letters when `token` is its current purge token (`PurgeTokenMismatchError` otherwise); returns how many. */
   purgeGroup(id: string, token: string, actor: string): Promise<number> {
     return this.groups().purgeGroup(id, token, actor);
   }

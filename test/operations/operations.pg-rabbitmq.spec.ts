@@ -6,6 +6,7 @@ import {
   createDeadLetterMigration,
   DeadLetterNotFoundError,
   DeadLetterService,
+  InvalidDeadLetterQueryError,
   EventBus,
   Message,
   MessageContext,
@@ -230,6 +231,12 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
     expect(history).toEqual([
       expect.objectContaining({ subscriber: 'billing', status: 'purged', statusBy: 'carol', groupId: billing.id }),
     ]);
+    const ops2 = moduleRef.get(MessagingOperationsService);
+    expect(await ops2.deadLetterHistory({ since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+    expect((await ops2.deadLetterHistory({ status: 'replayed', subscriber: 'shipping' })).length).toBe(3);
+    await expect(ops2.deadLetterHistory({ since: 'yesterday-ish' })).rejects.toBeInstanceOf(
+      InvalidDeadLetterQueryError,
+    );
   });
 
   it('a group whose dead letters were all replayed is new again when it recurs; DeadLetterService.replay marks the record too', async () => {

@@ -19,10 +19,25 @@ export class FailureGroupAdmin {
     private readonly log: OperatorLog = new OperatorLog(),
   ) {}
 
-  /** Failure groups, largest first. */
-  async groups(filter: { subscriber?: string } = {}): Promise<FailureGroup[]> {
+  /** Listings in progress, by subscriber filter: callers at the same time share one scan of the queue. */
+  private readonly scans = new Map<string, Promise<FailureGroup[]>>();
+
+  /**
+   * Failure groups, largest first. Reading a broker's dead-letter queue means consuming and giving
+   * back every message (RabbitMQ): concurrent callers (several console tabs) share one read.
+   */
+  groups(filter: { subscriber?: string } = {}): Promise<FailureGroup[]> {
     const subscriber = filter.subscriber;
-    return groupFailures(await this.admin.list(subscriber === undefined ? {} : { subscriber }));
+    const key = subscriber === undefined ? '' : `=${subscriber}`;
+    let scan = this.scans.get(key);
+    if (!scan) {
+      scan = this.admin
+        .list(subscriber === undefined ? {} : { subscriber })
+        .then(groupFailures)
+        .finally(() => this.scans.delete(key));
+      this.scans.set(key, scan);
+    }
+    return scan;
   }
 
   /** One group by id, or undefined. */

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
+  DeadLetterAdmin,
   DeadLetterService,
   DryRunUnavailableError,
   EventBus,
@@ -82,6 +83,19 @@ describe('MessagingOperationsService failure groups (in-memory transport)', () =
     );
     expect(await ops.failureGroup(groups[1].id)).toEqual(groups[1]);
     expect(await ops.failureGroups({ subscriber: 'nobody' })).toEqual([]);
+  });
+
+  it('callers at the same time share one read of the dead letters', async () => {
+    const list = jest.spyOn(moduleRef.get(DeadLetterAdmin), 'list');
+    try {
+      const [a, b] = await Promise.all([ops.failureGroups(), ops.failureGroups()]);
+      expect(b).toBe(a);
+      expect(list).toHaveBeenCalledTimes(1);
+      expect(await ops.failureGroups()).toEqual(a); // a later call reads again
+      expect(list).toHaveBeenCalledTimes(2);
+    } finally {
+      list.mockRestore();
+    }
   });
 
   it('alerts with the failure group: new for the first of each cause, growing after (counted in memory)', async () => {

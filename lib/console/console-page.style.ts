@@ -80,7 +80,8 @@ pre { margin: 4px 0; padding: 8px 10px; background: #0f172a; color: #e2e8f0; bor
 .label-small { margin-top: 10px; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { padding: 7px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
-th { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); font-weight: 600; }
+th { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); font-weight: 600;
+  white-space: normal; vertical-align: bottom; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failing td:first-child { box-shadow: inset 3px 0 0 var(--bad); }
 td.bad { color: var(--bad); font-weight: 600; }

@@ -14,7 +14,7 @@ import { openBrowser, startConsoleApp } from './console-app.helper';
 
 /*
  * The page behind the app's own guard, in Chromium (in-memory transport): no token asked, an
- * action is logged with the guard's user, and when the app stops letting the operator in (a
+ * action is logged with the guard's user, deliveries in flight are shown, and when the app stops letting the operator in (a
  * session that expired), the page says so instead of asking for a console token.
  */
 @Message('ConsoleGuardInvoice')
@@ -22,8 +22,21 @@ class Invoice {
   constructor(readonly n: number) {}
 }
 
+@Message('ConsoleGuardReport')
+class Report {
+  constructor(readonly n: number) {}
+}
+
+let release: () => void = () => undefined;
+const gate = new Promise<void>((resolve) => (release = resolve));
+
 @Injectable()
 class Billing {
+  @Subscribe(Report, { name: 'reports' })
+  async onReport() {
+    await gate;
+  }
+
   @Subscribe(Invoice, { name: 'billing', retry: { maxRetries: 0 } })
   onInvoice() {
     throw new TypeError('tax table is undefined');
@@ -66,6 +79,7 @@ describe('console page behind the app guard, in Chromium (in-memory transport)',
   });
 
   afterAll(async () => {
+    release();
     await browser?.close();
     await app?.close();
   });
@@ -84,6 +98,15 @@ describe('console page behind the app guard, in Chromium (in-memory transport)',
     expect(lines).toContainEqual(expect.stringMatching(/^retry-group \S+ by dana@example\.com: 1 dead letter /));
     // still broken: back as a dead letter
     await waitFor(async () => (await app.get(DeadLetterService).count()) === 1, 'the dead letter again');
+  });
+
+  it('shows the deliveries in flight while a handler works, and 0 once it is done', async () => {
+    const inFlight = page.locator('#subscribers tr[data-subscriber="reports"] td:nth-child(4)');
+    await app.get(EventBus).publish(new Report(1));
+    await inFlight.filter({ hasText: /^1$/ }).waitFor();
+    expect(await inFlight.isVisible()).toBe(true);
+    release();
+    await inFlight.filter({ hasText: /^0$/ }).waitFor();
   });
 
   it('when the app no longer lets the operator in, says so and does not ask for a console token', async () => {

@@ -8,7 +8,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
   var config = JSON.parse($('console-config').textContent);
   var base = location.pathname.replace(/\/+$/, '');
   var TOKEN_KEY = 'messaging-console-token:' + base;
-  var state = { paused: false, timer: null, loading: null, history: [], groups: new Map(), loadError: false };
+  var state = { paused: false, timer: null, loading: null, history: [], groups: new Map(), groupsRead: null, loadError: false };
 
   function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
   function setToken(value) { try { if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
@@ -43,10 +43,23 @@ const CONSOLE_SCRIPT_APP = String.raw`
     state.loadError = false;
   }
 
-  function refresh() {
+  /**
+   * Reloads the snapshot, and the failure groups when they may have changed: the dead-letter queue's
+   * depth moved, 30 s passed, or forced (after an action). Reading the groups reads the dead-letter
+   * queue, which a page left open all night should not do every few seconds.
+   */
+  function refresh(force) {
     if (state.loading) return state.loading;
     clearTimeout(state.timer);
-    state.loading = Promise.all([api('GET', 'overview'), api('GET', 'groups')]).then(function (r) {
+    state.loading = api('GET', 'overview').then(function (overview) {
+      var depth = overview.deadLetterQueue ? overview.deadLetterQueue.depth : undefined;
+      var g = state.groupsRead;
+      if (force !== true && g && depth !== undefined && depth === g.depth && Date.now() - g.at < 30000) return [overview, g.groups];
+      return api('GET', 'groups').then(function (groups) {
+        state.groupsRead = { depth: depth, at: Date.now(), groups: groups };
+        return [overview, groups];
+      });
+    }).then(function (r) {
       $('service').textContent = r[0].service;
       var c = $('connection');
       c.textContent = r[0].transport.connected ? r[0].transport.name + ' connected' : r[0].transport.name + ' DOWN';
@@ -76,7 +89,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
     return state.loading;
   }
   /** A refresh that starts after the one under way, if any (so that it shows an action's effect). */
-  function refreshNow() { return Promise.resolve(state.loading).then(refresh); }
+  function refreshNow() { return Promise.resolve(state.loading).then(function () { return refresh(true); }); }
 
   function renderGroups(groups) {
     var box = $('groups');

@@ -121,4 +121,17 @@ describe('console page in Chromium (in-memory transport)', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^purge-group \S+ by token: 1 dead letter MessagingConsole$/));
     expect(problems.filter((p) => !/status of (403|501)/.test(p))).toEqual([]);
   });
+
+  it('refreshes the snapshot each time but reads the failure groups only when the dead-letter queue changed', async () => {
+    const calls: string[] = [];
+    const record = (r: { url(): string }) => void calls.push(new URL(r.url()).pathname);
+    page.on('request', record);
+    try {
+      await waitFor(() => calls.filter((c) => c.endsWith('/api/overview')).length >= 4, 'four refreshes', 20_000);
+    } finally {
+      page.off('request', record);
+    }
+    // at most one read of the groups: the periodic one (every 30 s), should it fall in this window
+    expect(calls.filter((c) => c.endsWith('/api/groups')).length).toBeLessThanOrEqual(1);
+  });
 });

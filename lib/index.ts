@@ -126,6 +126,34 @@ export {
   type SubscriberObserver,
 } from './monitoring/subscriber-stats';
 export * from './monitoring';
+export {
+  normalizeErrorMessage,
+  topApplicationFrame,
+  failureKeyOf,
+  failureGroupId,
+  type FailureKey,
+} from './monitoring/dead-letters/failure-key';
+export { groupFailures } from './monitoring/dead-letters/failure-groups';
+export * from './operations';
+export type {
+  MessagingOperations,
+  FailureGroup,
+  DryRunResult,
+  Journey,
+  JourneyMessage,
+} from './console/console-api.interface';
+export type {
+  DeadLetterRecord,
+  DeadLetterRecordQuery,
+  DeadLetterRecordStatus,
+  DeadLetterRecords,
+} from './dead-letter/dead-letter-records';
+export { createDeadLetterMigration } from './outbox/dead-letter.migration';
+export { createDeadLetterEntities } from './outbox/messaging-entities';
+export { DEFAULT_DEAD_LETTER_TABLE } from './outbox/dead-letter.ddl';
 export * from './tracing';
 
 export * from './errors';
+
+/** The operations console page (MessagingConsoleModule). */
+export * from './console';

@@ -29,6 +29,7 @@ import { MONITORING_EXPORTS, MONITORING_PROVIDERS } from './monitoring/monitorin
 import { MessagingTracing } from './tracing/messaging-tracing.service';
 import { MessagingTransactions } from './buses/messaging-transactions.service';
 import { RemoteMessaging } from './remote/remote-messaging';
+import { MessagingOperationsService } from './operations/messaging-operations.service';
 
 /**
  * The messaging module: `MessagingModule.forRoot({ serviceName: 'orders' })` or
@@ -73,6 +74,7 @@ import { RemoteMessaging } from './remote/remote-messaging';
     MessagingTransactions,
     RemoteMessaging,
     MessagingRuntime,
+    MessagingOperationsService,
     ...MONITORING_PROVIDERS,
   ],
   exports: [
@@ -86,6 +88,7 @@ import { RemoteMessaging } from './remote/remote-messaging';
     RemoteMessaging,
     MESSAGING_OPTIONS,
     MESSAGING_TRANSPORT,
+    MessagingOperationsService,
     ...MONITORING_EXPORTS,
   ],
 })

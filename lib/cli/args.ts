@@ -7,7 +7,7 @@ export interface ParsedArgs {
 }
 
 /** Options that take a value (everything else is a boolean flag). */
-const WITH_VALUE = new Set(['subscriber', 'error', 'type', 'limit']);
+const WITH_VALUE = new Set(['subscriber', 'error', 'type', 'limit', 'group', 'token']);
 
 /** Thrown for a malformed command line (exit code 2). */
 export class UsageError extends Error {

@@ -10,6 +10,17 @@ import type { CliIo } from './cli-io';
 import { dlqList, dlqPurge, dlqReplay, dlqShow } from './dlq.commands';
 import { EXIT } from './exit-codes';
 import { outboxStats } from './outbox-stats.command';
+import {
+  actorFrom,
+  dlqGroups,
+  dlqPurgeGroup,
+  dlqRetry,
+  openDatabase,
+  recordsFrom,
+  trace,
+  withGroups,
+  type CliDatabase,
+} from './operations.commands';
 
 /** The help text. */
 export const USAGE = `usage: nestjs-messaging <command>
@@ -22,13 +33,24 @@ export const USAGE = `usage: nestjs-messaging <command>
                      send back to the subscriber that failed (attempt 1); safe to repeat with the inbox on
   dlq purge (<id> | --all | [--subscriber S] [--error NAME] [--type T]) [--yes]
                      delete; asks for confirmation on a terminal, needs --yes otherwise
+  dlq groups [--subscriber S] [--json]
+                     failure groups: subscriber + error + normalized message + top application frame
+  dlq retry (--group <group id> | <id>)
+                     send a failure group (or one dead letter) back to the subscriber that failed
+  dlq purge --group <group id> [--token <t>]
+                     without --token: shows the group and its confirmation token; with it: deletes
+  trace <correlation id | message id> [--json]
+                     the journey: who published what, who handled it, dead letters (DATABASE_URL)
   outbox stats [--json]
                      pending, due, failed rows and the outbox lag (PostgreSQL)
 
 environment (as for the application; also read from ./.env, or from --env-file <path>,
 real environment variables winning):
   MESSAGING_SERVICE_NAME, MESSAGING_TRANSPORT=rabbitmq, MESSAGING_AMQP_URL, MESSAGING_AMQP_EXCHANGE …
-  DATABASE_URL, MESSAGING_OUTBOX_TABLE (default messaging_outbox) for outbox stats
+  DATABASE_URL, MESSAGING_OUTBOX_TABLE (default messaging_outbox) for outbox stats and trace,
+  MESSAGING_INBOX_TABLE (default messaging_processed_messages) for trace,
+  MESSAGING_DEAD_LETTER_TABLE: the durable dead-letter table (retry/purge mark it; trace reads it),
+  MESSAGING_OPERATOR: who acts, logged with retry and purge (default cli:<os user>)
 
 exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 not found, 4 not confirmed`;
 
@@ -63,15 +85,27 @@ export async function connectTransport(
   return { transport, service: options.serviceName };
 }
 
+async function openAdmin(
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<{ admin: DeadLetterAdmin; close(): Promise<void> }> {
+  const { transport } = await connectTransport(env, io);
+  return { admin: new DeadLetterAdmin(transport), close: () => transport.close(0).catch(() => undefined) };
+}
+
 async function withDeadLetters(
   env: Record<string, string | undefined>,
   io: CliIo,
   run: (admin: DeadLetterAdmin, service: string) => Promise<number>,
 ): Promise<number> {
   const { transport, service } = await connectTransport(env, io);
+  let db: CliDatabase | undefined;
   try {
-    return await run(new DeadLetterAdmin(transport), service);
+    // with the durable dead-letter table, replays and purges are marked there
+    db = env.MESSAGING_DEAD_LETTER_TABLE ? await openDatabase(env, true) : undefined;
+    return await run(new DeadLetterAdmin(transport, { feature: { deadLetters: recordsFrom(env, db) } }), service);
   } finally {
+    await db?.end();
     await transport.close(0).catch(() => undefined);
   }
 }
@@ -80,17 +114,35 @@ async function dispatch(args: ParsedArgs, env: Record<string, string | undefined
   const [group, verb] = args.positionals;
   if (group === 'dlq') {
     switch (verb) {
+      case 'groups':
+        return withDeadLetters(env, io, (admin, service) =>
+          withGroups(admin, io, (groups) => dlqGroups(groups, args, io, service)),
+        );
+      case 'retry':
+        return withDeadLetters(env, io, (admin) => withGroups(admin, io, (groups) => dlqRetry(groups, args, io, env)));
+    }
+    if (verb === 'purge' && args.flags.group !== undefined) {
+      return withDeadLetters(env, io, (admin) =>
+        withGroups(admin, io, (groups) => dlqPurgeGroup(groups, args, io, env)),
+      );
+    }
+    switch (verb) {
       case 'list':
         return withDeadLetters(env, io, (admin, service) => dlqList(admin, args, io, service));
       case 'show':
         return withDeadLetters(env, io, (admin) => dlqShow(admin, args, io));
       case 'replay':
-        return withDeadLetters(env, io, (admin) => dlqReplay(admin, args, io));
+        return withDeadLetters(env, io, (admin) => dlqReplay(admin, args, io, actorFrom(env)));
       case 'purge':
-        return withDeadLetters(env, io, (admin, service) => dlqPurge(admin, args, io, service));
+        return withDeadLetters(env, io, (admin, service) => dlqPurge(admin, args, io, service, actorFrom(env)));
     }
   }
   if (group === 'outbox' && verb === 'stats') return outboxStats(args, env, io);
+  if (group === 'trace') {
+    // the dead-letter queue too, when a broker is configured
+    const broker = env.MESSAGING_TRANSPORT === 'rabbitmq' ? () => openAdmin(env, io) : undefined;
+    return trace(args, env, io, broker);
+  }
   throw new UsageError(
     group === undefined ? 'a command is needed' : `unknown command: ${args.positionals.slice(0, 2).join(' ')}`,
   );

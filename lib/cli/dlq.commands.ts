@@ -126,7 +126,7 @@ function progress(io: CliIo, verb: string): (done: number, total: number) => voi
 }
 
 /** `dlq replay (<id>|--all|--subscriber S|--error NAME)`: back to the failed subscriber only, as attempt 1. */
-export async function dlqReplay(admin: DeadLetterAdmin, args: ParsedArgs, io: CliIo): Promise<number> {
+export async function dlqReplay(admin: DeadLetterAdmin, args: ParsedArgs, io: CliIo, actor?: string): Promise<number> {
   onlyFlags(args, ['all', 'subscriber', 'error', 'type']);
   let selection = selectionOf(args, 'replay');
   if (selection.ids) {
@@ -143,13 +143,19 @@ export async function dlqReplay(admin: DeadLetterAdmin, args: ParsedArgs, io: Cl
     return EXIT.OK;
   }
   io.err(`replaying ${ids.length} dead letter(s) to the subscriber that failed…`);
-  const replayed = await admin.replay({ ids }, progress(io, 'replayed'));
+  const replayed = await admin.replay({ ids }, progress(io, 'replayed'), actor);
   io.out(`replayed ${replayed} dead letter(s)`);
   return replayed === ids.length ? EXIT.OK : EXIT.FAILED;
 }
 
 /** `dlq purge (<id>|--all|--subscriber S|--error NAME) [--yes]`: deletes, after confirmation. */
-export async function dlqPurge(admin: DeadLetterAdmin, args: ParsedArgs, io: CliIo, service: string): Promise<number> {
+export async function dlqPurge(
+  admin: DeadLetterAdmin,
+  args: ParsedArgs,
+  io: CliIo,
+  service: string,
+  actor?: string,
+): Promise<number> {
   onlyFlags(args, ['all', 'subscriber', 'error', 'type', 'yes']);
   const selection = selectionOf(args, 'purge');
   if (selection.ids) {
@@ -175,7 +181,7 @@ export async function dlqPurge(admin: DeadLetterAdmin, args: ParsedArgs, io: Cli
       return EXIT.ABORTED;
     }
   }
-  const purged = await admin.purge({ ids }, progress(io, 'purged'));
+  const purged = await admin.purge({ ids }, progress(io, 'purged'), actor);
   io.out(`purged ${purged} dead letter(s)`);
   return EXIT.OK;
 }

@@ -66,6 +66,11 @@ export class ConsumerPipeline {
     observer: SubscriberObserver,
   ): Promise<DeliveryOutcome> {
     const started = performance.now();
+    try {
+      observer.started?.();
+    } catch {
+      // an observer's failure is not the message's: it is handled all the same
+    }
     let envelope: MessageEnvelope | undefined;
     try {
       const env = (envelope = this.decode(message));

@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MESSAGING_TRANSPORT } from '../messaging.tokens';
 import type { MessageTransport } from '../transport/transport.interface';
+import { OutboxIntegration } from '../outbox/outbox-integration';
 import type { DeadLetter, DeadLetterFilter } from './dead-letter.interface';
+import type { DeadLetterRecordsHolder } from './dead-letter-records';
 
 /**
  * List, replay and purge dead letters of this service, whatever the transport (injectable, for
@@ -10,7 +12,11 @@ import type { DeadLetter, DeadLetterFilter } from './dead-letter.interface';
  */
 @Injectable()
 export class DeadLetterService {
-  constructor(@Inject(MESSAGING_TRANSPORT) private readonly transport: MessageTransport) {}
+  constructor(
+    @Inject(MESSAGING_TRANSPORT) private readonly transport: MessageTransport,
+    /** The durable dead-letter record, when on (`outbox.deadLetterTable`): replays and purges are marked there. */
+    @Optional() @Inject(OutboxIntegration) private readonly records?: DeadLetterRecordsHolder,
+  ) {}
 
   /** Dead letters, oldest first. */
   list(filter?: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -24,11 +30,26 @@ export class DeadLetterService {
 
   /** Replays the selected dead letters to their failed subscriber; returns how many. */
   replay(filter?: DeadLetterFilter): Promise<number> {
-    return this.transport.deadLetters.replay(filter);
+    return this.marked(filter, 'replayed', (f) => this.transport.deadLetters.replay(f));
   }
 
   /** Deletes the selected dead letters; returns how many. */
   purge(filter?: DeadLetterFilter): Promise<number> {
-    return this.transport.deadLetters.purge(filter);
+    return this.marked(filter, 'purged', (f) => this.transport.deadLetters.purge(f));
+  }
+
+  /** Applies `apply`; with the durable table on, to the ids listed first, which are then marked. */
+  private async marked(
+    filter: DeadLetterFilter | undefined,
+    status: 'replayed' | 'purged',
+    apply: (filter?: DeadLetterFilter) => Promise<number>,
+  ): Promise<number> {
+    const records = this.records?.feature?.deadLetters;
+    if (!records) return apply(filter);
+    const ids = (await this.transport.deadLetters.list(filter)).map((d) => d.id);
+    if (ids.length === 0) return 0;
+    const n = await apply({ ids });
+    await records.mark(ids, status, '');
+    return n;
   }
 }

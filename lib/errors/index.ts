@@ -15,3 +15,4 @@ export * from './database-connection-lost.error';
 export * from './message-busy.error';
 export { MissingDependencyError } from './missing-dependency.error';
 export * from './remote-query.errors';
+export * from './operations.errors';

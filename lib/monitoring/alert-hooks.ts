@@ -8,7 +8,9 @@ export function describeAlert(alert: MessagingAlert): string {
     return (
       `dead letter in ${alert.service}: ${alert.error.name}: ${alert.error.message} ` +
       `(id=${dl.messageId ?? '?'} type=${dl.type ?? '?'} subscriber=${alert.subscriber} ` +
-      `correlationId=${dl.envelope?.correlationId ?? '?'} attempts=${dl.attempts} deadLetterId=${dl.id})`
+      `correlationId=${dl.envelope?.correlationId ?? '?'} attempts=${dl.attempts} deadLetterId=${dl.id}` +
+      (alert.group ? ` group=${alert.group.id} ${alert.group.state} count=${alert.group.count}` : '') +
+      ')'
     );
   }
   return `${alert.state === 'firing' ? 'FIRING' : 'resolved'} ${alert.service}: ${alert.breach.message}`;
@@ -24,6 +26,7 @@ export function alertPayload(alert: MessagingAlert): Record<string, unknown> {
     service: alert.service,
     subscriber: alert.subscriber,
     error: alert.error,
+    group: alert.group,
     deadLetter: { ...deadLetter, envelope: meta },
     text: describeAlert(alert),
   };
@@ -70,6 +73,17 @@ export function webhookAlerts(url: string, options: WebhookAlertOptions = {}): M
     });
     if (!res.ok) throw new Error(`alert webhook answered HTTP ${res.status}`);
   };
+}
+
+/**
+ * Passes on dead-letter alerts of a new failure group only (the first dead letter of a new
+ * problem, see `DeadLetterAlertGroup.state`), and every threshold alert: alert once per new problem
+ * instead of once per message.
+ *
+ * @example `onAlert: onlyNewFailureGroups(webhookAlerts(process.env.ALERT_WEBHOOK_URL!))`
+ */
+export function onlyNewFailureGroups(hook: MessagingAlertHook): MessagingAlertHook {
+  return (alert) => (alert.kind === 'dead-letter' && alert.group?.state !== 'new' ? undefined : hook(alert));
 }
 
 /** Calls every hook (each one's failure is independent). */

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
 import type { MessagingAlert, MessagingAlertHook, ThresholdBreach } from './monitoring-options.interface';
 import { breachKey } from './threshold-checker';
+import type { DeadLetterAlertGroup } from './dead-letters/failure-group-tracker';
 
 /**
  * Calls the alert hook: once per dead letter, and for thresholds only on change — `firing` when a
@@ -22,14 +23,15 @@ export class AlertNotifier {
     return this.hook !== undefined;
   }
 
-  /** Reports a dead letter. */
-  deadLettered(deadLetter: DeadLetter): void {
+  /** Reports a dead letter of failure group `group`. */
+  deadLettered(deadLetter: DeadLetter, group: DeadLetterAlertGroup): void {
     this.emit({
       kind: 'dead-letter',
       service: this.service,
       subscriber: deadLetter.subscriber,
       error: deadLetter.error,
       deadLetter,
+      group,
     });
   }
 

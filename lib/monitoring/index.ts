@@ -24,6 +24,7 @@ export {
   combineAlertHooks,
   describeAlert,
   alertPayload,
+  onlyNewFailureGroups,
   type WebhookAlertOptions,
 } from './alert-hooks';
 export { MessagingMetrics } from './prometheus/messaging-metrics.service';
@@ -35,5 +36,6 @@ export {
   type ProgressCallback,
 } from './dead-letters/dead-letter-admin.service';
 export { groupDeadLetters, type DeadLetterGroup } from './dead-letters/dead-letter-groups';
+export { FailureGroupTracker, type DeadLetterAlertGroup } from './dead-letters/failure-group-tracker';
 export { MESSAGING_MONITORING_OPTIONS } from './monitoring.tokens';
 export { MONITORING_PROVIDERS, MONITORING_EXPORTS } from './monitoring.providers';

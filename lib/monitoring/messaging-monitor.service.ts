@@ -18,6 +18,7 @@ import { resolveMonitoringOptions } from './monitoring-options.validator';
 import type { MessagingSnapshot, SubscriberSnapshot } from './messaging-snapshot.interface';
 import { findBreaches } from './threshold-checker';
 import { AlertNotifier } from './alert-notifier';
+import { FailureGroupTracker } from './dead-letters/failure-group-tracker';
 
 const DEAD_LETTER = 'dead-letter';
 
@@ -36,6 +37,7 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
   readonly monitoring: ResolvedMonitoringOptions;
   private readonly logger = new Logger('MessagingMonitor');
   private readonly notifier: AlertNotifier;
+  private readonly groups: FailureGroupTracker;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -47,6 +49,7 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
   ) {
     this.monitoring = monitoring ?? resolveMonitoringOptions(undefined);
     this.notifier = new AlertNotifier(options.serviceName, this.monitoring.onAlert);
+    this.groups = new FailureGroupTracker(() => this.outbox?.feature?.deadLetters);
   }
 
   /** This service's name. */
@@ -76,9 +79,19 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
     this.timer = undefined;
   }
 
-  /** Reports a dead letter to the alert hook (called by the runtime for each dead letter). */
-  notifyDeadLetter(deadLetter: DeadLetter): void {
-    this.notifier.deadLettered(deadLetter);
+  /**
+   * Reports a dead letter (called by the runtime for each dead letter): records it in the durable
+   * dead-letter table when that is on, then calls the alert hook with its failure group.
+   * Resolves when both are done (never rejects); callers need not wait.
+   */
+  notifyDeadLetter(deadLetter: DeadLetter): Promise<void> {
+    return this.groups.track(deadLetter).then(
+      (group) => this.notifier.deadLettered(deadLetter, group),
+      (error: unknown) =>
+        this.logger.error(
+          `dead letter ${deadLetter.id} not reported: ${(error as Error)?.message ?? String(error)} (subscriber=${deadLetter.subscriber})`,
+        ),
+    );
   }
 
   /**
@@ -165,6 +178,7 @@ export function subscriberSnapshot(
     lagMs: s.lagMs,
     currentLagMs,
     lastHandledAt: s.lastHandledAt,
+    inFlight: s.inFlight ?? 0,
     queue: queue && { name: queue.queue, depth: queue.depth, consumers: queue.consumers },
   };
 }

@@ -1,5 +1,6 @@
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
 import type { ErrorInfo } from '../errors/error-info';
+import type { DeadLetterAlertGroup } from './dead-letters/failure-group-tracker';
 
 /**
  * Limits the monitor checks on every snapshot. Each is optional: an unset limit is not checked.
@@ -44,6 +45,11 @@ export type MessagingAlert =
       error: ErrorInfo;
       /** The dead letter (its `body` is the raw message: do not log it by default). */
       deadLetter: DeadLetter;
+      /**
+       * Its failure group, `new` or `growing` (see `DeadLetterAlertGroup`): alert once per new
+       * problem with `onlyNewFailureGroups(hook)`.
+       */
+      group: DeadLetterAlertGroup;
     }
   | {
       kind: 'threshold';

@@ -19,6 +19,8 @@ export interface SubscriberStatsSnapshot {
   lastLagMs?: number;
   /** When the subscriber was registered or first seen (ISO). */
   registeredAt?: string;
+  /** Deliveries received and not settled yet (being handled, or waiting for a commit group). */
+  inFlight?: number;
 }
 
 /** Keeps the last `size` samples (a ring buffer). */
@@ -52,6 +54,8 @@ function round(n: number): number {
 
 /** What happens to one subscriber's messages, for an observer bound to that subscriber (`ConsumerObserver.forSubscriber`). */
 export interface SubscriberObserver {
+  /** Optional: a delivery arrived; exactly one of the calls below settles it. */
+  started?(): void;
   /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
   handled(durationMs: number, lagMs: number, duplicate: boolean, now: number): void;
   /** An attempt failed and a retry was scheduled. */
@@ -62,6 +66,8 @@ export interface SubscriberObserver {
 
 /** Receives what happens in the consumer pipeline (metrics, tracing). */
 export interface ConsumerObserver {
+  /** Optional: a delivery of `subscriber` arrived; exactly one of the calls below settles it. */
+  started?(subscriber: string): void;
   /** A message was handled (or skipped as a duplicate); `now`: epoch ms when that was recorded. */
   handled(subscriber: string, durationMs: number, lagMs: number, duplicate: boolean, now?: number): void;
   /** An attempt of `subscriber` failed and a retry was scheduled. */
@@ -83,6 +89,7 @@ export interface ConsumerObserver {
 export function bindObserver(observer: ConsumerObserver, subscriber: string): SubscriberObserver {
   if (observer.forSubscriber) return observer.forSubscriber(subscriber);
   return {
+    ...(observer.started ? { started: () => observer.started!(subscriber) } : {}),
     handled: (durationMs, lagMs, duplicate, now) => observer.handled(subscriber, durationMs, lagMs, duplicate, now),
     retried: () => observer.retried(subscriber),
     deadLettered: () => observer.deadLettered(subscriber),
@@ -128,7 +135,20 @@ class Counters implements SubscriberObserver {
     return this.bound;
   }
 
+  /** Deliveries started and not settled. */
+  inFlight = 0;
+
+  started(): void {
+    this.inFlight++;
+    for (const o of this.sinks()) o.started?.();
+  }
+
+  private settled(): void {
+    if (this.inFlight > 0) this.inFlight--;
+  }
+
   handled(durationMs: number, lagMs: number, duplicate: boolean, now: number): void {
+    this.settled();
     this.handledCount++;
     if (duplicate) this.duplicates++;
     this.lastHandledAt = now;
@@ -139,11 +159,13 @@ class Counters implements SubscriberObserver {
   }
 
   retried(): void {
+    this.settled();
     this.retriedCount++;
     for (const o of this.sinks()) o.retried();
   }
 
   deadLettered(): void {
+    this.settled();
     this.deadLetteredCount++;
     for (const o of this.sinks()) o.deadLettered();
   }
@@ -176,6 +198,7 @@ export class SubscriberStats implements ConsumerObserver {
     if (this.handled !== base.handled || this.retried !== base.retried || this.deadLettered !== base.deadLettered) {
       return bindObserver(
         {
+          started: this.started.bind(this),
           handled: this.handled.bind(this),
           retried: this.retried.bind(this),
           deadLettered: this.deadLettered.bind(this),
@@ -184,6 +207,11 @@ export class SubscriberStats implements ConsumerObserver {
       );
     }
     return this.of(subscriber);
+  }
+
+  /** Counts a delivery of `subscriber` that arrived (in flight until handled, retried or dead-lettered). */
+  started(subscriber: string): void {
+    this.of(subscriber).started();
   }
 
   /** Counts a handled message (or a duplicate skipped) of `subscriber`. */
@@ -225,6 +253,7 @@ export class SubscriberStats implements ConsumerObserver {
       lastHandledAt: c.lastHandledAt ? new Date(c.lastHandledAt).toISOString() : undefined,
       lastLagMs: round(c.lastLagMs),
       registeredAt: new Date(c.registeredAt).toISOString(),
+      inFlight: c.inFlight,
     }));
   }
 }

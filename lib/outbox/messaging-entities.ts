@@ -16,3 +16,17 @@ export function createMessagingEntities(options: MessagingEntitiesOptions = {}):
   );
   return entities.createMessagingEntities(options);
 }
+
+/**
+ * TypeORM entity schema of the durable dead-letter table (PostgreSQL, `outbox.deadLetterTable`),
+ * for DataSources with `synchronize: true`. (Loads TypeORM on call.)
+ */
+export function createDeadLetterEntities(table?: string): EntitySchema[] {
+  const entities = requireOptional(
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    () => require('./dead-letter.entities') as typeof import('./dead-letter.entities'),
+    'typeorm',
+    'createDeadLetterEntities',
+  );
+  return entities.createDeadLetterEntities(table);
+}

@@ -104,6 +104,14 @@ export interface OutboxOptions {
   transactionalCommands?: boolean;
   /** Cleanup of sent outbox rows and old inbox rows. */
   retention?: OutboxRetentionOptions;
+  /**
+   * PostgreSQL: also keep every dead letter of this service in this table (durable history that
+   * survives a queue purge, queryable; replayed and purged ones are marked, not deleted), and take
+   * "new failure group" for alerts from it. Create the table with `createDeadLetterMigration(name)`
+   * (or `createDeadLetterEntities(name)` with `synchronize`). Default: off (no table). The usual
+   * name is `messaging_dead_letters` (`DEFAULT_DEAD_LETTER_TABLE`).
+   */
+  deadLetterTable?: string | false;
 }
 
 /** Options with every default applied. */
@@ -125,6 +133,8 @@ export interface ResolvedOutboxOptions {
   requireTransaction: boolean;
   transactionalCommands: boolean;
   retention: Required<OutboxRetentionOptions>;
+  /** The durable dead-letter table, when on. */
+  deadLetterTable?: string;
 }
 
 /** Default outbox table name. */

@@ -115,6 +115,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
       'requireTransaction',
       'transactionalCommands',
       'retention',
+      'deadLetterTable',
     ],
     'outbox',
   );
@@ -130,6 +131,13 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
   const inboxTable = table('inboxTable', options.inboxTable, DEFAULT_INBOX_TABLE);
   if (outboxTable === inboxTable) {
     throw new InvalidConfigurationError('outbox.outboxTable and outbox.inboxTable must differ');
+  }
+  const deadLetterTable =
+    options.deadLetterTable === undefined || options.deadLetterTable === false
+      ? undefined
+      : table('deadLetterTable', options.deadLetterTable, '');
+  if (deadLetterTable !== undefined && (deadLetterTable === outboxTable || deadLetterTable === inboxTable)) {
+    throw new InvalidConfigurationError('outbox.deadLetterTable must differ from the outbox and inbox tables');
   }
   return {
     enabled: bool('enabled', options.enabled, true),
@@ -149,6 +157,7 @@ export function validateOutboxOptions(options: OutboxOptions = {}): ResolvedOutb
     requireTransaction: bool('requireTransaction', options.requireTransaction, false),
     transactionalCommands: bool('transactionalCommands', options.transactionalCommands, false),
     retention: retentionOf(options.retention),
+    ...(deadLetterTable !== undefined ? { deadLetterTable } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { CommitWakeupSubscriber } from './commit-wakeup.subscriber';
 import { PgNotificationListener } from './pg-notification.listener';
 import { PgWakeSignal } from './pg-wake.signal';
 import { uuidv7 } from '../message/uuid-v7';
+import { PostgresDeadLetterRecords, type DeadLetterRecords } from '../dead-letter/dead-letter-records';
 
 /** Monitoring snapshot of the outbox. */
 export interface OutboxStats extends OutboxTableStats {
@@ -76,11 +77,14 @@ export class OutboxFeature {
   /** The LISTEN connection (PostgreSQL, `listenNotify`, relay on). */
   readonly listener?: PgNotificationListener;
   private readonly signal?: PgWakeSignal;
+  /** The durable dead-letter record (PostgreSQL, `deadLetterTable` set). */
+  readonly deadLetters?: DeadLetterRecords;
   private started = false;
 
   constructor(
     options: OutboxOptions,
-    private readonly dataSource: DataSource,
+    /** The application's DataSource (operations read the outbox and inbox tables through it). */
+    readonly dataSource: DataSource,
     transport: MessageTransport,
     private readonly logger: LoggerService = new Logger('MessagingOutbox'),
   ) {
@@ -96,6 +100,15 @@ export class OutboxFeature {
     const { outboxTable, inboxTable } = this.options;
     checkTableFor(this.database, outboxTable);
     checkTableFor(this.database, inboxTable);
+    const deadLetterTable = this.options.deadLetterTable;
+    if (deadLetterTable !== undefined) {
+      if (this.database !== 'postgres') {
+        throw new InvalidConfigurationError('outbox.deadLetterTable is supported on PostgreSQL only');
+      }
+      this.deadLetters = new PostgresDeadLetterRecords(deadLetterTable, quoteTable(deadLetterTable), (sql, params) =>
+        dataSource.query(sql, params),
+      );
+    }
     const notify = this.database === 'postgres' && this.options.listenNotify;
     const channel = notify ? outboxChannel(outboxTable) : null;
     this.store =
@@ -189,13 +202,16 @@ export class OutboxFeature {
   }
 
   private async checkTables(): Promise<void> {
-    for (const table of [this.options.outboxTable, this.options.inboxTable]) {
+    const { outboxTable, inboxTable, deadLetterTable } = this.options;
+    for (const table of [outboxTable, inboxTable, ...(deadLetterTable ? [deadLetterTable] : [])]) {
       try {
         await this.dataSource.query(`SELECT 1 FROM ${quoteTable(table)} WHERE 1 = 0`);
       } catch (error) {
         throw new InvalidConfigurationError(
           `outbox: table ${table} is not usable (${(error as Error).message}). Create it with ` +
-            `createMessagingMigration() in the DataSource's migrations, or add createMessagingEntities() ` +
+            (table === deadLetterTable
+              ? `createDeadLetterMigration() in the DataSource's migrations, or add createDeadLetterEntities() `
+              : `createMessagingMigration() in the DataSource's migrations, or add createMessagingEntities() `) +
             `to its entities with synchronize: true`,
         );
       }

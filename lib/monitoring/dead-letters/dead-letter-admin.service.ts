@@ -1,8 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MESSAGING_TRANSPORT } from '../../messaging.tokens';
 import type { MessageTransport } from '../../transport/transport.interface';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letter/dead-letter.interface';
+import type { DeadLetterRecordsHolder } from '../../dead-letter/dead-letter-records';
+import type { FailureGroup } from '../../console/console-api.interface';
+import { OutboxIntegration } from '../../outbox/outbox-integration';
 import { groupDeadLetters, type DeadLetterGroup } from './dead-letter-groups';
+import { groupFailures } from './failure-groups';
 
 /** Called as a long replay or purge advances. */
 export type ProgressCallback = (done: number, total: number) => void;
@@ -21,7 +25,11 @@ const PROGRESS_STEPS = 20;
  */
 @Injectable()
 export class DeadLetterAdmin {
-  constructor(@Inject(MESSAGING_TRANSPORT) private readonly transport: Pick<MessageTransport, 'deadLetters'>) {}
+  constructor(
+    @Inject(MESSAGING_TRANSPORT) private readonly transport: Pick<MessageTransport, 'deadLetters'>,
+    /** The durable dead-letter record, when on: replayed and purged dead letters are marked there. */
+    @Optional() @Inject(OutboxIntegration) private readonly records?: DeadLetterRecordsHolder,
+  ) {}
 
   /** Dead letters matching `filter`, oldest first. */
   list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
@@ -33,6 +41,11 @@ export class DeadLetterAdmin {
     return groupDeadLetters(await this.list(filter));
   }
 
+  /** Dead letters matching `filter` as failure groups (subscriber + error + normalized message + top frame). */
+  async failureGroups(filter: DeadLetterFilter = {}): Promise<FailureGroup[]> {
+    return groupFailures(await this.list(filter));
+  }
+
   /** One dead letter by its dead-letter id, or else by its message id. */
   async find(id: string): Promise<DeadLetter | undefined> {
     const [byId] = await this.list({ ids: [id] });
@@ -40,14 +53,31 @@ export class DeadLetterAdmin {
     return (await this.list()).find((d) => d.messageId === id);
   }
 
-  /** Replays the selection (listed first, then replayed by id in batches); returns how many. */
-  replay(selection: DeadLetterSelection, onProgress?: ProgressCallback): Promise<number> {
-    return this.inBatches(selection, (filter) => this.transport.deadLetters.replay(filter), onProgress);
+  /**
+   * Replays the selection (listed first, then replayed by id in batches); returns how many. With the
+   * durable dead-letter table, each batch is then marked `replayed` there (by `actor`, if given).
+   */
+  replay(selection: DeadLetterSelection, onProgress?: ProgressCallback, actor?: string): Promise<number> {
+    return this.inBatches(
+      selection,
+      (filter) => this.transport.deadLetters.replay(filter),
+      onProgress,
+      (ids) => this.mark(ids, 'replayed', actor),
+    );
   }
 
-  /** Deletes the selection (by id, in batches); returns how many. */
-  purge(selection: DeadLetterSelection, onProgress?: ProgressCallback): Promise<number> {
-    return this.inBatches(selection, (filter) => this.transport.deadLetters.purge(filter), onProgress);
+  /** Deletes the selection (by id, in batches); returns how many. Marked `purged` in the durable table, when on. */
+  purge(selection: DeadLetterSelection, onProgress?: ProgressCallback, actor?: string): Promise<number> {
+    return this.inBatches(
+      selection,
+      (filter) => this.transport.deadLetters.purge(filter),
+      onProgress,
+      (ids) => this.mark(ids, 'purged', actor),
+    );
+  }
+
+  private async mark(ids: string[], status: 'replayed' | 'purged', actor: string | undefined): Promise<void> {
+    await this.records?.feature?.deadLetters?.mark(ids, status, actor ?? '');
   }
 
   /** The ids of the dead letters a selection covers now. */
@@ -59,6 +89,7 @@ export class DeadLetterAdmin {
     selection: DeadLetterSelection,
     apply: (filter: DeadLetterFilter) => Promise<number>,
     onProgress?: ProgressCallback,
+    applied?: (ids: string[]) => Promise<void>,
   ): Promise<number> {
     const ids = await this.select(selection);
     const total = ids.length;
@@ -67,7 +98,9 @@ export class DeadLetterAdmin {
     const size = Math.max(MIN_BATCH, Math.ceil(total / PROGRESS_STEPS));
     let done = 0;
     for (let i = 0; i < total; i += size) {
-      done += await apply({ ids: ids.slice(i, i + size) });
+      const batch = ids.slice(i, i + size);
+      done += await apply({ ids: batch });
+      await applied?.(batch);
       onProgress?.(Math.min(i + size, total), total);
     }
     return done;

@@ -13,7 +13,7 @@ import { digestToken } from './console-options.validator';
 
 /** The header the page sends the console token in. */
 export const CONSOLE_TOKEN_HEADER = 'x-messaging-console-token';
-/** The header every state-changing API call must carry (a cross-site form cannot set it). */
+/** The header every API call must carry (a cross-site form or image cannot set it). */
 export const CONSOLE_REQUEST_HEADER = 'x-messaging-console';
 
 /** The request surface read (Express and Fastify requests both have it). */
@@ -27,10 +27,11 @@ export interface ConsoleRequest {
 const byToken = new WeakSet<object>();
 
 /**
- * Guards the console's JSON API: checks the token (when configured) in constant time, and asks
- * state-changing calls for the `X-Messaging-Console` header, so a page on another site cannot
- * make an operator's browser retry or purge with its cookies. The app's own guard (option
- * `guard`) runs before it, on the page too.
+ * Guards the console's JSON API: checks the token (when configured) in constant time, asks every
+ * call for the `X-Messaging-Console` header and refuses calls a browser marks as cross-site, so a
+ * page on another site cannot make an operator's browser read, retry or purge with its cookies,
+ * whatever the app's CORS settings. The app's own guard (option `guard`) runs before it, on the
+ * page too.
  */
 @Injectable()
 export class ConsoleAccessGuard implements CanActivate {
@@ -52,12 +53,39 @@ export class ConsoleAccessGuard implements CanActivate {
       }
       byToken.add(request);
     }
-    const method = (request.method ?? 'GET').toUpperCase();
-    if (method !== 'GET' && method !== 'HEAD' && header(request, CONSOLE_REQUEST_HEADER) === undefined) {
-      throw new ForbiddenException(`console actions need the ${CONSOLE_REQUEST_HEADER} header`);
+    // every API call, reads included (they carry dead-letter bodies and purge tokens, and a read of
+    // the dead-letter queue is work): a cross-site <img> or form cannot set a custom header
+    if (header(request, CONSOLE_REQUEST_HEADER) === undefined) {
+      throw new ForbiddenException(`console API calls need the ${CONSOLE_REQUEST_HEADER} header`);
     }
+    // and a cross-site script cannot get one through either, even where the app's CORS setting
+    // (origin: true with credentials, say) would let it send the header with the operator's cookies
+    const crossSite = crossSiteReason(request);
+    if (crossSite !== undefined)
+      throw new ForbiddenException(`console API calls from another site are refused (${crossSite})`);
     return true;
   }
+}
+
+/**
+ * Why a request comes from another site, or undefined: the browser's `Sec-Fetch-Site` when it
+ * sends one (anything but `same-origin`), else an `Origin` whose host is not the request's own
+ * (`X-Forwarded-Host` when a proxy set it, else `Host`). A request with neither (curl, a script)
+ * is not a browser's cross-site request.
+ */
+export function crossSiteReason(request: ConsoleRequest): string | undefined {
+  const site = header(request, 'sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' ? undefined : `Sec-Fetch-Site: ${clean(site)}`;
+  const origin = header(request, 'origin');
+  if (origin === undefined || origin === '') return undefined;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    return 'a malformed Origin';
+  }
+  const own = (header(request, 'x-forwarded-host') ?? header(request, 'host') ?? '').split(',')[0].trim().toLowerCase();
+  return originHost === own ? undefined : `Origin ${clean(origin)}`;
 }
 
 /**

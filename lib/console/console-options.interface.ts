@@ -29,6 +29,8 @@ export interface MessagingConsoleOptions {
    * A guard of your app that authenticates the operator (a `CanActivate` class, resolved by Nest
    * in the console's module: put what it injects in `imports` or in a global module, or pass an
    * instance). It runs on the page and on every API call; its `request.user` names the actor.
+   * It must check the operator itself: the console's routes carry no metadata of yours, so a guard
+   * that lets routes without, say, `@Roles(...)` through would let everyone in.
    */
   guard?: Type<CanActivate> | CanActivate;
   /**

@@ -72,7 +72,8 @@ export function resolveConsoleOptions(
   return {
     path,
     hasGuard: o.guard !== undefined,
-    ...(token !== undefined ? { tokenDigest: digestToken(token) } : {}),
+    // trimmed: a token read from a secret file often ends with a newline nobody can type
+    ...(token !== undefined ? { tokenDigest: digestToken(token.trim()) } : {}),
     ...(o.actor ? { actor: o.actor } : {}),
     ...(o.onAction ? { onAction: o.onAction } : {}),
     title,

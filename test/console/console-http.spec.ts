@@ -105,12 +105,36 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
   it('serves the snapshot and the failure groups with the token', async () => {
     const overview = await request(server())
       .get('/ops/messaging/api/overview')
+      .set('X-Messaging-Console', '1')
       .set('X-Messaging-Console-Token', token)
       .expect(200);
     expect(overview.body.subscribers.map((s: { subscriber: string }) => s.subscriber)).toContain('shipping');
-    const groups = await request(server()).get('/ops/messaging/api/groups').set('X-Messaging-Console-Token', token);
+    const groups = await request(server())
+      .get('/ops/messaging/api/groups')
+      .set('X-Messaging-Console', '1')
+      .set('X-Messaging-Console-Token', token);
     expect(groups.body).toHaveLength(1);
     expect(groups.body[0]).toMatchObject({ subscriber: 'shipping', errorName: 'RangeError', count: 3 });
+  });
+
+  it('refuses reads without the X-Messaging-Console header, and any call a browser marks as cross-site', async () => {
+    const groups = '/ops/messaging/api/groups';
+    const bare = await request(server()).get(groups).set('X-Messaging-Console-Token', token);
+    expect(bare.status).toBe(403);
+    expect(bare.body.message).toContain('x-messaging-console');
+    const withHeaders = () =>
+      request(server()).get(groups).set('X-Messaging-Console', '1').set('X-Messaging-Console-Token', token);
+    // what a page of another site gets when the app's CORS lets it send the header with cookies
+    const crossSite = await withHeaders().set('Sec-Fetch-Site', 'cross-site');
+    expect([crossSite.status, crossSite.body.message]).toEqual([403, expect.stringMatching(/another site/)]);
+    const sameSite = await withHeaders().set('Sec-Fetch-Site', 'same-site');
+    expect(sameSite.status).toBe(403);
+    // an older browser without Sec-Fetch-*: its Origin must be this host
+    const foreignOrigin = await withHeaders().set('Origin', 'https://evil.example');
+    expect(foreignOrigin.status).toBe(403);
+    const host = `127.0.0.1:${(server().address() as { port: number }).port}`;
+    await withHeaders().set('Sec-Fetch-Site', 'same-origin').expect(200);
+    await withHeaders().set('Host', host).set('Origin', `http://${host}`).expect(200);
   });
 
   it('refuses an action without the X-Messaging-Console header (a cross-site form cannot set it)', async () => {
@@ -155,6 +179,7 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
     expect((await call({ token: 'not-the-token' })).status).toBe(409);
     const read = await request(server())
       .get(`/ops/messaging/api/groups/${group.id}`)
+      .set('X-Messaging-Console', '1')
       .set('X-Messaging-Console-Token', token)
       .expect(200);
     expect(read.body.group.count).toBe(3);
@@ -169,8 +194,12 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
     ]);
     expect(lines.filter((l) => l.includes(token))).toEqual([]);
     expect(
-      (await request(server()).get(`/ops/messaging/api/groups/${group.id}`).set('X-Messaging-Console-Token', token))
-        .status,
+      (
+        await request(server())
+          .get(`/ops/messaging/api/groups/${group.id}`)
+          .set('X-Messaging-Console', '1')
+          .set('X-Messaging-Console-Token', token)
+      ).status,
     ).toBe(404);
   });
 });
@@ -222,7 +251,11 @@ describe("console HTTP API behind the app's own guard (Express, in-memory transp
     expect((await request(server()).get('/messaging')).status).toBe(401);
     expect((await request(server()).get('/messaging/api/groups')).status).toBe(401);
     await request(server()).get('/messaging').set('X-Operator', 'ops-alice').expect(200);
-    const groups = await request(server()).get('/messaging/api/groups').set('X-Operator', 'ops-alice').expect(200);
+    const groups = await request(server())
+      .get('/messaging/api/groups')
+      .set('X-Messaging-Console', '1')
+      .set('X-Operator', 'ops-alice')
+      .expect(200);
     expect(groups.body[0]).toMatchObject({ subscriber: 'shipping', count: 2 });
   });
 

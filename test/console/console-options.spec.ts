@@ -83,4 +83,9 @@ describe('MessagingConsoleModule options', () => {
     expect(JSON.stringify(resolved)).not.toContain(TOKEN);
     expect(resolveConsoleOptions({ guard: new AllowAll() }).path).toBe('/messaging');
   });
+
+  it('trims the token, so one read from a secret file with its newline still matches what operators type', () => {
+    const fromFile = resolveConsoleOptions({ token: `  ${TOKEN}\n` });
+    expect(fromFile.tokenDigest!.equals(resolveConsoleOptions({ token: TOKEN }).tokenDigest!)).toBe(true);
+  });
 });

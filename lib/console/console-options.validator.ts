@@ -8,6 +8,9 @@ import type {
 
 /** The path the console is mounted at when `path` is not set. */
 export const DEFAULT_CONSOLE_PATH = '/messaging';
+/** The largest dry-run sample (`MessagingOperationsService.dryRunGroup` runs at most 50). */
+export const MAX_DRY_RUN_SAMPLE = 50;
+
 /** The shortest token accepted. */
 export const MIN_CONSOLE_TOKEN_LENGTH = 16;
 
@@ -78,7 +81,7 @@ export function resolveConsoleOptions(
     ...(o.onAction ? { onAction: o.onAction } : {}),
     title,
     refreshIntervalMs: integer('refreshIntervalMs', o.refreshIntervalMs, 5_000, 1_000, 3_600_000),
-    dryRunSample: integer('dryRunSample', o.dryRunSample, 5, 1, 100),
+    dryRunSample: integer('dryRunSample', o.dryRunSample, 5, 1, MAX_DRY_RUN_SAMPLE),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   HttpStatus,
   InternalServerErrorException,
   NotFoundException,
+  ServiceUnavailableException,
   Param,
   Post,
   Query,
@@ -19,6 +20,9 @@ import {
   type Type,
 } from '@nestjs/common';
 import { MessagingError } from '../errors/messaging.error';
+import { DeadLetterStoreBusyError } from '../transport/rabbitmq/errors/dead-letter-store-busy.error';
+import { DeadLetterReplayError } from '../transport/rabbitmq/errors/dead-letter-replay.error';
+import { MAX_DRY_RUN_SAMPLE } from './console-options.validator';
 import {
   DeadLetterNotFoundError,
   DryRunUnavailableError,
@@ -98,7 +102,7 @@ export function createConsoleController(path: string, guard?: Type<CanActivate> 
       @Req() req: ConsoleRequest,
     ): Promise<{ results: DryRunResult[] }> {
       const actor = consoleActor(req, this.console.options);
-      const sample = body?.sample === undefined ? undefined : integer(body.sample, 'sample', 1, 100);
+      const sample = body?.sample === undefined ? undefined : integer(body.sample, 'sample', 1, MAX_DRY_RUN_SAMPLE);
       return { results: await http(() => this.console.dryRunGroup(text(id, 'id'), actor, sample)) };
     }
 
@@ -120,7 +124,10 @@ export function createConsoleController(path: string, guard?: Type<CanActivate> 
     @UseGuards(ConsoleAccessGuard)
     async retryOne(@Param('id') id: string, @Req() req: ConsoleRequest): Promise<{ retried: number }> {
       const actor = consoleActor(req, this.console.options);
-      return { retried: await http(() => this.console.retryOne(text(id, 'id'), actor)) };
+      const retried = await http(() => this.console.retryOne(text(id, 'id'), actor));
+      if (retried === 0)
+        throw new NotFoundException(`no dead letter with id ${JSON.stringify(id)} (already retried or purged?)`);
+      return { retried };
     }
 
     @Post('api/dead-letters/:id/dry-run')
@@ -152,6 +159,10 @@ async function http<T>(call: () => Promise<T>): Promise<T> {
       throw new NotFoundException(err.message);
     }
     if (err instanceof PurgeTokenMismatchError) throw new ConflictException(err.message);
+    // another replay or purge holds the dead-letter queue: try again shortly
+    if (err instanceof DeadLetterStoreBusyError) throw new ServiceUnavailableException(err.message);
+    // some were sent, some stay: the message says how many of each
+    if (err instanceof DeadLetterReplayError) throw new InternalServerErrorException(err.message);
     if (err instanceof DryRunUnavailableError) throw new HttpException(err.message, HttpStatus.NOT_IMPLEMENTED);
     if (err instanceof MessagingError) throw new BadRequestException(err.message);
     // an operator needs the reason (broker down, database unreachable), the page shows it as text

@@ -165,7 +165,16 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
       .set('X-Messaging-Console', '1')
       .set('X-Messaging-Console-Token', token)
       .send({ sample: 'all' });
-    expect([bad.status, bad.body.message]).toEqual([400, 'sample must be an integer from 1 to 100']);
+    expect([bad.status, bad.body.message]).toEqual([400, 'sample must be an integer from 1 to 50']);
+  });
+
+  it('answers 404 to a retry of a dead letter that is not there (nothing was sent)', async () => {
+    const res = await request(server())
+      .post('/ops/messaging/api/dead-letters/no-such-dead-letter/retry')
+      .set('X-Messaging-Console', '1')
+      .set('X-Messaging-Console-Token', token);
+    expect([res.status, res.body.message]).toEqual([404, expect.stringMatching(/no dead letter with id/)]);
+    expect(actions.splice(0)).toEqual([expect.objectContaining({ action: 'retry-one', count: 0 })]);
   });
 
   it('purges only with the group token, logs each attempt with the actor "token", and never logs the token', async () => {

@@ -174,7 +174,8 @@ describe('outbox on PostgreSQL', () => {
     it('a failing row backs off, counts attempts, fails after maxAttempts, and does not block other rows', async () => {
       const transport = new FakeTransport();
       transport.failWhen = (m) => (m.envelope.type === 'Poison' ? new Error('broker says no') : undefined);
-      const f = feature(transport, { maxAttempts: 3, backoff: { initialDelayMs: 50, maxDelayMs: 100, jitter: 0 } });
+      // a back-off long enough that a busy machine cannot use it up between the write and the checks
+      const f = feature(transport, { maxAttempts: 3, backoff: { initialDelayMs: 1000, maxDelayMs: 1000, jitter: 0 } });
       await f.publisher.publish([outbound('Poison', {}), outbound('Fine', { n: 1 }), outbound('Fine', { n: 2 })], {});
       await f.relay.runOnce();
       expect(transport.published.map((m) => m.envelope.type)).toEqual(['Fine', 'Fine']);
@@ -186,7 +187,7 @@ describe('outbox on PostgreSQL', () => {
       expect(await f.relay.runOnce()).toBe(0);
       await f.start();
       try {
-        await eventually(async () => (await rows())[0].status === 'failed', 5000, 'failed');
+        await eventually(async () => (await rows())[0].status === 'failed', 15_000, 'failed');
         r = await rows();
         expect(r[0].attempts).toBe(3);
         const stats = await f.stats();

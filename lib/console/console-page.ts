@@ -90,7 +90,7 @@ export function renderConsolePage(options: ResolvedConsoleOptions): string {
   <section class="block" id="failures" aria-labelledby="failures-title">
     <div class="block-head">
       <h2 id="failures-title">Failure groups <span id="groups-count" class="count"></span></h2>
-      <p class="hint">Dead letters that failed in one subscriber for one cause. <b>Dry run</b> runs the handler on a sample inside a transaction that is always rolled back (its calls to outside systems are not undone), then <b>Retry</b> sends the group back to that subscriber.</p>
+      <p class="hint">Dead letters that failed in one subscriber for one cause. <b>Dry run</b> runs the handler on a sample inside a transaction that is always rolled back, its publishes captured (PostgreSQL outbox only); writes outside the message's transaction fail the dry run, and calls to outside systems are not undone (handlers can check <code>MessageContext.isDryRun</code>). Then <b>Retry</b> sends the group back to that subscriber.</p>
     </div>
     <div id="groups" class="groups"></div>
   </section>

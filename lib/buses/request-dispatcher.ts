@@ -2,6 +2,7 @@ import { HandlerNotFoundError } from '../errors/handler-not-found.error';
 import {
   currentMessageContext,
   runInMessageContext,
+  dryRunOf,
   type MessageContextState,
   type MessageKind,
 } from '../context/message-context';
@@ -75,12 +76,14 @@ export class RequestDispatcher {
         message: envelope,
         kind: this.kind,
         transaction,
+        ...dryRunOf(parent),
       };
       return runInMessageContext(state, () => tx.run(async () => (await entry.execute(message)) as R));
     }
     const state: MessageContextState = envelope.startsNewFlow()
       ? new NewFlowState(envelope, this.kind)
       : { correlationId: envelope.correlationId, message: envelope, kind: this.kind, transaction };
+    if (parent?.dryRun) Object.assign(state, dryRunOf(parent)); // a command a dry-run handler sends is part of it
     if (send !== undefined) return runInMessageContext(state, () => send(envelope, options) as Promise<R>);
     return runInMessageContext(state, () => Promise.resolve(entry.execute(message) as R | Promise<R>));
   }

@@ -60,6 +60,16 @@ export class MessageContext {
   }
 
   /**
+   * True while the handler runs in a dry run (an operator checking whether a dead letter would now
+   * succeed): its writes through the message's transaction are rolled back and its publishes are
+   * captured, not sent, but nothing else is undone. Skip e-mails, HTTP calls, files and other
+   * outside effects when it is true. False in a real delivery and outside any handler.
+   */
+  get isDryRun(): boolean {
+    return currentMessageContext()?.dryRun === true;
+  }
+
+  /**
    * Runs `fn` in a correlation scope: everything sent inside carries `correlationId` (a new
    * one when absent or invalid).
    */

@@ -24,6 +24,21 @@ export interface MessageContextState {
    * the inbox on and by `TransactionRunner.run`; `EventBus.publish` writes the outbox through it.
    */
   transaction?: unknown;
+  /**
+   * True while a dry run (`MessagingOperationsService.dryRun`) runs the handler: its transaction
+   * is rolled back, and a publish through any other transaction is refused.
+   */
+  dryRun?: boolean;
+  /** @internal What a dry run's handler published (type and id per message), in order; set with `dryRun`. */
+  dryRunPublishes?: DryRunPublish[];
+}
+
+/** One message a dry run's handler published (written to the outbox in the rolled-back transaction). */
+export interface DryRunPublish {
+  /** Message type. */
+  type: string;
+  /** Message id. */
+  id: string;
 }
 
 /** The one AsyncLocalStorage behind `MessageContext`. */
@@ -49,7 +64,15 @@ export function deriveMessageContext(
     subscriber: 'subscriber' in patch ? patch.subscriber : state?.subscriber,
     attempt: 'attempt' in patch ? patch.attempt : state?.attempt,
     transaction: 'transaction' in patch ? patch.transaction : state?.transaction,
+    ...dryRunOf(state),
   };
+}
+
+/** The dry-run fields of `state` (none outside a dry run), for a state derived from it. */
+export function dryRunOf(
+  state: MessageContextState | undefined,
+): Pick<MessageContextState, 'dryRun' | 'dryRunPublishes'> {
+  return state?.dryRun ? { dryRun: true, dryRunPublishes: state.dryRunPublishes } : {};
 }
 
 /** The current context state, or undefined outside any handler or correlation scope. */

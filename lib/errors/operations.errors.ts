@@ -53,3 +53,18 @@ export class InvalidDeadLetterQueryError extends MessagingError {
     super(`invalid dead-letter query: ${field}`);
   }
 }
+
+/**
+ * During a dry run, a handler published through a transaction other than the message's own (its
+ * own `dataSource.transaction()`, `publish(event, { manager })` with another EntityManager) or with
+ * no transaction at all: that write could not be rolled back with the dry run, so nothing was
+ * written and the dry run reports would-fail with this error. Real deliveries are not affected.
+ */
+export class DryRunOutsideTransactionError extends MessagingError {
+  constructor() {
+    super(
+      'dry run: writes outside the message transaction cannot be rolled back; publish through the ' +
+        "message's transaction (no manager argument, or MessageContext.manager) or check MessageContext.isDryRun",
+    );
+  }
+}

@@ -6,10 +6,9 @@ import type { MessageValidator } from '../message/message.validator';
 import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore, SqlManager } from '../outbox/outbox.store';
 import { decodeEnvelope } from '../message/cloudevents.codec';
-import { runInMessageContext, type MessageContextState } from '../context/message-context';
+import { runInMessageContext, type DryRunPublish, type MessageContextState } from '../context/message-context';
 import { handleInTransaction } from '../inbox/commit-group';
 import { abortable } from '../outbox/abortable';
-import { quoteTable } from '../outbox/outbox-options.validator';
 import { toErrorInfo } from '../errors/error-info';
 import { HandlerTimeoutError } from '../errors/handler-timeout.error';
 import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
@@ -27,7 +26,7 @@ export interface DryRunDeps {
 
 /** Ends the dry run's transaction: thrown after the handler returned, so nothing ever commits. */
 class DryRunRollback extends Error {
-  constructor(readonly captured: Array<{ type: string; id: string }>) {
+  constructor(readonly captured: DryRunPublish[]) {
     super('dry run: rolled back');
   }
 }
@@ -42,16 +41,23 @@ class UnknownSubscriberError extends MessagingError {
 /**
  * Runs the failed subscriber's handler on a dead letter inside a database transaction that is
  * always rolled back: the handler's writes through the message's transaction (the context's
- * entity manager, `MessagingTransactions.run`, repositories of that manager) are undone, and what it
- * publishes or sends goes to the outbox in that transaction — captured (type and id) and never
- * sent. No inbox row is written, no retry scheduled, nothing acknowledged.
+ * entity manager, `MessagingTransactions.run`, repositories of that manager, nested transactions
+ * of it) are undone, and what it publishes or sends goes to the outbox in that transaction —
+ * recorded (type and id) as it is written, and never sent. No inbox row is written, no retry
+ * scheduled, nothing acknowledged. The handler sees `MessageContext.isDryRun === true`.
  *
- * What a dry run cannot undo: anything outside that transaction — HTTP calls, e-mails, files,
- * another DataSource, a `dataSource.transaction()` of its own, writes through a repository that
- * does not use the message's transaction, in-memory state. Check the handler before dry-running
+ * A publish through any other transaction (`publish(event, { manager })` inside a
+ * `dataSource.transaction()` of its own) or with none is refused with
+ * `DryRunOutsideTransactionError`, so the dry run reports would-fail instead of sending it.
+ *
+ * What a dry run cannot undo: anything else outside that transaction — HTTP calls, e-mails, files,
+ * another DataSource, writes through a repository or a `dataSource.transaction()` that does not use
+ * the message's transaction, in-memory state. Check the handler (or `isDryRun`) before dry-running
  * one with such effects.
  *
- * Without the outbox there is no transaction to roll back: `DryRunUnavailableError`.
+ * PostgreSQL only: without the outbox there is no transaction to roll back, and on SQLite the
+ * DataSource's single connection would put every other statement of the application into the dry
+ * run's transaction (and roll it back): `DryRunUnavailableError`.
  */
 export class DryRunner {
   constructor(private readonly deps: DryRunDeps) {}
@@ -63,6 +69,13 @@ export class DryRunner {
       throw new DryRunUnavailableError(
         'the transactional outbox is off, so there is no transaction to roll back the handler in ' +
           '(its writes and publishes would be real). Turn on the outbox (option "outbox") to dry-run',
+      );
+    }
+    if (outbox.store.database !== 'postgres') {
+      throw new DryRunUnavailableError(
+        'the outbox is on SQLite, whose single connection is shared by the whole application: while the ' +
+          "dry run's transaction is open, every other write of the application would run in it and be rolled " +
+          'back with it. Dry runs need the PostgreSQL outbox',
       );
     }
     const started = performance.now();
@@ -77,7 +90,7 @@ export class DryRunner {
       const payload = route.cls
         ? await this.deps.validator.materialize(env.type, route.cls, data, data === env.data)
         : data;
-      const captured = await this.inRolledBackTransaction(outbox, sub, env, deadLetter.attempts + 1, () =>
+      const captured = await this.inRolledBackTransaction(outbox.store, sub, env, deadLetter.attempts + 1, () =>
         route.invoke(payload),
       );
       return { ...base, outcome: 'would-succeed', captured, durationMs: elapsed(started) };
@@ -88,43 +101,33 @@ export class DryRunner {
 
   /** Runs `handler` in a transaction that is rolled back in every case; resolves what it published. */
   private async inRolledBackTransaction(
-    outbox: NonNullable<DryRunDeps['outbox']>,
+    store: OutboxStore,
     sub: SubscriberDefinition,
     env: MessageEnvelope,
     attempt: number,
     handler: () => unknown,
-  ): Promise<Array<{ type: string; id: string }>> {
-    const { store } = outbox;
-    const table = quoteTable(outbox.outboxTable);
-    const pg = store.database === 'postgres';
+  ): Promise<DryRunPublish[]> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new HandlerTimeoutError(sub.name, sub.timeoutMs)), sub.timeoutMs);
+    const captured: DryRunPublish[] = [];
     const state: MessageContextState = {
       correlationId: env.correlationId,
       message: env,
       kind: 'event',
       subscriber: sub.name,
       attempt,
+      dryRun: true,
+      dryRunPublishes: captured, // the outbox publisher records each message it writes for this context
     };
     try {
       const attemptDone = store.transaction(
         async (manager: SqlManager) => {
-          const [mark] = (await manager.query(`SELECT COALESCE(MAX(id), 0) AS id FROM ${table}`)) as Array<{
-            id: unknown;
-          }>;
           await runInMessageContext(state, () =>
             handleInTransaction(manager, env, sub.name, async () => {
               await handler();
             }),
           );
-          // rows this transaction wrote (on PostgreSQL, rows other transactions committed meanwhile are skipped)
-          const rows = (await manager.query(
-            pg
-              ? `SELECT message_id, type FROM ${table} WHERE id > $1 AND xmin::text::bigint = txid_current() % 4294967296 ORDER BY id`
-              : `SELECT message_id, type FROM ${table} WHERE id > ? ORDER BY id`,
-            [pg ? String(mark?.id ?? 0) : Number(mark?.id ?? 0)],
-          )) as Array<{ message_id: string; type: string }>;
-          throw new DryRunRollback(rows.map((r) => ({ type: String(r.type), id: String(r.message_id) })));
+          throw new DryRunRollback([...captured]);
         },
         { signal: controller.signal },
       );

@@ -76,7 +76,7 @@ export class MessagingOperationsService implements MessagingOperations {
    * Runs the failed subscriber's handler on one dead letter (by dead-letter id or message id) in a
    * transaction that is always rolled back, publishing captured; see `DryRunner` for what it cannot
    * undo. `DeadLetterNotFoundError` when there is no such dead letter, `DryRunUnavailableError`
-   * without the outbox.
+   * without the PostgreSQL outbox (off, or on SQLite).
    */
   async dryRun(deadLetterId: string): Promise<DryRunResult> {
     const dl = await this.groups().find(deadLetterId);

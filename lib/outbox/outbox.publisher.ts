@@ -1,10 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { currentMessageContext } from '../context/message-context';
+import { currentMessageContext, type MessageContextState } from '../context/message-context';
 import type { EventPublisher, PublishContext } from '../buses/event-publisher.interface';
 import type { OutboundMessage } from '../transport/transport.interface';
 import { MessagingError } from '../errors/messaging.error';
 import { TransactionNotActiveError } from '../errors/transaction-not-active.error';
 import { TransactionRequiredError } from '../errors/transaction-required.error';
+import { DryRunOutsideTransactionError } from '../errors/operations.errors';
 import type { NewOutboxRow, OutboxStore, SqlManager } from './outbox.store';
 import type { CommitWakeupSubscriber } from './commit-wakeup.subscriber';
 
@@ -58,12 +59,28 @@ export function closedTransactionReason(manager: SqlManager): string | undefined
 }
 
 /**
+ * A dry run writes only through its own transaction (the context's): same query runner, so the
+ * same connection and transaction, savepoints included. Anything else would really commit.
+ */
+function checkDryRunManager(state: MessageContextState, manager: SqlManager | undefined): void {
+  const own = state.transaction as SqlManager | undefined;
+  if (manager === undefined || own === undefined) throw new DryRunOutsideTransactionError();
+  if (manager !== own && (manager.queryRunner === undefined || manager.queryRunner !== own.queryRunner)) {
+    throw new DryRunOutsideTransactionError();
+  }
+}
+
+/**
  * The outbox `EventPublisher`: writes the messages as outbox rows through `context.manager`, else
  * through the transaction of the message context (`TransactionRunner`, inbox), else (no
  * transaction at all, and `requireTransaction` off) in one auto-commit statement: durable at once.
  * A transaction that is no longer open is never replaced by another one: `publish` throws
  * `TransactionNotActiveError` and writes nothing. The relay publishes rows after commit: it is
  * woken by the NOTIFY sent with the insert (PostgreSQL) and by a local hook on commit.
+ *
+ * In a dry run's context, only the dry run's own (rolled-back) transaction is written: another
+ * `manager`, or no transaction, throws `DryRunOutsideTransactionError`; what is written is recorded
+ * in the context (type and id), savepoints of nested transactions included.
  */
 export class OutboxPublisher implements EventPublisher {
   constructor(
@@ -76,11 +93,16 @@ export class OutboxPublisher implements EventPublisher {
 
   async publish(messages: OutboundMessage[], context: PublishContext = {}): Promise<void> {
     if (messages.length === 0) return;
+    const current = currentMessageContext();
     const manager = this.managerFor(context);
+    if (current?.dryRun) checkDryRunManager(current, manager);
     await this.store.insert(
       manager,
       messages.map((m) => toOutboxRow(m)),
     );
+    if (current?.dryRun) {
+      for (const m of messages) current.dryRunPublishes?.push({ type: m.envelope.type, id: m.envelope.id });
+    }
     const runner = manager?.queryRunner as RunnerState | undefined;
     if (runner?.isTransactionActive) this.commitWakeup.markPending(runner);
     else this.wake();

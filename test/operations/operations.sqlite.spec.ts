@@ -4,6 +4,7 @@ import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
   DeadLetterService,
+  DryRunUnavailableError,
   EventBus,
   InvalidConfigurationError,
   Message,
@@ -12,13 +13,12 @@ import {
   Subscribe,
 } from '../../lib';
 import { OutboxFeature } from '../../lib/outbox/outbox.feature';
-import { OutboxIntegration } from '../../lib/outbox/outbox-integration';
 import { startApp } from '../core/app.helper';
 import { waitFor } from '../setup/wait';
 import { FakeTransport } from '../outbox/helpers/fake.transport';
 import { dropAll, sqliteDataSource, uniqueTables } from '../outbox/helpers/outbox-test.db';
 
-/* Dry runs and journeys on the embedded default: the in-memory transport and a SQLite outbox. */
+/* Journeys (and the refused dry run) on the embedded default: the in-memory transport and a SQLite outbox. */
 const tables = uniqueTables('opsql');
 
 @Message('OpsSqlBooked')
@@ -30,7 +30,7 @@ class Confirmed {
   constructor(readonly id: string) {}
 }
 
-const state = { broken: true, slow: false };
+const state = { broken: true };
 
 @Injectable()
 class Bookings {
@@ -39,10 +39,9 @@ class Bookings {
     private readonly events: EventBus,
   ) {}
 
-  @Subscribe(Booked, { name: 'bookings', retry: { maxRetries: 0 }, timeoutMs: 300 })
+  @Subscribe(Booked, { name: 'bookings', retry: { maxRetries: 0 } })
   async onBooked(event: Booked) {
     await this.context.manager.query(`INSERT INTO "${tables.ordersTable}" (id, note) VALUES (?, 'booked')`, [event.id]);
-    if (state.slow) await new Promise((r) => setTimeout(r, 600));
     if (state.broken) throw new Error(`room ${event.id} unknown`);
     await this.events.publish(new Confirmed(event.id));
   }
@@ -74,27 +73,17 @@ describe('operations on SQLite (in-memory transport)', () => {
     await dropAll(ds, tables);
   });
 
-  it('a dry run rolls the handler back on SQLite too, and captures what it would publish', async () => {
+  it('refuses a dry run on SQLite (one connection shared by the application) and runs nothing', async () => {
     const [r1] = await app.get(DeadLetterService).list({ type: 'OpsSqlBooked', limit: 1 });
-    expect(await ops.dryRun(r1.id)).toMatchObject({ outcome: 'would-fail', error: { message: 'room 101 unknown' } });
     state.broken = false;
-    const ok = await ops.dryRun(r1.messageId!);
-    expect(ok).toMatchObject({ outcome: 'would-succeed', deadLetterId: r1.id, subscriber: 'bookings' });
-    expect(ok.captured).toEqual([{ type: 'OpsSqlConfirmed', id: expect.any(String) }]);
+    const refused = ops.dryRun(r1.id);
+    await expect(refused).rejects.toBeInstanceOf(DryRunUnavailableError);
+    await expect(refused).rejects.toThrow(/SQLite.*single connection.*PostgreSQL/s);
+    const [group] = await ops.failureGroups();
+    await expect(ops.dryRunGroup(group.id, 2)).rejects.toBeInstanceOf(DryRunUnavailableError);
     expect(await rows(`SELECT * FROM "${tables.ordersTable}"`)).toEqual([]);
     expect(await rows(`SELECT * FROM "${tables.outboxTable}" WHERE type = 'OpsSqlConfirmed'`)).toEqual([]);
-  });
-
-  it('a dry run that outlives the handler timeout would fail with HandlerTimeoutError, and leaves nothing', async () => {
-    const [, r2] = await app.get(DeadLetterService).list();
-    state.slow = true;
-    const result = await ops.dryRun(r2.id);
-    expect(result).toMatchObject({ outcome: 'would-fail', error: { name: 'HandlerTimeoutError' } });
-    // SQLite cannot abandon a transaction: it ends (rolled back) when the handler returns; the next one waits for that
-    await app.get(OutboxIntegration).feature!.store.transaction(async () => undefined);
-    state.slow = false;
-    expect(await rows(`SELECT * FROM "${tables.ordersTable}"`)).toEqual([]);
-    expect(await rows(`SELECT * FROM "${tables.outboxTable}" WHERE type = 'OpsSqlConfirmed'`)).toEqual([]);
+    expect(await app.get(DeadLetterService).count()).toBe(2);
   });
 
   it('follows a journey on SQLite after the retry', async () => {

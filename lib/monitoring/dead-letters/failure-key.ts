@@ -42,9 +42,17 @@ const ULID = /\b[0-7][0-9A-HJKMNP-TV-Z]{25}\b/gi;
 /** Prefixed ids (`cus_9fK2x`, `ord_8f3k2x`): lowercase prefix(es), `_`, alphanumerics with a digit. */
 const PREFIXED_ID = /\b[a-z]+(?:_[a-z]+)*_(?=[A-Za-z0-9]*\d)[A-Za-z0-9]+\b/g;
 
-/** A placeholder for the `i`-th kept text: no digit, space, `_` or `<` in it, so no rule below touches it. */
+/**
+ * A placeholder for the `i`-th kept text: its digits written as letters `a`–`j` between two U+0001,
+ * so no rule below touches it (no digit, space, `_`, `:` or `<` in it).
+ */
 function keptMark(i: number): string {
-  return `\u0001${[...i.toString(26)].map((c) => (c >= '0' && c <= '9' ? String.fromCharCode(113 + Number(c)) : c)).join('')}\u0001`;
+  return `\u0001${String(i).replace(/\d/g, (d) => 'abcdefghij'[Number(d)])}\u0001`;
+}
+
+/** The kept text a placeholder stands for. */
+function keptText(kept: readonly string[], mark: string): string {
+  return kept[Number(mark.replace(/[a-j]/g, (c) => String(c.charCodeAt(0) - 97)))] ?? '';
 }
 
 /**
@@ -81,16 +89,7 @@ export function normalizeErrorMessage(message: string): string {
     .replace(/(?<![\w.<])\d+(?:\.\d+)?/g, '<n>')
     .replace(/\s+/g, ' ')
     .trim()
-    .replace(
-      /\u0001([a-z]+)\u0001/g,
-      (_m, i: string) =>
-        kept[
-          parseInt(
-            i.replace(/[q-z]/g, (c) => String(c.charCodeAt(0) - 113)),
-            26,
-          )
-        ] ?? '',
-    )
+    .replace(/\u0001([a-j]+)\u0001/g, (_m, mark: string) => keptText(kept, mark))
     .slice(0, MAX_NORMALIZED);
 }
 

@@ -134,7 +134,8 @@ export {
   type FailureKey,
 } from './monitoring/dead-letters/failure-key';
 export { groupFailures } from './monitoring/dead-letters/failure-groups';
-export * from './operations';
+/** Failure groups, dry runs, journeys (issue 16); its helpers (`FailureGroupAdmin`, `DryRunner`, …) stay internal. */
+export { MessagingOperationsService } from './operations/messaging-operations.service';
 export type {
   MessagingOperations,
   FailureGroup,

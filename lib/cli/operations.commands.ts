@@ -5,6 +5,7 @@ import type { FailureGroup, JourneyMessage } from '../console/console-api.interf
 import { PostgresDeadLetterRecords, type DeadLetterRecords, type SqlRows } from '../dead-letter/dead-letter-records';
 import { FailureGroupNotFoundError, PurgeTokenMismatchError } from '../errors/operations.errors';
 import type { DeadLetterAdmin } from '../monitoring/dead-letters/dead-letter-admin.service';
+import { topApplicationFrameAt } from '../monitoring/dead-letters/failure-key';
 import { FailureGroupAdmin } from '../operations/failure-group-admin';
 import { readJourney, type JourneySources } from '../operations/journey';
 import { OperatorLog } from '../operations/operator-log';
@@ -115,17 +116,19 @@ export async function dlqGroups(
   return EXIT.OK;
 }
 
+/** A group as text: every field read from the wire (ids, names, types, messages, frames) through `printable`. */
 function describeGroup(g: FailureGroup): string {
   const types = Object.entries(g.types)
-    .map(([t, n]) => `${t}×${n}`)
+    .map(([t, n]) => `${printable(t)}×${n}`)
     .join(', ');
+  const exampleAt = topApplicationFrameAt(g.example.error.stack);
   return [
     '',
-    `group ${g.id}  ${g.count} × ${g.subscriber}  ${g.errorName}: ${g.normalizedMessage}`,
-    `  at:    ${g.topFrame ?? '(no application frame recorded)'}`,
-    `  seen:  ${g.firstSeenAt} … ${g.lastSeenAt}`,
+    `group ${printable(g.id)}  ${g.count} × ${printable(g.subscriber)}  ${printable(g.errorName)}: ${printable(g.normalizedMessage)}`,
+    `  at:    ${g.topFrame === undefined ? '(no application frame recorded)' : printable(g.topFrame)}`,
+    `  seen:  ${printable(g.firstSeenAt)} … ${printable(g.lastSeenAt)}`,
     `  types: ${types}`,
-    `  e.g.:  ${g.example.error.message.slice(0, 200)} (dead letter ${g.example.id})`,
+    `  e.g.:  ${printable(g.example.error.message.slice(0, 200))} (dead letter ${printable(g.example.id)}${exampleAt === undefined ? '' : ` at ${printable(exampleAt)}`})`,
   ].join('\n');
 }
 
@@ -220,7 +223,7 @@ export async function trace(
       io.err(`nothing recorded for ${id}`);
       return EXIT.NOT_FOUND;
     }
-    io.out(`journey of ${id} (correlation id ${journey.correlationId}): ${journey.total} message(s)`);
+    io.out(printable(`journey of ${id} (correlation id ${journey.correlationId}): ${journey.total} message(s)`));
     const walk = (m: JourneyMessage, indent: string) => {
       io.out(`${indent}- ${printable(describeMessage(m))}`);
       for (const h of m.handledBy) io.out(printable(`${indent}    handled by ${h.subscriber} at ${h.processedAt}`));

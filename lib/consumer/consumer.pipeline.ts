@@ -4,6 +4,7 @@ import type { MessageEnvelope } from '../message/envelope';
 import { MessageTooLargeError } from '../errors/message-too-large.error';
 import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
 import { HandlerTimeoutError } from '../errors/handler-timeout.error';
+import { isThenable, withTimeout } from './with-timeout';
 import { runInMessageContext, type MessageContextState } from '../context/message-context';
 import type { UpcasterRegistry } from '../message/upcaster.registry';
 import type { MessageValidator } from '../message/message.validator';
@@ -19,7 +20,19 @@ import { MessageBusyError } from '../errors/message-busy.error';
 const BUSY_WINDOW = 10;
 import { toErrorInfo } from '../errors/error-info';
 
-export { toErrorInfo };
+export { toErrorInfo, withTimeout };
+
+/** One delivery's bookkeeping: whether the observer was told how it settled. */
+interface Delivery {
+  settled: boolean;
+}
+
+/** Tells the observer how `delivery` settled, unless it was told already (by a `handled` that then threw). */
+function settleOnce(delivery: Delivery, notify: () => void): void {
+  if (delivery.settled) return;
+  delivery.settled = true;
+  notify();
+}
 
 const ACK: DeliveryOutcome = Object.freeze({ status: 'ack' }) as DeliveryOutcome;
 
@@ -66,6 +79,8 @@ export class ConsumerPipeline {
     observer: SubscriberObserver,
   ): Promise<DeliveryOutcome> {
     const started = performance.now();
+    // exactly one of handled / retried / deadLettered settles this delivery, even when one of them throws
+    const delivery: Delivery = { settled: false };
     try {
       observer.started?.();
     } catch {
@@ -89,9 +104,9 @@ export class ConsumerPipeline {
         ? await this.deps.validator.materialize(env.type, route.cls, data, data === env.data)
         : data;
       const duplicate = await this.wrapped(sub, route, state, payload);
-      return this.handled(sub, message, env, started, duplicate, observer);
+      return this.handled(sub, message, env, started, duplicate, observer, delivery);
     } catch (error) {
-      return this.onFailure(sub, message, envelope, error, observer);
+      return this.onFailure(sub, message, envelope, error, observer, delivery);
     }
   }
 
@@ -103,13 +118,16 @@ export class ConsumerPipeline {
     started: number,
     duplicate: boolean,
     observer: SubscriberObserver,
+    delivery: Delivery,
   ): DeliveryOutcome | Promise<DeliveryOutcome> {
     try {
       const now = Date.now();
-      observer.handled(performance.now() - started, Math.max(0, now - this.timeOf(env.time)), duplicate, now);
+      const durationMs = performance.now() - started;
+      delivery.settled = true; // before the call: an observer that throws has settled it all the same
+      observer.handled(durationMs, Math.max(0, now - this.timeOf(env.time)), duplicate, now);
       return ACK;
     } catch (error) {
-      return this.onFailure(sub, message, env, error, observer);
+      return this.onFailure(sub, message, env, error, observer, delivery);
     }
   }
 
@@ -206,6 +224,7 @@ export class ConsumerPipeline {
     envelope: MessageEnvelope | undefined,
     error: unknown,
     observer: SubscriberObserver,
+    delivery: Delivery,
   ): Promise<DeliveryOutcome> {
     const now = new Date().toISOString();
     const firstFailureAt = message.firstFailureAt ?? now;
@@ -228,7 +247,7 @@ export class ConsumerPipeline {
           ? `attempt ${message.attempt} found the message busy elsewhere, retry in ${delayMs} ms (not counted as an attempt): ${info.message} (${where})`
           : `attempt ${message.attempt} failed, retry in ${delayMs} ms: ${info.name}: ${info.message} (${where})`,
       );
-      observer.retried();
+      settleOnce(delivery, () => observer.retried());
       if (this.deps.retryScheduler && envelope) {
         try {
           const body = typeof message.body === 'string' ? message.body : message.body.toString('utf8');
@@ -251,7 +270,7 @@ export class ConsumerPipeline {
       return { status: 'retry', delayMs, nextAttempt, error: info, firstFailureAt };
     }
     this.logger.error(`dead-lettered after ${message.attempt} attempt(s): ${info.name}: ${info.message} (${where})`);
-    observer.deadLettered();
+    settleOnce(delivery, () => observer.deadLettered());
     return {
       status: 'dead-letter',
       error: info,
@@ -261,30 +280,4 @@ export class ConsumerPipeline {
       envelope,
     };
   }
-}
-
-/** @internal */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
-}
-
-/** Settles like `work`, or rejects with `HandlerTimeoutError` `timeoutMs` from now. */
-export function withTimeout<T>(subscriber: string, timeoutMs: number, work: PromiseLike<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new HandlerTimeoutError(subscriber, timeoutMs)), timeoutMs);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

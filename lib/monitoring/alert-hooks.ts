@@ -78,12 +78,14 @@ export function webhookAlerts(url: string, options: WebhookAlertOptions = {}): M
 /**
  * Passes on dead-letter alerts of a new failure group only (the first dead letter of a new
  * problem, see `DeadLetterAlertGroup.state`), and every threshold alert: alert once per new problem
- * instead of once per message.
+ * instead of once per message. A dead-letter alert without a group (built by hand) is passed on:
+ * it cannot be told to be a repeat.
  *
  * @example `onAlert: onlyNewFailureGroups(webhookAlerts(process.env.ALERT_WEBHOOK_URL!))`
  */
 export function onlyNewFailureGroups(hook: MessagingAlertHook): MessagingAlertHook {
-  return (alert) => (alert.kind === 'dead-letter' && alert.group?.state !== 'new' ? undefined : hook(alert));
+  return (alert) =>
+    alert.kind === 'dead-letter' && alert.group && alert.group.state !== 'new' ? undefined : hook(alert);
 }
 
 /** Calls every hook (each one's failure is independent). */

@@ -33,8 +33,11 @@ export interface SubscriberSnapshot {
   currentLagMs: number;
   /** When it last handled a message (ISO), if ever. */
   lastHandledAt?: string;
-  /** Deliveries received by this instance and not settled yet (being handled, or waiting for a commit group). */
-  inFlight: number;
+  /**
+   * Deliveries received by this instance and not settled yet (being handled, or waiting for a commit
+   * group). `MessagingMonitor` always sets it; optional so that snapshots built by hand still type-check.
+   */
+  inFlight?: number;
   /** Its queue, when the transport could tell. */
   queue?: { name: string; depth: number; consumers: number };
 }

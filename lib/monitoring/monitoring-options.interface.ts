@@ -47,9 +47,10 @@ export type MessagingAlert =
       deadLetter: DeadLetter;
       /**
        * Its failure group, `new` or `growing` (see `DeadLetterAlertGroup`): alert once per new
-       * problem with `onlyNewFailureGroups(hook)`.
+       * problem with `onlyNewFailureGroups(hook)`. The library always sets it; optional so that
+       * alerts built by hand (in tests) without it still type-check.
        */
-      group: DeadLetterAlertGroup;
+      group?: DeadLetterAlertGroup;
     }
   | {
       kind: 'threshold';

@@ -40,7 +40,8 @@ class Parcels {
 
   @Subscribe(ParcelBooked, { name: 'labels', retry: { maxRetries: 0 } })
   onLabel(event: ParcelBooked) {
-    if (event.n === 0) throw new TypeError('printer offline');
+    // a message with a terminal escape and a newline: printed as one harmless line
+    if (event.n === 0) throw new TypeError('printer \u001b[31moffline\nnow');
     state.labels++;
   }
 }
@@ -124,13 +125,20 @@ describe('CLI: dlq groups / retry --group / purge --group, trace (RabbitMQ, Post
       ]),
     ).toEqual([
       ['parcels', 'no depot for parcel <n>', 3],
-      ['labels', 'printer offline', 1],
+      ['labels', 'printer \u001b[<n>moffline now', 1],
     ]);
     const text = await runCliProcess(['dlq', 'groups'], env);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`4 dead letter(s) of service "${service}" in 2 failure group(s)`);
     expect(text.stdout).toContain(`group ${report.groups[0].id}  3 × parcels  RangeError: no depot for parcel <n>`);
-    expect(text.stdout).toMatch(/at:\s+Parcels\.onBooked \(test\/cli\/cli-operations\.e2e\.spec\.ts:\d+\)/);
+    expect(text.stdout).toContain('  at:    Parcels.onBooked (cli-operations.e2e.spec.ts)\n'); // the key: no line
+    expect(text.stdout).toMatch(
+      /\(dead letter \S+ at Parcels\.onBooked \(test\/cli\/cli-operations\.e2e\.spec\.ts:\d+\)\)/,
+    );
+    // what came from the wire is printed through `printable`: no escape sequence, no line break inside a field
+    expect(text.stdout).not.toContain('\u001b');
+    expect(text.stdout).toContain('printer ?[<n>moffline now');
+    expect(text.stdout).toMatch(/ {2}e\.g\.: {2}printer \?\[31moffline\?now \(dead letter /);
     noSecret(text.stdout + text.stderr);
   }, 60_000);
 

@@ -63,3 +63,49 @@ describe('in-flight deliveries per subscriber', () => {
     expect(stats.snapshot()[0].inFlight).toBe(0);
   });
 });
+
+@Message('OpsSettleOnce')
+class Job {
+  constructor(readonly wait: boolean) {}
+}
+
+let openJobs: () => void = () => undefined;
+const jobGate = new Promise<void>((resolve) => (openJobs = resolve));
+
+@Injectable()
+class Jobs {
+  @Subscribe(Job, { name: 'jobs', concurrency: 4, retry: { maxRetries: 0 } })
+  async onJob(job: Job) {
+    if (job.wait) await jobGate;
+  }
+}
+
+describe('in-flight count when an observer throws on handled', () => {
+  let app: TestingModule;
+  beforeAll(async () => {
+    app = await startApp([Jobs], { serviceName: 'ops-settle-once' });
+  });
+  afterAll(() => app?.close());
+
+  it('settles each delivery once: a failing sink does not decrement it a second time', async () => {
+    const stats = app.get(SubscriberStats);
+    let failures = 0;
+    stats.observers.push({
+      handled: () => {
+        if (failures++ === 0) throw new Error('sink down'); // the pipeline then fails the delivery
+      },
+      retried: () => undefined,
+      deadLettered: () => undefined,
+    });
+    const jobs = () => stats.snapshot().find((s) => s.subscriber === 'jobs')!;
+    await app.get(EventBus).publish(new Job(true)); // stays in flight until the gate opens
+    await waitFor(async () => jobs().inFlight === 1, 'one in flight');
+    await app.get(EventBus).publish(new Job(false)); // handled, then the sink throws
+    await waitFor(async () => failures === 1, 'the sink failed once');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(jobs()).toMatchObject({ handled: 1, inFlight: 1 }); // the gated one is still in flight
+    openJobs();
+    await waitFor(async () => jobs().inFlight === 0 && jobs().handled === 2, 'all settled');
+    expect(jobs().deadLettered).toBe(0); // the failed delivery settled as handled, once
+  });
+});

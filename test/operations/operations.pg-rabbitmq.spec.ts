@@ -135,11 +135,9 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
       count: 3,
       types: { OpsShipOrder: 3 },
     });
-    expect(groups[0].topFrame).toMatch(
-      /^Shipping\.onPlaced \(test\/operations\/operations\.pg-rabbitmq\.spec\.ts:\d+\)$/,
-    );
+    expect(groups[0].topFrame).toBe('Shipping.onPlaced (operations.pg-rabbitmq.spec.ts)'); // no line: stable across deploys
     await waitUntil(() => alerts.length === 3, 'three alerts');
-    const states = alerts.map((a) => (a.kind === 'dead-letter' ? [a.group.id, a.group.state, a.group.count] : []));
+    const states = alerts.map((a) => (a.kind === 'dead-letter' ? [a.group?.id, a.group?.state, a.group?.count] : []));
     expect(states).toEqual([
       [groups[0].id, 'new', 1],
       [groups[0].id, 'growing', 2],
@@ -247,7 +245,7 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
     await waitUntil(() => alerts.length === before + 1, 'the alert of the recurrence');
     const recurred = alerts[before];
     expect(recurred.kind === 'dead-letter' && recurred.group).toMatchObject({
-      id: shippingGroup?.kind === 'dead-letter' ? shippingGroup.group.id : 'none',
+      id: shippingGroup?.kind === 'dead-letter' ? shippingGroup.group?.id : 'none',
       state: 'new',
       count: 1,
     });

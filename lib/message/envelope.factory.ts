@@ -107,6 +107,10 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
   #time: string | undefined;
   /** Undefined until read when the message starts a new flow (then it is the id). */
   #correlationId: string | undefined;
+  // declared optional as in MessageEnvelope (consumers compile with exactOptionalPropertyTypes)
+  causationId?: string;
+  traceparent?: string;
+  partitionKey?: string;
 
   constructor(
     factory: EnvelopeFactory,
@@ -114,12 +118,15 @@ export class RequestEnvelope<T = unknown> implements MessageEnvelope<T> {
     public version: number,
     public source: string,
     correlationId: string | undefined,
-    public causationId: string | undefined,
-    public traceparent: string | undefined,
-    public partitionKey: string | undefined,
+    causationId: string | undefined,
+    traceparent: string | undefined,
+    partitionKey: string | undefined,
     public headers: Record<string, string>,
     public data: T,
   ) {
+    this.causationId = causationId;
+    this.traceparent = traceparent;
+    this.partitionKey = partitionKey;
     this.#factory = factory;
     this.#createdAt = undefined;
     this.#id = undefined;

@@ -23,7 +23,15 @@ const OPTIONAL_PEERS = Object.entries(
 
 /** Type-checks `file` as a strict consumer project would (`skipLibCheck: false`); one line per error. */
 function typeCheck(file: string, options: ts.CompilerOptions): string[] {
-  const program = ts.createProgram([file], { ...CONSUMER_COMPILER_OPTIONS, skipLibCheck: false, ...options });
+  // and the strictest flags a user's tsconfig may add: the declarations must compile under them too
+  const program = ts.createProgram([file], {
+    ...CONSUMER_COMPILER_OPTIONS,
+    skipLibCheck: false,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    noPropertyAccessFromIndexSignature: true,
+    ...options,
+  });
   return ts
     .getPreEmitDiagnostics(program)
     .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);

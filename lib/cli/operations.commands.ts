@@ -230,7 +230,8 @@ export async function trace(
       for (const d of m.deadLetters) {
         io.out(
           printable(
-            `${indent}    DEAD LETTER ${d.id} in ${d.subscriber} after ${d.attempts} attempt(s) at ${d.deadLetteredAt}: ${d.error.name}: ${d.error.message.slice(0, 200)}`,
+            `${indent}    DEAD LETTER ${d.id}${d.status && d.status !== 'dead' ? ` (${d.status}${d.statusBy ? ` by ${d.statusBy}` : ''})` : ''} ` +
+              `in ${d.subscriber} after ${d.attempts} attempt(s) at ${d.deadLetteredAt}: ${d.error.name}: ${d.error.message.slice(0, 200)}`,
           ),
         );
       }

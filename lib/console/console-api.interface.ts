@@ -60,7 +60,16 @@ export interface JourneyMessage {
   /** Subscribers whose inbox recorded it as processed. */
   handledBy: Array<{ subscriber: string; processedAt: string }>;
   /** Dead letters of it, if any. */
-  deadLetters: Array<{ id: string; subscriber: string; error: ErrorInfo; attempts: number; deadLetteredAt: string }>;
+  deadLetters: Array<{
+    id: string;
+    subscriber: string;
+    error: ErrorInfo;
+    attempts: number;
+    deadLetteredAt: string;
+    /** `dead` while in the dead-letter queue; `replayed` or `purged` (by `statusBy`) from the durable record. */
+    status?: 'dead' | 'replayed' | 'purged';
+    statusBy?: string;
+  }>;
   /** Messages it caused (causationId = this id). */
   children: JourneyMessage[];
 }

@@ -154,12 +154,14 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
         h('code', { text: x.subscriber }), ' at ' + clock(x.processedAt)));
     });
     (m.deadLetters || []).forEach(function (d) {
-      lines.push(h('div', { class: 'jm-line' }, h('span', { class: 'tag bad', text: 'dead letter' }), ' in ',
+      var settled = d.status === 'replayed' || d.status === 'purged';
+      lines.push(h('div', { class: 'jm-line' },
+        h('span', { class: 'tag ' + (settled ? 'muted' : 'bad'), text: settled ? 'dead letter, ' + d.status + (d.statusBy ? ' by ' + d.statusBy : '') : 'dead letter' }), ' in ',
         h('code', { text: d.subscriber }), ' after ' + plural(d.attempts, 'attempt') + ': ',
         h('span', { class: 'error', text: d.error.name + ': ' + d.error.message })));
     });
     if (lines.length === 0) lines.push(h('div', { class: 'jm-line muted', text: 'No subscriber of this service recorded handling it.' }));
-    var failed = m.deadLetters && m.deadLetters.length > 0;
+    var failed = (m.deadLetters || []).some(function (d) { return d.status !== 'replayed' && d.status !== 'purged'; });
     var children = m.children || [];
     return h('li', { class: 'jm', 'data-message-id': m.id },
       h('div', { class: 'jm-card' + (failed ? ' failed' : '') },

@@ -99,6 +99,7 @@ export async function readJourney(query: string, sources: JourneySources): Promi
       error: dl.error,
       attempts: dl.attempts,
       deadLetteredAt: dl.deadLetteredAt,
+      status: 'dead',
     });
   }
   for (const r of (await sources.records?.list({ correlationId, limit: MAX_ROWS })) ?? []) {
@@ -121,6 +122,8 @@ export async function readJourney(query: string, sources: JourneySources): Promi
       error: r.error,
       attempts: r.attempts,
       deadLetteredAt: r.deadLetteredAt,
+      status: r.status,
+      ...(r.statusBy !== undefined ? { statusBy: r.statusBy } : {}),
     });
   }
   if (tables) await addHandled(tables, nodes, correlationId);

@@ -203,6 +203,9 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
           subscriber: 'shipping',
           attempts: 1,
           error: expect.objectContaining({ name: 'RangeError' }),
+          // retried by the test before: the durable record says so
+          status: 'replayed',
+          statusBy: 'ops@example.com',
         }),
       ]);
       expect(

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { ManagedChannel } from '../transport/rabbitmq/managed.channel';
+import { retryStartupStep } from '../transport/rabbitmq/startup-retry';
+import { TransportNotConnectedError } from '../transport/rabbitmq/errors/transport-not-connected.error';
 import { RabbitMqNaming } from '../transport/rabbitmq/rabbitmq.naming';
 import type { RabbitMqTransport } from '../transport/rabbitmq/rabbitmq.transport';
 import type { RabbitMqConnection } from '../transport/rabbitmq/rabbitmq.connection';
@@ -68,18 +70,20 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
    * connections while the app starts), for up to `STARTUP_MS`; a refused declaration (a queue
    * declared with other arguments: PRECONDITION_FAILED) is thrown at once.
    */
-  private async startChannel(channel: ManagedChannel): Promise<void> {
+  private startChannel(channel: ManagedChannel): Promise<void> {
     const until = Date.now() + STARTUP_MS;
-    for (;;) {
-      try {
-        return await channel.start(until);
-      } catch (error) {
-        const text = toErrorInfo(error).message;
-        if (Date.now() >= until || /PRECONDITION_FAILED|ACCESS_REFUSED/.test(text)) throw error;
-        this.logger.warn(`request/reply channel could not start (${this.connection.scrub(text)}); trying again`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
+    const what = 'request/reply channel';
+    return retryStartupStep(
+      {
+        until,
+        what,
+        timeoutError: () => new TransportNotConnectedError(`${what}: did not start within ${STARTUP_MS} ms`),
+        isFinal: (error) => /PRECONDITION_FAILED|ACCESS_REFUSED/.test(toErrorInfo(error).message),
+        delayMs: 300,
+        warn: (reason) => this.logger.warn(`${what} could not start (${this.connection.scrub(reason)}); trying again`),
+      },
+      () => channel.start(until),
+    );
   }
 
   async startClient(sink: ReplySink): Promise<void> {

@@ -31,10 +31,9 @@ import type {
 import { TransportNotConnectedError } from './errors/transport-not-connected.error';
 import { BrokerConnectionError } from './errors/broker-connection.error';
 import { maskAmqpUrl, redact, urlSecrets } from './amqp-url.util';
-import { sleep } from './amqp-settle.util';
+import { retryStartupStep, startupTimeoutError, type StartupState } from './startup-retry';
 import { queueStats } from './rabbitmq-stats';
 import { RabbitMqConnection } from './rabbitmq.connection';
-import { TopologyMismatchError } from './errors/topology-mismatch.error';
 import { SubscriberConsumer } from './rabbitmq.consumer';
 import { RabbitMqDeadLetterStore, type DeadLetterStoreRuntime } from './rabbitmq-dead-letter.store';
 import { outboundProperties } from './rabbitmq.message';
@@ -43,13 +42,6 @@ import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbit
 import { resolveRabbitMqOptions, validateRabbitMqOptions } from './rabbitmq-options.validator';
 import { RabbitMqPublisher } from './rabbitmq.publisher';
 import { RabbitMqTopology } from './rabbitmq.topology';
-
-/** What a startup in progress has opened so far (for the timeout message). */
-interface Starting {
-  publisherConnection: RabbitMqConnection;
-  consumerConnection: RabbitMqConnection;
-  publisher?: RabbitMqPublisher;
-}
 
 interface Runtime {
   context: TransportContext;
@@ -76,7 +68,7 @@ export class RabbitMqTransport implements MessageTransport {
   private readonly logger: LoggerService;
   private readonly consumers = new Map<string, SubscriberConsumer>();
   private runtime?: Runtime;
-  private starting?: Starting;
+  private starting?: StartupState;
   private closing = false;
 
   /** Validates the options (throws `InvalidConfigurationError`); connects in {@link connect}. */
@@ -108,7 +100,7 @@ export class RabbitMqTransport implements MessageTransport {
     const until = Date.now() + this.options.startupTimeoutMs;
     const step = <T>(what: string, work: () => Promise<T>): Promise<T> =>
       this.retrying(until, what, work, () => givenUp);
-    const inProgress: Starting = { publisherConnection, consumerConnection };
+    const inProgress: StartupState = { publisherConnection, consumerConnection };
     this.starting = inProgress;
     const startup = async (): Promise<Runtime> => {
       await Promise.all([publisherConnection.open(), consumerConnection.open()]);
@@ -123,7 +115,7 @@ export class RabbitMqTransport implements MessageTransport {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(this.startupTimeout('startup', publisherConnection, consumerConnection, publisher));
+        reject(this.startupTimeout('startup', { publisherConnection, consumerConnection, publisher }));
       }, this.options.startupTimeoutMs);
     });
     const starting = startup();
@@ -217,54 +209,24 @@ export class RabbitMqTransport implements MessageTransport {
     return { connection: new RabbitMqConnection('requests', this.options, name, this.logger), naming: rt.naming };
   }
 
-  /** The error of a startup step that ran out of `startupTimeoutMs`, naming what is down. */
-  private startupTimeout(
-    what: string,
-    publisherConnection?: RabbitMqConnection,
-    consumerConnection?: RabbitMqConnection,
-    publisher?: RabbitMqPublisher,
-  ): BrokerConnectionError {
-    const state = (role: string, c?: RabbitMqConnection) => `${role} connection ${c?.isConnected() ? 'up' : 'down'}`;
-    const channel = (publisher ?? this.runtime?.publisher)?.isReady() ? 'open' : 'not open';
-    return new BrokerConnectionError(
-      maskAmqpUrl(this.options.url),
-      `${what} did not finish within ${this.options.startupTimeoutMs} ms (rabbitmq.startupTimeoutMs): ` +
-        `${state('publisher', publisherConnection)}, ${state('consumer', consumerConnection)}, publish channel ${channel}`,
-    );
+  private startupTimeout(what: string, state: StartupState | undefined): BrokerConnectionError {
+    return startupTimeoutError(maskAmqpUrl(this.options.url), this.options.startupTimeoutMs, what, state);
   }
 
-  /**
-   * Runs a startup step, again after a failure caused by a dropped connection (it heals by itself),
-   * until `until` (epoch ms): then, or on a failure that another try cannot mend (a topology
-   * mismatch, a configuration error), it throws.
-   */
-  private async retrying<T>(until: number, what: string, work: () => Promise<T>, givenUp = () => false): Promise<T> {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const attempt = work();
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => {
-            const c = this.runtime ?? this.starting;
-            reject(this.startupTimeout(what, c?.publisherConnection, c?.consumerConnection, c?.publisher));
-          },
-          Math.max(0, until - Date.now()),
-        );
-      });
-      try {
-        return await Promise.race([attempt, late]);
-      } catch (err) {
-        attempt.catch(() => undefined);
-        if (err instanceof BrokerConnectionError) throw err;
-        const final = err instanceof TopologyMismatchError || err instanceof InvalidConfigurationError;
-        if (final || givenUp() || this.closing || Date.now() >= until) throw err;
-        const text = redact(String((err as Error)?.message ?? err), urlSecrets(this.options.url));
-        this.logger.warn?.(`RabbitMQ: ${what} failed (${text}); trying again`);
-        await sleep(this.options.reconnectDelayMs);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+  /** Runs a startup step with `retryStartupStep` (its timeout names what is down). */
+  private retrying<T>(until: number, what: string, work: () => Promise<T>, givenUp = () => false): Promise<T> {
+    const secrets = urlSecrets(this.options.url);
+    return retryStartupStep(
+      {
+        until,
+        what,
+        timeoutError: () => this.startupTimeout(what, this.runtime ?? this.starting),
+        stop: () => givenUp() || this.closing,
+        delayMs: this.options.reconnectDelayMs,
+        warn: (reason) => this.logger.warn?.(`RabbitMQ: ${what} failed (${redact(reason, secrets)}); trying again`),
+      },
+      work,
+    );
   }
 
   /**

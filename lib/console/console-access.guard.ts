@@ -10,6 +10,7 @@ import {
 import { MESSAGING_CONSOLE_OPTIONS } from './console.tokens';
 import type { ResolvedConsoleOptions } from './console-options.interface';
 import { digestToken } from './console-options.validator';
+import { oneLine } from '../operations/operator-log';
 
 /** The header the page sends the console token in. */
 export const CONSOLE_TOKEN_HEADER = 'x-messaging-console-token';
@@ -113,10 +114,7 @@ function userName(user: unknown): string | undefined {
 
 /** Without control characters (no forged log lines), at most 120 characters. */
 export function clean(text: string): string {
-  return text
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ')
-    .trim()
-    .slice(0, 120);
+  return oneLine(text, 120);
 }
 
 /** The body of a refusal by the token (`reason` tells the page to ask for the token, not the app's guard). */

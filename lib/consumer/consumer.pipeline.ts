@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { checkContentType, decodeEnvelope } from '../message/cloudevents.codec';
+import { bodyByteLength, checkContentType, decodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
 import { MessageTooLargeError } from '../errors/message-too-large.error';
 import { UnknownMessageTypeError } from '../errors/unknown-message-type.error';
@@ -48,10 +48,6 @@ export interface ConsumerPipelineDeps {
   wrap?: ConsumeWrapper;
   unitOfWork?: SubscriberUnitOfWork;
   retryScheduler?: RetryScheduler;
-}
-
-function byteLength(body: Buffer | string): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
 }
 
 /**
@@ -190,8 +186,8 @@ export class ConsumerPipeline {
     const max = this.deps.maxMessageBytes;
     const { body } = message;
     // a string's byte length is at most 3× its length: skip the count when clearly small
-    if ((typeof body !== 'string' || body.length * 3 > max) && byteLength(body) > max) {
-      throw new MessageTooLargeError(byteLength(body), max);
+    if ((typeof body !== 'string' || body.length * 3 > max) && bodyByteLength(body) > max) {
+      throw new MessageTooLargeError(bodyByteLength(body), max);
     }
     checkContentType(message.contentType, message.contentEncoding);
     return decodeEnvelope(body);

@@ -59,7 +59,8 @@ export interface DeadLetterRecords {
   list(query?: DeadLetterRecordQuery): Promise<DeadLetterRecord[]>;
 }
 
-function iso(value: unknown): string {
+/** A database timestamp (a `Date`, or text) as an ISO string. */
+export function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 

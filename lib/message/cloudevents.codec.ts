@@ -143,6 +143,11 @@ function optionalString(event: Record<string, unknown>, name: string): string | 
   return value;
 }
 
+/** The size of a message body in bytes (a string counts as UTF-8). */
+export function bodyByteLength(body: Buffer | string): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+}
+
 /**
  * Decodes and checks a CloudEvents structured JSON body. Throws `MalformedMessageError` with
  * the reason for anything that is not a well-formed event: not JSON, not an object, missing or

@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
-import type { DeadLetterRecords, SqlRows } from '../dead-letter/dead-letter-records';
+import { iso, type DeadLetterRecords, type SqlRows } from '../dead-letter/dead-letter-records';
 import type { Journey, JourneyMessage } from '../console/console-api.interface';
 import { decodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
@@ -20,10 +20,6 @@ export interface JourneySources {
 const MAX_ROWS = 2000;
 
 type Node = JourneyMessage & { sortTime: string };
-
-function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
-}
 
 /** `%` and `_` and `\` taken literally in a LIKE pattern with `ESCAPE '\'`. */
 function likeLiteral(text: string): string {

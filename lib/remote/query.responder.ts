@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { decodeEnvelope } from '../message/cloudevents.codec';
+import { bodyByteLength, decodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
 import type { MessageValidator } from '../message/message.validator';
 import type { UpcasterRegistry } from '../message/upcaster.registry';
@@ -37,10 +37,6 @@ export interface QueryResponderDeps {
   wrap?: ConsumeWrapper;
 }
 
-function byteLength(body: Buffer | string): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
-}
-
 /**
  * Answers routed queries from other services: size limit → decode → route → upcast → validate →
  * the `@QueryHandler` in the message context (kind `query`, the caller's correlation, its request
@@ -57,7 +53,7 @@ export class QueryResponder {
   readonly answer: RequestAnswerer = async (body, redelivered) => {
     let envelope: MessageEnvelope | undefined;
     try {
-      const bytes = byteLength(body);
+      const bytes = bodyByteLength(body);
       if (bytes > this.deps.maxMessageBytes) throw new MessageTooLargeError(bytes, this.deps.maxMessageBytes);
       const env = (envelope = decodeEnvelope(body));
       if (redelivered) {

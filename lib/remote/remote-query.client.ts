@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { encodeEnvelope } from '../message/cloudevents.codec';
+import { bodyByteLength, encodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
 import { MessagingError } from '../errors/messaging.error';
 import {
@@ -26,10 +26,6 @@ interface Pending {
   timer: NodeJS.Timeout;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
-}
-
-function byteLength(body: Buffer | string): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
 }
 
 /**
@@ -107,7 +103,7 @@ export class RemoteQueryClient implements ReplySink {
       );
       return;
     }
-    const bytes = byteLength(body);
+    const bytes = bodyByteLength(body);
     if (bytes > this.options.maxReplyBytes) {
       this.settle(requestId!, new ReplyTooLargeError(p.type, bytes, this.options.maxReplyBytes));
       return;

@@ -6,6 +6,8 @@
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test  AMQP_URL=amqp://guest:guest@127.0.0.1:5672
  *   BENCH_ROUNDS=2  BENCH_SECONDS=4  BENCH_ONLY=ours|baseline (one side, e.g. for its peak RSS)
  *   BENCH_STAGES=1  also prints, per run, p50/p99 of begin → writer committed → handler started → done
+ *   BENCH_PROFILE=1  also prints, per max-rate run, where the time goes (bench/profile-window.ts): CPU per
+ *                    message of this process, PostgreSQL and RabbitMQ, socket writes, and the profile by package
  *
  * Both sides: 10 writers, each writing an order row and its event in one transaction; a relay
  * publishes the event to a durable topic exchange (persistent, publisher confirms); one subscriber
@@ -50,7 +52,8 @@ import { createMessagingMigration } from '../lib/outbox/outbox.migration';
 import { encodeEnvelope } from '../lib/message/cloudevents.codec';
 import { uuidv7 } from '../lib/message/uuid-v7';
 import { median, printMedians, redact, runRounds, type SideResults } from './bench-report';
-import { Clock, fixedRate, maxRate, type Load } from './latency-clock';
+import { Clock, fixedRate, maxRate, type Load, type Result } from './latency-clock';
+import { startProfileWindow } from './profile-window';
 import {
   BENCH_DATABASE_URL as DB_URL,
   createBaselineTables,
@@ -296,6 +299,17 @@ const load = (side: Side): Load => ({
 });
 
 const PERCENTILES = ['p50', 'p99'] as const;
+const PROFILE = process.env.BENCH_PROFILE === '1';
+let profiled = 0;
+
+/** A max-rate run; with BENCH_PROFILE=1 a measured one (not the warm-up) is profiled. */
+async function maxRateRun(side: Side, seconds: number): Promise<Result> {
+  if (!PROFILE || seconds !== SECONDS) return maxRate(load(side), seconds);
+  const window = await startProfileWindow(`full-path-${side.name}-max-${++profiled}`);
+  const result = await maxRate(load(side), seconds);
+  await window.stop(result.msgs, result.seconds);
+  return result;
+}
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
@@ -314,7 +328,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       fixedRate: FIXED_RATE,
       percentiles: PERCENTILES,
-      maxRate: (side, seconds = SECONDS) => maxRate(load(side), seconds),
+      maxRate: (side, seconds = SECONDS) => maxRateRun(side, seconds),
       fixedRateRun: (side) => fixedRate(load(side), FIXED_RATE, SECONDS),
       beforeRun: () => settleBetweenRuns(sides),
     });

@@ -135,8 +135,11 @@ async function drain(n: number): Promise<void> {
   const done = new Promise<void>((resolve) => (allHandled = resolve));
   let peakRss = process.memoryUsage.rss();
   let peakHeap = 0;
+  // the whole of process.memoryUsage() when RSS peaked: how much of it was V8's heap, and how much outside it
+  let atPeak = process.memoryUsage();
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
+    if (m.rss > peakRss) atPeak = m;
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
   }, 250);
@@ -179,6 +182,11 @@ async function drain(n: number): Promise<void> {
   console.log(`  peak RSS ${mb(peakRss)} MB (target ≤ ${TARGET_RSS_MB} MB, flat in N); at the end ${mb(endRss)} MB`);
   // what of it is the app at rest, and what the JS heap held at most while draining
   console.log(`  RSS once the app had started ${mb(startRss)} MB; peak JS heap used ${mb(peakHeap)} MB`);
+  console.log(
+    `  at the RSS peak: V8 heap committed ${mb(atPeak.heapTotal)} MB (used ${mb(atPeak.heapUsed)}), ` +
+      `buffers outside it ${mb(atPeak.external)} MB, the rest (code, native, allocator) ` +
+      `${mb(atPeak.rss - atPeak.heapTotal - atPeak.external)} MB`,
+  );
   if (rows[0].n !== n) console.log(`  ERROR: ${rows[0].n} effects for ${n} messages`);
 
   // 3. clean up what this run declared

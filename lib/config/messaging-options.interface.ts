@@ -31,7 +31,10 @@ export interface MessagingModuleOptions {
   handlerTimeoutMs?: number;
   /** Largest accepted message body, bytes; larger ones are dead-lettered. Default 1048576 (1 MiB). */
   maxMessageBytes?: number;
-  /** How long shutdown waits for in-flight handlers, ms. Default 10000. */
+  /**
+   * How long shutdown waits for in-flight handlers, ms. Deliveries whose handler has not started
+   * (prefetched, or queued for a commit group) are given back to the queue at once, uncounted. Default 10000.
+   */
   shutdownTimeoutMs?: number;
   /** Validate class-validator rules on send and receipt. Default true. */
   validate?: boolean;

@@ -15,6 +15,7 @@ import { bindObserver, type ConsumerObserver, type SubscriberObserver } from '..
 import type { ConsumeWrapper } from '../tracing/consume-wrapper';
 import { isPermanentFailure, retryDelay } from './retry.policy';
 import { MessageBusyError } from '../errors/message-busy.error';
+import { DeliveryNotStartedError } from '../errors/delivery-not-started.error';
 
 /** How many handler timeouts after its first failure a busy message is retried without counting attempts. */
 const BUSY_WINDOW = 10;
@@ -35,6 +36,7 @@ function settleOnce(delivery: Delivery, notify: () => void): void {
 }
 
 const ACK: DeliveryOutcome = Object.freeze({ status: 'ack' }) as DeliveryOutcome;
+const NOT_STARTED: DeliveryOutcome = Object.freeze({ status: 'not-started' }) as DeliveryOutcome;
 
 /** What the pipeline needs; the outbox feature supplies `unitOfWork` and `retryScheduler`. */
 export interface ConsumerPipelineDeps {
@@ -53,7 +55,9 @@ export interface ConsumerPipelineDeps {
 /**
  * The consumer pipeline for one delivery: size limit → decode → route → upcast → validate →
  * inbox + handler (in the message context, with a timeout) → outcome. It never throws: every
- * failure becomes a retry (transient) or a dead letter (permanent, or retries exhausted).
+ * failure becomes a retry (transient) or a dead letter (permanent, or retries exhausted). A
+ * delivery whose handler had not started when its `stopping` signal aborted (shutdown) is no
+ * failure: `not-started`, for the transport to give back uncounted.
  */
 export class ConsumerPipeline {
   private readonly logger = new Logger('MessagingConsumer');
@@ -99,11 +103,25 @@ export class ConsumerPipeline {
       const payload = route.cls
         ? await this.deps.validator.materialize(env.type, route.cls, data, data === env.data)
         : data;
-      const duplicate = await this.wrapped(sub, route, state, payload);
+      if (message.stopping?.aborted) throw new DeliveryNotStartedError(env.id, sub.name);
+      const duplicate = await this.wrapped(sub, route, state, payload, message.stopping);
       return this.handled(sub, message, env, started, duplicate, observer, delivery);
     } catch (error) {
+      // only at shutdown (the signal aborted): a handler's own error never makes its delivery uncounted
+      const notStarted = error instanceof DeliveryNotStartedError && message.stopping?.aborted === true;
+      if (notStarted) return this.notStarted(observer, delivery);
       return this.onFailure(sub, message, envelope, error, observer, delivery);
     }
+  }
+
+  /** A delivery given back unhandled (its handler never started): no attempt, no failure. */
+  private notStarted(observer: SubscriberObserver, delivery: Delivery): DeliveryOutcome {
+    try {
+      settleOnce(delivery, () => observer.returned?.());
+    } catch {
+      // an observer's failure does not change what becomes of the delivery
+    }
+    return NOT_STARTED;
   }
 
   /** Records a successful handling (or a duplicate skipped by the inbox): the delivery is acked. */
@@ -133,23 +151,26 @@ export class ConsumerPipeline {
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
+    stopping: AbortSignal | undefined,
   ): Promise<boolean> {
     const wrap = this.deps.wrap;
     if (wrap === undefined || (wrap.wraps !== undefined && !wrap.wraps(state.message!))) {
-      return this.invoke(sub, route, state, payload);
+      return this.invoke(sub, route, state, payload, stopping);
     }
-    return wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload));
+    return wrap(state.message!, sub.name, state.attempt ?? 1, () => this.invoke(sub, route, state, payload, stopping));
   }
 
   /**
    * Runs the handler in the message context (and the inbox transaction), with the timeout.
-   * Resolves whether the inbox found the message already processed.
+   * Resolves whether the inbox found the message already processed; rejects with
+   * `DeliveryNotStartedError` when `stopping` aborted while it waited for a commit group.
    */
   private invoke(
     sub: SubscriberDefinition,
     route: SubscriberRoute,
     state: MessageContextState,
     payload: unknown,
+    stopping: AbortSignal | undefined,
   ): Promise<boolean> {
     const uow = sub.inbox ? this.deps.unitOfWork : undefined;
     if (uow) {
@@ -169,6 +190,7 @@ export class ConsumerPipeline {
             timeoutError: () => new HandlerTimeoutError(sub.name, sub.timeoutMs),
             groupSize: sub.groupSize,
             lanes: sub.concurrency,
+            stopping,
           },
         ),
       ).then((done) => !done);

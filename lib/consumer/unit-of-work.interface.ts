@@ -33,6 +33,12 @@ export interface UnitOfWorkLimits {
   groupSize?: number;
   /** Transactions of this subscriber at once when grouping (its `concurrency`). */
   lanes?: number;
+  /**
+   * The delivery's `stopping` signal (its transport is shutting down): a delivery still queued for a
+   * commit group when it aborts is taken out of the queue and `run` rejects with
+   * `DeliveryNotStartedError`, nothing of it having run. One already in a transaction is not affected.
+   */
+  stopping?: AbortSignal;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { UnitOfWorkLimits } from '../consumer/unit-of-work.interface';
 import type { MessageEnvelope } from '../message/envelope';
 import type { OutboxStore, SqlManager } from '../outbox/outbox.store';
 import { MessageBusyError } from '../errors/message-busy.error';
+import { DeliveryNotStartedError } from '../errors/delivery-not-started.error';
 import { abortable } from '../outbox/abortable';
 import { settlePendingPublishes } from '../context/pending-publishes';
 
@@ -17,6 +18,8 @@ interface GroupEntry {
   scope: AsyncResource;
   resolve: (processed: boolean) => void;
   reject: (error: unknown) => void;
+  /** Stops listening to `limits.stopping` (once the entry is taken into a group). */
+  detach: () => void;
 }
 
 /** Runs one delivery in a transaction of its own (the unit of work's single path). */
@@ -41,6 +44,10 @@ export type RunAlone = (
  * its own. A handler that outlived its time limit in the group is not run again: its delivery
  * fails with the timeout (its lane was already held that long). A commit whose outcome is unknown
  * (connection lost) is safe to run again: the inbox finds what did commit.
+ *
+ * Shutdown: a delivery still queued when its `limits.stopping` signal aborts is taken out of the
+ * queue and rejected with `DeliveryNotStartedError` (nothing of it ran, so its transport can give
+ * it back uncounted); a group already taken keeps running (its inbox rows may commit).
  */
 export class CommitGroups {
   private readonly waiting: GroupEntry[] = [];
@@ -61,14 +68,26 @@ export class CommitGroups {
     limits: UnitOfWorkLimits,
   ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.waiting.push({
+      const stopping = limits.stopping;
+      if (stopping?.aborted) return reject(new DeliveryNotStartedError(envelope.id, this.subscriber));
+      const entry: GroupEntry = {
         envelope,
         work,
         limits,
         scope: new AsyncResource('nestjs-messaging.commit-group'),
         resolve,
         reject,
-      });
+        detach: () => stopping?.removeEventListener('abort', giveUp),
+      };
+      // still queued when the consumer stops: taken out, never started
+      const giveUp = (): void => {
+        const i = this.waiting.indexOf(entry);
+        if (i < 0) return;
+        this.waiting.splice(i, 1);
+        reject(new DeliveryNotStartedError(envelope.id, this.subscriber));
+      };
+      stopping?.addEventListener('abort', giveUp, { once: true });
+      this.waiting.push(entry);
       this.pump(Math.max(1, limits.lanes ?? 1), Math.max(1, limits.groupSize ?? 1));
     });
   }
@@ -76,6 +95,7 @@ export class CommitGroups {
   private pump(lanes: number, groupSize: number): void {
     while (this.active < lanes && this.waiting.length > 0) {
       const group = this.waiting.splice(0, groupSize);
+      for (const entry of group) entry.detach();
       this.active++;
       // the group's own statements belong to no delivery: not to the one whose arrival started the lane
       void this.scope

@@ -62,6 +62,8 @@ export interface SubscriberObserver {
   retried(): void;
   /** A message was dead-lettered. */
   deadLettered(): void;
+  /** Optional: a delivery was given back to its queue unhandled (shutdown before its handler started). */
+  returned?(): void;
 }
 
 /** Receives what happens in the consumer pipeline (metrics, tracing). */
@@ -74,6 +76,8 @@ export interface ConsumerObserver {
   retried(subscriber: string): void;
   /** A message of `subscriber` was dead-lettered. */
   deadLettered(subscriber: string): void;
+  /** Optional: a delivery of `subscriber` was given back to its queue unhandled (shutdown before its handler started). */
+  returned?(subscriber: string): void;
   /**
    * Optional: the same calls bound to one subscriber (asked once per subscriber and kept while the
    * observer stays registered), so the per-message path does no lookup by name. Without it the
@@ -93,6 +97,7 @@ export function bindObserver(observer: ConsumerObserver, subscriber: string): Su
     handled: (durationMs, lagMs, duplicate, now) => observer.handled(subscriber, durationMs, lagMs, duplicate, now),
     retried: () => observer.retried(subscriber),
     deadLettered: () => observer.deadLettered(subscriber),
+    ...(observer.returned ? { returned: () => observer.returned!(subscriber) } : {}),
   };
 }
 
@@ -169,6 +174,11 @@ class Counters implements SubscriberObserver {
     this.deadLetteredCount++;
     for (const o of this.sinks()) o.deadLettered();
   }
+
+  returned(): void {
+    this.settled();
+    for (const o of this.sinks()) o.returned?.();
+  }
 }
 
 /** In-process per-subscriber statistics; the default `ConsumerObserver`. */
@@ -202,6 +212,7 @@ export class SubscriberStats implements ConsumerObserver {
           handled: this.handled.bind(this),
           retried: this.retried.bind(this),
           deadLettered: this.deadLettered.bind(this),
+          returned: this.returned.bind(this),
         },
         subscriber,
       );
@@ -227,6 +238,11 @@ export class SubscriberStats implements ConsumerObserver {
   /** Counts a dead-lettered message of `subscriber`. */
   deadLettered(subscriber: string): void {
     this.of(subscriber).deadLettered();
+  }
+
+  /** A delivery of `subscriber` given back unhandled at shutdown: no longer in flight, counted nowhere else. */
+  returned(subscriber: string): void {
+    this.of(subscriber).returned();
   }
 
   /** Registers a subscriber so it shows (with zeros) before its first message. */

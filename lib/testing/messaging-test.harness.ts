@@ -89,6 +89,7 @@ export class RecordingTransport extends InMemoryTransport {
   }
 
   private record(subscriber: string, delivery: InboundMessage, outcome: DeliveryOutcome): void {
+    if (outcome.status === 'not-started') return; // given back unhandled: it is delivered again
     let envelope: MessageEnvelope | undefined = outcome.status === 'dead-letter' ? outcome.envelope : undefined;
     if (!envelope) {
       try {

@@ -61,6 +61,12 @@ export interface InboundMessage {
   contentEncoding?: string;
   /** The queue or channel it came from (informational, for dead-letter records). */
   source: string;
+  /**
+   * Aborted when the transport stops taking deliveries (shutdown). A delivery whose handler has not
+   * started by then (still waiting, e.g. queued for a commit group) is not started any more: the
+   * pipeline answers `{ status: 'not-started' }`. A handler already running is not affected.
+   */
+  stopping?: AbortSignal;
 }
 
 /** Error details recorded with a retry or a dead letter. */
@@ -68,10 +74,13 @@ export type { ErrorInfo } from '../errors/error-info';
 
 /**
  * What the consumer pipeline decided about one delivery; the transport carries it out,
- * then acknowledges the original delivery.
+ * then acknowledges the original delivery. `not-started`: the handler never ran (the delivery's
+ * `stopping` signal aborted first); the transport returns the message to its queue as it was,
+ * without counting an attempt.
  */
 export type DeliveryOutcome =
   | { status: 'ack' }
+  | { status: 'not-started' }
   | {
       status: 'retry';
       /** Delay before the next attempt, in ms. */

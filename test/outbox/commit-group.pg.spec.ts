@@ -4,6 +4,7 @@ import { OutboxFeature } from '../../lib/outbox/outbox.feature';
 import { currentMessageContext, runInMessageContext } from '../../lib/context/message-context';
 import type { UnitOfWorkLimits } from '../../lib/consumer/unit-of-work.interface';
 import { TransactionNotActiveError } from '../../lib';
+import { DeliveryNotStartedError } from '../../lib/errors/delivery-not-started.error';
 import { FakeTransport } from './helpers/fake.transport';
 import { dropAll, outbound, pgDataSource, testLogger, uniqueTables } from './helpers/outbox-test.db';
 
@@ -195,6 +196,39 @@ describe('inbox group commit on PostgreSQL', () => {
       }),
     );
     expect(seen).toEqual(['span-0', 'span-1', 'span-2', 'span-3']);
+  });
+
+  it('stopping: deliveries still queued are given up unrun (not started); a group under way commits', async () => {
+    const stop = new AbortController();
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const ran: number[] = [];
+    const settled = deliver(
+      6,
+      async (i, tx) => {
+        ran.push(i);
+        await tx.query(`INSERT INTO "${tables.ordersTable}" (id) VALUES ($1)`, [`s${i}`]);
+        if (i === 1) await held; // the second group ([1, 2]) is under way when the consumer stops
+      },
+      { ...limits(5000, 2), stopping: stop.signal },
+    );
+    // 0 runs alone (a lane was free), then [1, 2] is taken; 3, 4 and 5 still queue
+    for (let i = 0; i < 200 && !ran.includes(1); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ran).toEqual([0, 1]);
+    stop.abort();
+    release();
+    const results = await settled;
+    expect(results.slice(0, 3).map((r) => r.status === 'fulfilled' && r.value)).toEqual([true, true, true]);
+    for (const r of results.slice(3)) {
+      expect(r).toMatchObject({ status: 'rejected', reason: expect.any(DeliveryNotStartedError) });
+    }
+    expect(ran).toEqual([0, 1, 2]);
+    expect(await effects()).toEqual(['s0', 's1', 's2']);
+    expect(Number((await ds.query(`SELECT count(*)::int AS n FROM "${tables.inboxTable}"`))[0].n)).toBe(3);
+    // given up already: a delivery arriving after the signal aborted is not started either
+    const [late] = await deliver(1, async () => void ran.push(99), { ...limits(5000, 2), stopping: stop.signal });
+    expect(late).toMatchObject({ status: 'rejected', reason: expect.any(DeliveryNotStartedError) });
+    expect(ran).not.toContain(99);
   });
 
   it('groupSize 1: every delivery has a transaction of its own', async () => {

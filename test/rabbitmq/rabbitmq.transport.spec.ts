@@ -38,7 +38,9 @@ afterAll(async () => {
   for (const t of transports) await t.close(1_000).catch(() => undefined);
   await cleanup(run, queues, [
     `${run}.events`,
-    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9'].map((s) => `${run}.${s}.retry`),
+    ...['svc1', 'svc2', 'svc3', 'svc4', 'svc5', 'svc6', 'svc7', 'svc8', 'svc9', 'svc10'].map(
+      (s) => `${run}.${s}.retry`,
+    ),
   ]);
 });
 
@@ -333,5 +335,50 @@ describe('RabbitMqTransport (real broker)', () => {
     expect([20, 15]).toContain(listed.length);
     expect((await b.transport.deadLetters.list()).map((d) => d.id)).toEqual(expected.slice(5));
     queues.push(`${a.prefix}.rejecting`, `${a.prefix}.dead-letter`);
+  });
+
+  it('at close, gives deliveries whose handler never started back uncounted; one still running comes back counted', async () => {
+    const a = await service('svc10', { prefetch: 10 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const index = (m: { body: Buffer | string }) => (JSON.parse(m.body.toString()) as { data: { i: number } }).data.i;
+    const first = new Recorder(async (m) => {
+      // 0 is running when the consumer stops; 1 is waiting (as for a commit group) and answers not-started
+      if (index(m) === 0) await gate;
+      else await new Promise((r) => m.stopping!.addEventListener('abort', r, { once: true }));
+      return index(m) === 0 ? { status: 'ack' } : { status: 'not-started' };
+    });
+    await a.transport.subscribe(sub('held', [], { concurrency: 2 }), first.handler);
+    const earlier = '2026-01-01T00:00:00.000Z';
+    const sent = Array.from({ length: 6 }, (_, i) =>
+      // 3 is a retry already: its attempt and first failure are kept as they are
+      makeMessage('Held', { i }, { destination: 'held', ...(i === 3 ? { attempt: 2, firstFailureAt: earlier } : {}) }),
+    );
+    for (const m of sent) await a.transport.publish(m);
+    await waitFor(() => first.received.length === 2, 'two handlers running');
+    await new Promise((r) => setTimeout(r, 200)); // 2..5 wait in the prefetch buffer
+    await a.transport.close(300);
+    release();
+
+    const b = await service('svc10');
+    const second = new Recorder();
+    await b.transport.subscribe(sub('held', []), second.handler);
+    await waitFor(() => second.received.length >= 6, 'every message again');
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would show by now
+    expect(second.received).toHaveLength(6);
+    const byIndex = new Map(second.received.map((m) => [index(m), m]));
+    expect([...byIndex.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    // cut off while running: counted, as a crash would be
+    expect(byIndex.get(0)!.attempt).toBe(2);
+    expect(byIndex.get(0)!.headers[H.redeliveries]).toBe(1);
+    // never started: as they were
+    for (const i of [1, 2, 4, 5]) {
+      expect(byIndex.get(i)!.attempt).toBe(1);
+      expect(byIndex.get(i)!.headers[H.redeliveries]).toBeUndefined();
+    }
+    expect(byIndex.get(3)!.attempt).toBe(2);
+    expect(byIndex.get(3)!.firstFailureAt).toBe(earlier);
+    expect(b.context.deadLetters).toEqual([]);
+    queues.push(`${a.prefix}.held`, `${a.prefix}.dead-letter`);
   });
 });

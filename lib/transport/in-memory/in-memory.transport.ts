@@ -109,6 +109,8 @@ export class InMemoryTransport implements MessageTransport {
       inFlight: 0,
       idle: [],
       settle: (message, outcome) => {
+        // never started (a pipeline given a `stopping` signal): back to the queue as it was, uncounted
+        if (outcome.status === 'not-started') return queue.push(message);
         if (outcome.status === 'retry') {
           const timer = setTimeout(() => {
             this.timers.delete(timer);

@@ -9,6 +9,7 @@ import {
   deadLetterProperties,
   redeliveryProperties,
   retryProperties,
+  returnProperties,
   stackHead,
   toDeadLetter,
   type DeadLetterFacts,
@@ -54,12 +55,14 @@ function isPermanent(err: unknown): boolean {
 
 /**
  * Publishes what a subscriber's failed deliveries become — a retry through a delay queue, a dead
- * letter, or a redelivered message re-published with its attempt raised — and acknowledges the
+ * letter, or a redelivered message re-published with its attempt raised — or a delivery given back
+ * unhandled at a shutdown (re-published as it was), and acknowledges the
  * original only once the broker confirmed. Transient publish errors are retried with backoff while
  * the delivery's channel is open (else the broker redelivers the original). Errors that cannot go
  * away (headers too large to encode) are not retried: the message is dead-lettered instead with
- * minimal properties (identity + reason headers, no foreign header, body unchanged), so one odd
- * message can neither hold its handler slot nor disturb the shared publisher channel.
+ * minimal properties (identity + reason headers, no foreign header, body unchanged; a give-back is
+ * left to the broker), so one odd message can neither hold its handler slot nor disturb the shared
+ * publisher channel.
  */
 export class FailurePublisher {
   constructor(
@@ -107,6 +110,31 @@ export class FailurePublisher {
     );
     if (result.status === 'published') d.ack();
     else if (result.status === 'permanent') await this.fallback(d, result.error, 'redelivery', reason);
+  }
+
+  /**
+   * Gives a delivery whose handler never started back to its own queue uncounted: publishes it again
+   * as it was (`trusted`: its headers as far as they are believed), then acks the original. A requeue
+   * (`nack`) cannot do this: RabbitMQ marks a requeued message `redelivered`, which counts as an
+   * attempt. If the copy cannot be published the original stays unacknowledged: the broker
+   * redelivers it when the channel closes (counted, as before).
+   */
+  async giveBack(d: Settling, trusted: Record<string, unknown>): Promise<void> {
+    const result = await this.untilPublished(d, () =>
+      this.deps.publisher.publish({
+        exchange: '',
+        routingKey: this.queue,
+        content: d.msg.content,
+        properties: returnProperties(d.msg, trusted),
+        targeted: true,
+      }),
+    );
+    if (result.status === 'published') d.ack();
+    else if (result.status === 'permanent') {
+      this.deps.logger.warn?.(
+        `Could not give a message back to ${this.queue} (${result.error.message}); the broker redelivers it`,
+      );
+    }
   }
 
   /** Dead-letters with minimal properties after `what` could never be published. */

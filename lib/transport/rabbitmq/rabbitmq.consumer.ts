@@ -40,11 +40,25 @@ interface Delivery {
 }
 
 /**
+ * How much longer than the drain deadline `drain` waits for give-backs still unconfirmed: closing the
+ * channel before a copy's confirm (and the original's ack) would leave two copies. One confirmed
+ * publish takes milliseconds unless the broker is in trouble.
+ */
+const GIVE_BACK_GRACE_MS = 2_000;
+
+/**
  * Consumes one subscriber's queue on its own channel (prefetch per channel), runs at most
  * `concurrency` handlers at once, and carries out each outcome before acknowledging:
  * `ack` → ack; `retry` / `dead-letter` → {@link FailurePublisher} (confirmed publish, then ack).
  * Nothing is ever nacked with requeue while running, so a poison message cannot loop or block the
  * queue; a delivery marked `redelivered` counts as a further attempt (see `redelivered`).
+ *
+ * Shutdown (`stopConsuming`): deliveries whose handler has not started — waiting in the prefetch
+ * buffer, arriving before the cancel took effect, or queued for a commit group (the pipeline
+ * answers `not-started` once `stopping` aborts) — are given back uncounted: published again to the
+ * queue as they were, then acked (`FailurePublisher.giveBack`), since a requeue would mark them
+ * `redelivered`. Handlers already running are drained; what is still unsettled when the channel
+ * closes comes back `redelivered` and counted, as a crash would (the inbox absorbs what committed).
  */
 export class SubscriberConsumer {
   /** The subscriber's queue. */
@@ -60,6 +74,10 @@ export class SubscriberConsumer {
   private consumer?: { ch: Channel; tag: string };
   private active = 0;
   private stopping = false;
+  /** Aborted by `stopConsuming`: deliveries not started by then are given back (`InboundMessage.stopping`). */
+  private readonly stop = new AbortController();
+  /** Give-backs not settled yet (published and acked, or given up). */
+  private readonly returning = new Set<Promise<void>>();
 
   constructor(
     readonly descriptor: SubscriberDescriptor,
@@ -94,21 +112,30 @@ export class SubscriberConsumer {
     return this.active + this.waiting.length;
   }
 
-  /** Cancels the consumer; deliveries not yet started go back to the queue. */
+  /**
+   * Cancels the consumer; deliveries not yet started go back to the queue uncounted (those still
+   * waiting for a commit group settle `not-started` through the pipeline): `drain` waits for them.
+   */
   async stopConsuming(): Promise<void> {
     this.stopping = true;
+    this.stop.abort();
     const consumer = this.consumer;
     this.consumer = undefined;
+    const waiting = this.waiting.splice(0);
+    for (const delivery of waiting) this.giveBack(delivery);
     if (consumer && this.open.has(consumer.ch)) await consumer.ch.cancel(consumer.tag).catch(() => undefined);
-    for (const { ch, msg } of this.waiting.splice(0)) this.settle(ch, () => ch.nack(msg, false, true));
   }
 
-  /** Waits for in-flight handlers until `deadline` (epoch ms). */
+  /**
+   * Waits for in-flight handlers until `deadline` (epoch ms), and for give-backs still unconfirmed
+   * then up to {@link GIVE_BACK_GRACE_MS} more.
+   */
   async drain(deadline: number): Promise<void> {
     if (this.active > 0) {
       const idle = new Promise<void>((resolve) => (this.idle = resolve));
       await Promise.race([idle, sleep(Math.max(1, deadline - Date.now()))]);
     }
+    if (this.returning.size > 0) await Promise.race([Promise.all(this.returning), sleep(GIVE_BACK_GRACE_MS)]);
     if (this.active > 0) {
       this.deps.logger.warn?.(
         `${this.active} handler(s) of ${this.queue} still running at shutdown: their messages will be redelivered`,
@@ -139,10 +166,7 @@ export class SubscriberConsumer {
       if (!this.stopping) this.channel?.recycle();
       return;
     }
-    if (this.stopping) {
-      this.settle(ch, () => ch.nack(msg, false, true));
-      return;
-    }
+    if (this.stopping) return this.giveBack({ ch, msg });
     if (this.active < this.concurrency) this.run({ ch, msg });
     else this.waiting.push({ ch, msg });
   }
@@ -170,13 +194,35 @@ export class SubscriberConsumer {
     }
   }
 
+  /**
+   * Returns a delivery that never reached its handler to the queue. Uncounted: published again as it
+   * was, then acked (a requeue would come back `redelivered`, i.e. counted). One already marked
+   * `redelivered` ended a previous life unsettled, which is counted once whatever happens now: it is
+   * simply requeued (it comes back `redelivered` and is counted then).
+   */
+  private giveBack({ ch, msg }: Delivery): void {
+    if (!this.open.has(ch)) return; // its channel closed: the broker has it back already
+    if (msg.fields.redelivered) return this.settle(ch, () => ch.nack(msg, false, true));
+    this.active++;
+    const headers = trustedHeaders(msg, this.deps.naming.eventsExchange);
+    this.givingBack(this.settling(ch, msg), headers).then(this.settled, this.failed);
+  }
+
+  /** `FailurePublisher.giveBack`, tracked until it settles (see `drain`). */
+  private givingBack(settling: Settling, headers: Record<string, unknown>): Promise<void> {
+    const done = this.failures.giveBack(settling, headers);
+    const tracked = done.catch(() => undefined).finally(() => this.returning.delete(tracked));
+    this.returning.add(tracked);
+    return done;
+  }
+
+  private settling(ch: Channel, msg: ConsumeMessage): Settling {
+    return { msg, stillOpen: () => this.open.has(ch), ack: () => this.settle(ch, () => ch.ack(msg)) };
+  }
+
   private async handle({ ch, msg }: Delivery): Promise<void> {
     const headers = trustedHeaders(msg, this.deps.naming.eventsExchange);
-    const settling: Settling = {
-      msg,
-      stillOpen: () => this.open.has(ch),
-      ack: () => this.settle(ch, () => ch.ack(msg)),
-    };
+    const settling = this.settling(ch, msg);
     if (msg.fields.redelivered) return this.redelivered(settling, headers);
     const inbound: InboundMessage = {
       body: msg.content,
@@ -187,6 +233,7 @@ export class SubscriberConsumer {
       contentType: msg.properties.contentType as string | undefined,
       contentEncoding: msg.properties.contentEncoding as string | undefined,
       source: this.queue,
+      stopping: this.stop.signal,
     };
     let outcome: DeliveryOutcome;
     try {
@@ -208,6 +255,7 @@ export class SubscriberConsumer {
     if (outcome.status === 'ack') return settling.ack();
     // the channel is gone: the broker redelivers the original, so scheduling a copy would duplicate it
     if (!settling.stillOpen()) return;
+    if (outcome.status === 'not-started') return this.givingBack(settling, headers);
     if (outcome.status === 'retry') return this.failures.retry(settling, outcome);
     return this.failures.deadLetter(settling, outcome);
   }
@@ -220,9 +268,10 @@ export class SubscriberConsumer {
    * (confirmed, then the original is acked; the copy goes to the back of the queue) — so the retry
    * policy sees it, and a message that kills its consumer every time is dead-lettered, without
    * running the handler again, once it came back `redeliveryLimit` times in a row. Not exact:
-   * `redelivered` is a boolean, so a delivery that never reached its handler (prefetched at a
-   * shutdown or connection loss) is counted too, and a crash between the republish and the ack leaves
-   * two copies (at-least-once, consumers dedupe by id); a handled retry resets the redelivery count.
+   * `redelivered` is a boolean, so a delivery that never reached its handler is counted too when its
+   * channel or connection was lost, or its process died (a clean shutdown gives those back uncounted,
+   * see `giveBack`), and a crash between the republish and the ack leaves two copies (at-least-once,
+   * consumers dedupe by id); a handled retry resets the redelivery count.
    */
   private async redelivered(settling: Settling, headers: Record<string, unknown>): Promise<void> {
     const attempt = readAttempt(headers) + 1;

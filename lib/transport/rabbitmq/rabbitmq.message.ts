@@ -177,6 +177,19 @@ export function redeliveryProperties(
   return props;
 }
 
+/**
+ * Properties of a delivery given back unhandled (its handler never started: a shutdown came first),
+ * published again to its own queue as it was: our own headers (attempt, first failure, redelivery
+ * count, last error) unchanged, as far as `trusted` holds them (see `trustedHeaders`).
+ */
+export function returnProperties(delivery: Message, trusted: Record<string, unknown>): Options.Publish {
+  const props = carriedProperties(delivery.properties);
+  for (const name of [H.attempt, H.firstFailureAt, H.redeliveries, H.lastError]) {
+    if (trusted[name] !== undefined) props.headers[name] = trusted[name];
+  }
+  return props;
+}
+
 /** How many times in a row the delivery came back redelivered (our header, 0 when absent). */
 export function readRedeliveries(headers: Record<string, unknown>): number {
   const raw = headers[H.redeliveries];

@@ -260,9 +260,10 @@ export class RabbitMqTransport implements MessageTransport {
   }
 
   /**
-   * Cancels every consumer, waits up to `drainTimeoutMs` for in-flight handlers (they are acked or
+   * Cancels every consumer, gives the deliveries not started back uncounted (see
+   * `SubscriberConsumer`), waits up to `drainTimeoutMs` for in-flight handlers (they are acked or
    * their retries/dead letters published as usual), then closes channels and connections.
-   * Deliveries not finished by then return to their queue.
+   * Deliveries not finished by then return to their queue marked `redelivered` (counted).
    */
   async close(drainTimeoutMs: number): Promise<void> {
     if (this.closing) return;

@@ -1,5 +1,6 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import type { MessagingModuleOptions } from './messaging-options.interface';
+import { parseEndpointPrefixes } from '../remote/remote-endpoints';
 
 /** Environment variables read by `messagingOptionsFromEnv`, with what each sets. */
 export const MESSAGING_ENV_VARIABLES = {
@@ -23,6 +24,8 @@ export const MESSAGING_ENV_VARIABLES = {
   MESSAGING_OUTBOX_POLL_INTERVAL_MS: 'outbox.pollIntervalMs',
   MESSAGING_OUTBOX_TABLE: 'outbox.outboxTable (default messaging_outbox)',
   MESSAGING_OUTBOX_REQUIRE_TRANSACTION: 'outbox.requireTransaction: true | false (default false)',
+  MESSAGING_REMOTE_ENDPOINTS:
+    'remote.endpoints: <endpoint>=<queue prefix> pairs separated by commas, e.g. shipping=staging-shipping,billing=staging-billing',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -50,9 +53,10 @@ function defined<T extends object>(o: T): T | undefined {
 
 /**
  * Builds module options from environment variables (see `MESSAGING_ENV_VARIABLES`), merged
- * under `overrides`: an option in `overrides` wins; the nested `rabbitmq`, `retry` and `outbox`
- * objects merge key by key, so `{ outbox: { enabled: true } }` keeps `MESSAGING_OUTBOX_TABLE` and
- * `{ rabbitmq: { prefetch: 50 } }` keeps `MESSAGING_AMQP_URL`. Do not spread the result under your
+ * under `overrides`: an option in `overrides` wins; the nested `rabbitmq`, `retry`, `outbox` and
+ * `remote` objects merge key by key, so `{ outbox: { enabled: true } }` keeps `MESSAGING_OUTBOX_TABLE`,
+ * `{ rabbitmq: { prefetch: 50 } }` keeps `MESSAGING_AMQP_URL` and `{ remote: { routes } }` keeps
+ * `MESSAGING_REMOTE_ENDPOINTS`. Do not spread the result under your
  * own nested objects instead: `{ ...fromEnv, outbox: {...} }` replaces the outbox settings read
  * from the environment. Values are checked when the module starts.
  *
@@ -93,6 +97,9 @@ export function messagingOptionsFromEnv(
     outboxTable: env.MESSAGING_OUTBOX_TABLE || undefined,
     requireTransaction: bool(env, 'MESSAGING_OUTBOX_REQUIRE_TRANSACTION'),
   });
+  const endpoints = env.MESSAGING_REMOTE_ENDPOINTS
+    ? parseEndpointPrefixes(env.MESSAGING_REMOTE_ENDPOINTS, 'MESSAGING_REMOTE_ENDPOINTS')
+    : undefined;
   const fromEnv: MessagingModuleOptions = {
     serviceName,
     transport: transport as 'memory' | 'rabbitmq' | undefined,
@@ -115,10 +122,11 @@ export function messagingOptionsFromEnv(
     handlerTimeoutMs: num(env, 'MESSAGING_HANDLER_TIMEOUT_MS'),
     shutdownTimeoutMs: num(env, 'MESSAGING_SHUTDOWN_TIMEOUT_MS'),
     outbox: outboxEnabled ? ({ enabled: true, ...outboxSettings } as MessagingModuleOptions['outbox']) : undefined,
+    remote: endpoints ? { endpoints } : undefined,
   };
   // nested objects merge key by key: overrides.rabbitmq = { prefetch } keeps the URL from the environment
   const merged = { ...fromEnv, ...overrides } as MessagingModuleOptions;
-  for (const key of ['rabbitmq', 'retry', 'outbox'] as const) {
+  for (const key of ['rabbitmq', 'retry', 'outbox', 'remote'] as const) {
     const base = key === 'outbox' ? { ...outboxSettings, ...fromEnv.outbox } : fromEnv[key];
     if (base && overrides[key]) {
       (merged as unknown as Record<string, unknown>)[key] = { ...base, ...defined(overrides[key] as object) };

@@ -1,4 +1,15 @@
 import { MessagingError } from './messaging.error';
+import { describeEndpoint } from '../remote/remote-endpoints';
+
+/** `service "shipping"`, or `service "shipping" (queue prefix "staging-shipping")` when `remote.endpoints` maps it. */
+function service(endpoint: string, queuePrefix: string | undefined): string {
+  return `service ${describeEndpoint(endpoint, queuePrefix)}`;
+}
+
+/** `queuePrefix` when it differs from `endpoint`, else undefined. */
+function mapped(endpoint: string, queuePrefix: string | undefined): string | undefined {
+  return queuePrefix === endpoint ? undefined : queuePrefix;
+}
 
 /**
  * A routed query's remote handler threw: carries the remote error's name and message (and its
@@ -17,8 +28,11 @@ export class RemoteHandlerError extends MessagingError {
     readonly remoteMessage: string,
     /** Its stack head, when the remote service sends stacks. */
     readonly remoteStack?: string,
+    /** The endpoint's queue prefix, when `remote.endpoints` maps it to another name. */
+    readonly queuePrefix?: string,
   ) {
-    super(`query "${messageType}" failed in service "${endpoint}": ${remoteName}: ${remoteMessage}`);
+    super(`query "${messageType}" failed in ${service(endpoint, queuePrefix)}: ${remoteName}: ${remoteMessage}`);
+    this.queuePrefix = mapped(endpoint, queuePrefix);
   }
 }
 
@@ -28,8 +42,11 @@ export class QueryTimeoutError extends MessagingError {
     readonly endpoint: string,
     readonly messageType: string,
     readonly timeoutMs: number,
+    /** The endpoint's queue prefix, when `remote.endpoints` maps it to another name. */
+    readonly queuePrefix?: string,
   ) {
-    super(`query "${messageType}" to service "${endpoint}" got no reply within ${timeoutMs} ms`);
+    super(`query "${messageType}" to ${service(endpoint, queuePrefix)} got no reply within ${timeoutMs} ms`);
+    this.queuePrefix = mapped(endpoint, queuePrefix);
   }
 }
 
@@ -41,11 +58,15 @@ export class NoResponderError extends MessagingError {
   constructor(
     readonly endpoint: string,
     readonly messageType: string,
+    /** The endpoint's queue prefix, when `remote.endpoints` maps it to another name. */
+    readonly queuePrefix?: string,
   ) {
     super(
-      `query "${messageType}" has no responder: service "${endpoint}" is not consuming its query queue ` +
-        `(is it running, and does it handle "${messageType}" with @QueryHandler?)`,
+      `query "${messageType}" has no responder: ${service(endpoint, queuePrefix)} is not consuming its query queue ` +
+        `(is it running, and does it handle "${messageType}" with @QueryHandler?` +
+        `${mapped(endpoint, queuePrefix) === undefined ? '' : ' Is remote.endpoints right?'})`,
     );
+    this.queuePrefix = mapped(endpoint, queuePrefix);
   }
 }
 
@@ -77,7 +98,10 @@ export class QueryInterruptedError extends MessagingError {
     readonly endpoint: string,
     readonly messageType: string,
     reason: string,
+    /** The endpoint's queue prefix, when `remote.endpoints` maps it to another name. */
+    readonly queuePrefix?: string,
   ) {
-    super(`query "${messageType}" to service "${endpoint}" was interrupted before its reply: ${reason}`);
+    super(`query "${messageType}" to ${service(endpoint, queuePrefix)} was interrupted before its reply: ${reason}`);
+    this.queuePrefix = mapped(endpoint, queuePrefix);
   }
 }

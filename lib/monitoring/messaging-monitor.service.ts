@@ -19,12 +19,13 @@ import type { MessagingSnapshot, SubscriberSnapshot } from './messaging-snapshot
 import { findBreaches } from './threshold-checker';
 import { AlertNotifier } from './alert-notifier';
 import { FailureGroupTracker } from './dead-letters/failure-group-tracker';
+import { RemoteMessaging } from '../remote/remote-messaging';
 
 const DEAD_LETTER = 'dead-letter';
 
 /**
- * One snapshot of the messaging runtime of this service: transport connection, outbox, per
- * subscriber counters, timings, queue depth and consumers, dead-letter depth, and the thresholds
+ * One snapshot of the messaging runtime of this service: transport connection, outbox, routed
+ * queries (in flight, stray replies), per subscriber counters, timings, queue depth and consumers, dead-letter depth, and the thresholds
  * breached. Also runs the alert hook (`monitoring.onAlert`): per dead letter, and when a threshold
  * starts or stops being breached (on each `snapshot()` and every `checkIntervalMs`).
  */
@@ -46,6 +47,7 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
     private readonly stats: SubscriberStats,
     @Optional() @Inject(MESSAGING_MONITORING_OPTIONS) monitoring?: ResolvedMonitoringOptions,
     @Optional() private readonly outbox?: OutboxIntegration,
+    @Optional() private readonly remote?: RemoteMessaging,
   ) {
     this.monitoring = monitoring ?? resolveMonitoringOptions(undefined);
     this.notifier = new AlertNotifier(options.serviceName, this.monitoring.onAlert);
@@ -113,6 +115,7 @@ export class MessagingMonitor implements OnApplicationBootstrap, BeforeApplicati
         statsError: queues.error,
       },
       outbox,
+      ...(this.remote?.client !== undefined ? { remote: this.remote.stats() } : {}),
       subscribers: this.stats.snapshot().map((s) => subscriberSnapshot(s, byName.get(s.subscriber), now)),
       deadLetterQueue: { name: dlq?.queue, depth: dlq?.depth },
     };

@@ -1,5 +1,6 @@
 import type { OutboxStatsSnapshot } from '../outbox/outbox-integration';
 import type { ThresholdBreach } from './monitoring-options.interface';
+import type { RemoteQueryStats } from '../remote/remote-messaging';
 
 /** Percentiles over a subscriber's recent window (last 1024 messages), ms. */
 export interface Percentiles {
@@ -59,6 +60,8 @@ export interface MessagingSnapshot {
   };
   /** Outbox figures, undefined when the outbox is off. */
   outbox?: OutboxStatsSnapshot;
+  /** Routed queries this service sends (`RemoteMessaging.stats()`), undefined when it sends none. */
+  remote?: RemoteQueryStats;
   /** Per subscriber. */
   subscribers: SubscriberSnapshot[];
   /** The dead-letter queue (depth undefined when it could not be read). */

@@ -82,7 +82,13 @@ export class OutboxIntegration {
         );
       }
     }
-    const feature = new Feature(outbox, dataSource as never, this.transport, new Logger('MessagingOutbox'));
+    const feature = new Feature(
+      outbox,
+      dataSource as never,
+      this.transport,
+      new Logger('MessagingOutbox'),
+      this.options.remote.endpoints,
+    );
     this.feature = feature;
     events.publisher = feature.publisher;
     this.unitOfWork = feature.unitOfWork;

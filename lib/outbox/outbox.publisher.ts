@@ -34,7 +34,8 @@ export function toOutboxRow(message: OutboundMessage, delayMs = 0): NewOutboxRow
   if (message.attempt !== undefined) headers.attempt = message.attempt;
   if (message.firstFailureAt !== undefined) headers.firstFailureAt = message.firstFailureAt;
   if (message.carriedHeaders !== undefined) headers.carried = jsonHeaders(message.carriedHeaders);
-  if (message.endpoint !== undefined) headers.endpoint = message.endpoint;
+  // the endpoint as routed, not its queue prefix: the relay maps it with its own remote.endpoints
+  if (message.endpoint !== undefined) headers.endpoint = message.endpointName ?? message.endpoint;
   return {
     messageId: message.envelope.id,
     type: message.envelope.type,

@@ -6,6 +6,7 @@ import { backoffDelayMs } from './outbox-options.validator';
 import { errorText, type BatchResult, type ClaimedOutboxRow, type OutboxStore } from './outbox.store';
 import { RelayRateMeter } from './relay-rate.meter';
 import { UnroutableMessageError } from '../transport/rabbitmq/errors/unroutable-message.error';
+import { describeEndpoint, queuePrefixOf, type EndpointPrefixes } from '../remote/remote-endpoints';
 
 const MAX_ERROR_BACKOFF_MS = 5000;
 const BUSY_RETRY_MS = 5;
@@ -14,14 +15,20 @@ const BUSY_RETRY_MS = 5;
 interface RowHeaders {
   attempt?: number;
   firstFailureAt?: string;
-  /** The other service a routed command goes to (`OutboundMessage.endpoint`). */
+  /**
+   * The other service a routed command goes to, as routed (`OutboundMessage.endpointName ?? endpoint`):
+   * its queue prefix is looked up in `remote.endpoints` when the row is published.
+   */
   endpoint?: string;
   /** Headers of the failed delivery a retry carries (`OutboundMessage.carriedHeaders`). */
   carried?: Record<string, unknown>;
 }
 
-/** Rebuilds the `OutboundMessage` of a row; throws when the stored body cannot be decoded. */
-export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
+/**
+ * Rebuilds the `OutboundMessage` of a row, the endpoint of a routed command mapped to its queue
+ * prefix by `endpoints` (`remote.endpoints` now); throws when the stored body cannot be decoded.
+ */
+export function toOutboundMessage(row: ClaimedOutboxRow, endpoints: EndpointPrefixes = {}): OutboundMessage {
   const envelope = decodeEnvelope(row.payload);
   const message: OutboundMessage = { envelope, body: row.payload };
   if (row.destination !== null) message.destination = row.destination;
@@ -33,7 +40,10 @@ export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
   }
   if (typeof headers.attempt === 'number') message.attempt = headers.attempt;
   if (typeof headers.firstFailureAt === 'string') message.firstFailureAt = headers.firstFailureAt;
-  if (typeof headers.endpoint === 'string') message.endpoint = headers.endpoint;
+  if (typeof headers.endpoint === 'string') {
+    message.endpoint = queuePrefixOf(endpoints, headers.endpoint);
+    if (message.endpoint !== headers.endpoint) message.endpointName = headers.endpoint;
+  }
   const carried = headers.carried;
   if (carried !== null && typeof carried === 'object' && !Array.isArray(carried)) message.carriedHeaders = carried;
   return message;
@@ -68,6 +78,8 @@ export class OutboxRelay {
       'batchSize' | 'maxAttempts' | 'backoff' | 'pollIntervalMs' | 'relayConcurrency'
     >,
     private readonly logger: LoggerService,
+    /** `remote.endpoints`: queue prefixes of the endpoints routed commands are stored for. */
+    private readonly endpoints: EndpointPrefixes = {},
   ) {}
 
   /** Whether the loop runs. */
@@ -229,7 +241,7 @@ export class OutboxRelay {
   private async publishRow(row: ClaimedOutboxRow, result: BatchResult): Promise<boolean> {
     let message: OutboundMessage;
     try {
-      message = toOutboundMessage(row);
+      message = toOutboundMessage(row, this.endpoints);
     } catch (error) {
       this.logger.error(
         `outbox row ${row.id} (message ${row.messageId}) cannot be decoded, giving up: ${errorText(error)}`,
@@ -252,14 +264,15 @@ export class OutboxRelay {
       const attempts = row.attempts + 1;
       // a command routed to a service whose queue does not exist yet (deployed after the sender,
       // or not yet subscribed) waits for it, however long: given up, it would be lost
-      const waiting = message.endpoint !== undefined && error instanceof UnroutableMessageError;
+      const endpoint = message.endpoint;
+      const waiting = endpoint !== undefined && error instanceof UnroutableMessageError;
       const giveUp = !waiting && attempts >= this.options.maxAttempts;
       const retryInMs = giveUp ? 0 : backoffDelayMs(this.options.backoff, attempts);
       const what = `outbox row ${row.id} (message ${row.messageId}, type ${row.type})`;
       if (waiting)
         this.logger.warn?.(
-          `${what} waits for service "${message.endpoint}": its commands queue does not exist yet ` +
-            `(attempt ${attempts}, again in ${retryInMs} ms)`,
+          `${what} waits for service ${describeEndpoint(message.endpointName ?? endpoint, endpoint)}: its commands ` +
+            `queue does not exist yet (attempt ${attempts}, again in ${retryInMs} ms)`,
         );
       else if (giveUp)
         this.logger.error(`${what} failed ${attempts} time(s), giving up (status failed): ${errorText(error)}`);

@@ -41,9 +41,10 @@ export class InMemoryRequestReply implements RequestReplyTransport {
   }
 
   async send(request: OutgoingRequest): Promise<void> {
-    if (this.closed) throw new QueryInterruptedError(request.endpoint, request.type, 'the transport is closed');
+    const name = request.endpointName ?? request.endpoint;
+    if (this.closed) throw new QueryInterruptedError(name, request.type, 'the transport is closed', request.endpoint);
     const list = endpointsOf(this.broker).get(request.endpoint);
-    if (list === undefined || list.length === 0) throw new NoResponderError(request.endpoint, request.type);
+    if (list === undefined || list.length === 0) throw new NoResponderError(name, request.type, request.endpoint);
     const responder = list[this.next++ % list.length];
     const sink = this.sink;
     // as on a broker: the answer comes later, never in the caller's own call stack

@@ -116,7 +116,10 @@ export class RabbitMqRequestReply implements RequestReplyTransport {
 
   async send(request: OutgoingRequest): Promise<void> {
     const client = this.client;
-    if (client === undefined) throw new QueryInterruptedError(request.endpoint, request.type, 'no reply channel');
+    if (client === undefined) {
+      const name = request.endpointName ?? request.endpoint;
+      throw new QueryInterruptedError(name, request.type, 'no reply channel', request.endpoint);
+    }
     const ch = await client.get(request.deadline, 'query');
     // the caller gave up meanwhile (timed out, connection lost): sent now, it would run after all
     const left = request.deadline - Date.now();

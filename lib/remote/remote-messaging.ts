@@ -10,7 +10,8 @@ import { encodeEnvelope } from '../message/cloudevents.codec';
 import { getMessageInfo } from '../message/message-type';
 import { MessagingTracing } from '../tracing/messaging-tracing.service';
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
-import { applyRoutes, routingTable, type AcceptedRoutes, type RemoteSenders } from './remote-routing';
+import { applyRoutes, routingTable, type AcceptedRoutes, type OwnEndpoint, type RemoteSenders } from './remote-routing';
+import { describeEndpoint, queuePrefixOf } from './remote-endpoints';
 import { RemoteQueryClient, type RemoteQueryCallOptions } from './remote-query.client';
 import { QueryResponder } from './query.responder';
 import { requestReplyFor } from './request-reply.factory';
@@ -66,18 +67,42 @@ export class RemoteMessaging {
     return (o.transport === 'rabbitmq' ? o.rabbitmq?.queuePrefix : undefined) ?? o.serviceName;
   }
 
+  /** An endpoint for errors and logs: `"shipping"`, or `"shipping" (queue prefix "staging-shipping")`. */
+  private describe(endpoint: string): string {
+    return describeEndpoint(endpoint, queuePrefixOf(this.options.remote.endpoints, endpoint));
+  }
+
+  /**
+   * This service as an endpoint: a route's endpoint is its own when `remote.endpoints` maps it to
+   * this service's queue prefix, or, unmapped, when it is that prefix or this service's name.
+   */
+  private own(): OwnEndpoint {
+    const prefix = this.endpoint;
+    const { serviceName, remote } = this.options;
+    const mapped = (e: string) => Object.prototype.hasOwnProperty.call(remote.endpoints, e);
+    return {
+      prefix,
+      is: (e) => queuePrefixOf(remote.endpoints, e) === prefix || (!mapped(e) && e === serviceName),
+      describe: (e) => this.describe(e),
+    };
+  }
+
   /** @internal Applies the routes to the handlers found (after discovery). Throws on conflicting declarations. */
   prepare(): void {
     const table = routingTable(this.options.remote);
     if (table.size === 0) return;
+    const endpoints = this.options.remote.endpoints;
     const senders: RemoteSenders = {
       command: (route) => (envelope, options) => {
+        const prefix = queuePrefixOf(endpoints, route.endpoint);
         const message: OutboundMessage = {
           envelope,
           body: encodeEnvelope(envelope),
           destination: COMMANDS_SUBSCRIBER,
-          endpoint: route.endpoint,
+          endpoint: prefix,
         };
+        // the outbox stores the endpoint as routed, and its relay maps it again (remote.endpoints)
+        if (prefix !== route.endpoint) message.endpointName = route.endpoint;
         const manager = (options as CommandOptions | undefined)?.manager;
         return this.events.publisher.publish([message], manager !== undefined ? { manager } : {});
       },
@@ -86,14 +111,19 @@ export class RemoteMessaging {
           return Promise.reject(
             this.clientError ??
               new InvalidConfigurationError(
-                `query "${route.type}" to "${route.endpoint}": the query client is not started`,
+                `query "${route.type}" to ${this.describe(route.endpoint)}: the query client is not started`,
               ),
           );
         }
         return this.client.request(route.endpoint, envelope, options as RemoteQueryCallOptions | undefined);
       },
     };
-    const accepted = applyRoutes(this.registry, table, this.endpoint, senders);
+    const accepted = applyRoutes(this.registry, table, this.own(), senders);
+    for (const name of Object.keys(endpoints)) {
+      if (![...table.values()].some((r) => r.endpoint === name)) {
+        this.logger.log(`remote.endpoints.${name}: no route names endpoint "${name}" in this service (unused)`);
+      }
+    }
     this.accepted = accepted;
     // upcasters declared on the accepted classes (the explorer registered those of subscribers only)
     for (const [type, route] of [...accepted.commands, ...accepted.queries]) {
@@ -162,7 +192,7 @@ export class RemoteMessaging {
     }
     this.logger.log(
       `remote: accepts ${accepted.commands.size} command type(s) and ${accepted.queries.size} query type(s); ` +
-        `sends to ${[...accepted.queryEndpoints].join(', ') || 'no other service'}`,
+        `sends queries to ${[...accepted.queryEndpoints].map((e) => this.describe(e)).join(', ') || 'no other service'}`,
     );
   }
 

@@ -1,6 +1,7 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { assertKnownKeys } from '../config/known-keys';
-import type { MessageClass } from '../message/message-type';
+import type { RoutableClass } from '../message/command-query';
+import { ENDPOINT_NAME, resolveEndpointPrefixes, type EndpointPrefixes } from './remote-endpoints';
 
 /**
  * Commands and queries across services (option `remote` of `MessagingModule.forRoot`).
@@ -14,11 +15,22 @@ import type { MessageClass } from '../message/message-type';
 export interface RemoteOptions {
   /**
    * Routes by endpoint: `{ shipping: [ShipOrder, GetShipment, 'shipping.CancelShipment'] }`. An
-   * endpoint is the receiving service's `serviceName` (with RabbitMQ: its `queuePrefix` when set).
+   * endpoint is the receiving service's `serviceName` (with RabbitMQ: its `queuePrefix` when set),
+   * or a name that `endpoints` maps to that prefix.
    * Give every service the same routes (a shared contracts module): the receiver accepts from other
-   * services exactly the classes routed to its own name.
+   * services exactly the classes routed to its own name. A routed `Command<R>` resolves to
+   * `undefined` once stored, so a class here must be a `RoutableClass` (`R` is `void`).
    */
-  routes?: Record<string, Array<MessageClass | string>>;
+  routes?: Record<string, Array<RoutableClass | string>>;
+  /**
+   * Queue prefixes of endpoints whose service runs under another prefix in this deployment:
+   * `{ shipping: 'staging-shipping' }` sends what is routed to `shipping` (in `routes` or
+   * `@Message(..., { endpoint })`) to `staging-shipping.commands` / `staging-shipping.queries`.
+   * Unlisted endpoints are their own prefix. Environment: `MESSAGING_REMOTE_ENDPOINTS=shipping=staging-shipping,…`.
+   * A service also takes the routes of the endpoints mapped to its own prefix (and of its
+   * `serviceName`) as its own, so the same map can be given to every service of a deployment.
+   */
+  endpoints?: Record<string, string>;
   /** Default time a routed query waits for its reply, ms (per call: `execute(q, { timeoutMs })`). Default 10000. */
   queryTimeoutMs?: number;
   /** Largest reply accepted and sent, bytes. Default: `maxMessageBytes`. */
@@ -29,14 +41,13 @@ export interface RemoteOptions {
 
 /** `RemoteOptions` after defaults. */
 export interface ResolvedRemoteOptions {
-  routes: Array<{ endpoint: string; message: MessageClass | string }>;
+  routes: Array<{ endpoint: string; message: RoutableClass | string }>;
+  /** `endpoints`, checked: endpoint → queue prefix. */
+  endpoints: EndpointPrefixes;
   queryTimeoutMs: number;
   maxReplyBytes: number;
   sendErrorStack: boolean;
 }
-
-/** Letters, digits, `.`, `_`, `:`, `-`: a RabbitMQ queue prefix and a service name alike. */
-export const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Highest query timeout: 24 h. */
 const MAX_TIMEOUT_MS = 24 * 3600_000;
@@ -58,7 +69,7 @@ export function resolveRemoteOptions(
 ): ResolvedRemoteOptions {
   const o = remote ?? {};
   if (typeof o !== 'object' || o === null) throw new InvalidConfigurationError('remote must be an object');
-  assertKnownKeys(o, ['routes', 'queryTimeoutMs', 'maxReplyBytes', 'sendErrorStack'], 'remote');
+  assertKnownKeys(o, ['routes', 'endpoints', 'queryTimeoutMs', 'maxReplyBytes', 'sendErrorStack'], 'remote');
   const routes: ResolvedRemoteOptions['routes'] = [];
   if (o.routes !== undefined) {
     if (typeof o.routes !== 'object' || o.routes === null || Array.isArray(o.routes)) {
@@ -94,6 +105,7 @@ export function resolveRemoteOptions(
   }
   return {
     routes,
+    endpoints: resolveEndpointPrefixes(o.endpoints),
     queryTimeoutMs: checkTimeout(o.queryTimeoutMs ?? 10_000, 'remote.queryTimeoutMs'),
     maxReplyBytes,
     sendErrorStack: o.sendErrorStack ?? false,

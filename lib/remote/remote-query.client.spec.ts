@@ -23,7 +23,7 @@ class ScriptedTransport implements RequestReplyTransport {
   async close(): Promise<void> {}
 }
 
-const options = { routes: [], queryTimeoutMs: 60_000, maxReplyBytes: 512, sendErrorStack: false };
+const options = { routes: [], endpoints: {}, queryTimeoutMs: 60_000, maxReplyBytes: 512, sendErrorStack: false };
 const envelopes = new EnvelopeFactory('caller');
 
 function setup() {

@@ -11,6 +11,7 @@ import {
 } from '../errors/remote-query.errors';
 import { toErrorInfo } from '../errors/error-info';
 import { checkTimeout, type ResolvedRemoteOptions } from './remote-options';
+import { describeEndpoint, queuePrefixOf } from './remote-endpoints';
 import { decodeReply } from './reply.codec';
 import type { ReplySink, RequestReplyTransport } from './request-reply.interface';
 
@@ -21,7 +22,10 @@ export interface RemoteQueryCallOptions {
 }
 
 interface Pending {
+  /** The endpoint as routed. */
   endpoint: string;
+  /** Its queue prefix (`remote.endpoints`). */
+  prefix: string;
   type: string;
   timer: NodeJS.Timeout;
   resolve: (value: unknown) => void;
@@ -56,11 +60,15 @@ export class RemoteQueryClient implements ReplySink {
     return this.pending.size;
   }
 
-  /** Sends the query of `envelope` to `endpoint` and resolves to the reply's result. */
+  /**
+   * Sends the query of `envelope` to `endpoint` (as routed; its queue prefix from
+   * `remote.endpoints`) and resolves to the reply's result.
+   */
   request(endpoint: string, envelope: MessageEnvelope, options: RemoteQueryCallOptions | undefined): Promise<unknown> {
+    const prefix = queuePrefixOf(this.options.endpoints, endpoint);
     if (this.closed) {
       return Promise.reject(
-        new QueryInterruptedError(endpoint, envelope.type, 'the messaging module is shutting down'),
+        new QueryInterruptedError(endpoint, envelope.type, 'the messaging module is shutting down', prefix),
       );
     }
     let timeoutMs: number;
@@ -75,19 +83,25 @@ export class RemoteQueryClient implements ReplySink {
     const body = encodeEnvelope(envelope);
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(
-        () => this.settle(requestId, new QueryTimeoutError(endpoint, type, timeoutMs)),
+        () => this.settle(requestId, new QueryTimeoutError(endpoint, type, timeoutMs, prefix)),
         timeoutMs,
       );
-      this.pending.set(requestId, { endpoint, type, timer, resolve, reject });
+      this.pending.set(requestId, { endpoint, prefix, type, timer, resolve, reject });
       const deadline = Date.now() + timeoutMs;
       const isPending = () => this.pending.has(requestId);
+      const request = { endpoint: prefix, requestId, type, body, timeoutMs, deadline, isPending };
       this.transport
-        .send({ endpoint, requestId, type, body, timeoutMs, deadline, isPending })
+        .send(prefix === endpoint ? request : { ...request, endpointName: endpoint })
         .catch((error: unknown) => {
           const failure =
             error instanceof MessagingError
               ? error
-              : new QueryInterruptedError(endpoint, type, `it could not be sent: ${toErrorInfo(error).message}`);
+              : new QueryInterruptedError(
+                  endpoint,
+                  type,
+                  `it could not be sent: ${toErrorInfo(error).message}`,
+                  prefix,
+                );
           this.settle(requestId, failure);
         });
     });
@@ -116,17 +130,17 @@ export class RemoteQueryClient implements ReplySink {
       // name (a handler's own QueryInterruptedError from a query it made is a handler error)
       else if (reply.status === 'interrupted') {
         const reason = `the instance of "${p.endpoint}" that took it stopped before answering (queries are not run twice)`;
-        outcome = new QueryInterruptedError(p.endpoint, p.type, reason);
+        outcome = new QueryInterruptedError(p.endpoint, p.type, reason, p.prefix);
       } else if (reply.status === 'too-large') {
         outcome = new ReplyTooLargeError(
           p.type,
           undefined,
           undefined,
-          `service "${p.endpoint}": ${reply.error.message}`,
+          `service ${describeEndpoint(p.endpoint, p.prefix)}: ${reply.error.message}`,
         );
       } else {
         const e = reply.error;
-        outcome = new RemoteHandlerError(p.endpoint, p.type, e.name, e.message, e.stack);
+        outcome = new RemoteHandlerError(p.endpoint, p.type, e.name, e.message, e.stack, p.prefix);
       }
     } catch (error) {
       outcome = error; // MalformedMessageError: the reply is not one
@@ -137,12 +151,14 @@ export class RemoteQueryClient implements ReplySink {
   /** @internal ReplySink: the broker returned the request (no queue for its endpoint). */
   noResponder(requestId: string): void {
     const p = this.pending.get(requestId);
-    if (p !== undefined) this.settle(requestId, new NoResponderError(p.endpoint, p.type));
+    if (p !== undefined) this.settle(requestId, new NoResponderError(p.endpoint, p.type, p.prefix));
   }
 
   /** @internal ReplySink: no pending request can get its reply any more. */
   lost(reason: string): void {
-    for (const [id, p] of [...this.pending]) this.settle(id, new QueryInterruptedError(p.endpoint, p.type, reason));
+    for (const [id, p] of [...this.pending]) {
+      this.settle(id, new QueryInterruptedError(p.endpoint, p.type, reason, p.prefix));
+    }
   }
 
   /** Fails every pending request (`QueryInterruptedError`) and stops. */

@@ -97,6 +97,16 @@ export interface AcceptedRoutes {
   queryEndpoints: Set<string>;
 }
 
+/** This service as an endpoint: which routed endpoints are its own. */
+export interface OwnEndpoint {
+  /** Its queue prefix (`rabbitmq.queuePrefix`, else `serviceName`). */
+  prefix: string;
+  /** Whether a route's endpoint names this service. */
+  is(endpoint: string): boolean;
+  /** The endpoint for errors and logs (both forms when they differ). */
+  describe(endpoint: string): string;
+}
+
 /**
  * Applies the routing table to the handlers found in this service (`own` is its endpoint):
  * routed-away types get a sending entry in `CommandBus`'s and `QueryBus`'s maps (a local handler
@@ -106,26 +116,27 @@ export interface AcceptedRoutes {
 export function applyRoutes(
   registry: HandlerRegistry,
   table: Map<string, RoutedType>,
-  own: string,
+  own: OwnEndpoint,
   senders: RemoteSenders,
 ): AcceptedRoutes {
   const accepted: AcceptedRoutes = { commands: new Map(), queries: new Map(), queryEndpoints: new Set() };
   for (const route of table.values()) {
     const command = localHandler(registry.commands, route);
     const query = localHandler(registry.queries, route);
-    if (route.endpoint !== own) {
+    if (!own.is(route.endpoint)) {
       const local = command ?? query;
       if (local !== undefined) {
         throw new InvalidConfigurationError(
-          `"${route.type}" is routed to service "${route.endpoint}" but ${local.handlerName} handles it in this service ` +
-            `("${own}") too: remove the handler here, or the route (remote.routes / @Message endpoint)`,
+          `"${route.type}" is routed to service ${own.describe(route.endpoint)} but ${local.handlerName} handles it ` +
+            `in this service ("${own.prefix}") too: remove the handler here, or the route (remote.routes / @Message ` +
+            'endpoint), or map that endpoint to this service with remote.endpoints',
         );
       }
       const entry = (send: RequestHandlerEntry['send']): RequestHandlerEntry => ({
         type: route.type,
         version: route.version,
         execute: () => undefined,
-        handlerName: `remote endpoint "${route.endpoint}"`,
+        handlerName: `remote endpoint ${own.describe(route.endpoint)}`,
         transactional: false,
         send,
       });

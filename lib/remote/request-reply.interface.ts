@@ -1,7 +1,9 @@
 /** One routed query as a transport sends it. */
 export interface OutgoingRequest {
-  /** The service (endpoint) that answers it. */
+  /** The queue prefix of the service that answers it (its endpoint after `remote.endpoints`). */
   endpoint: string;
+  /** The endpoint as the routes name it, when `remote.endpoints` maps it to another prefix (for errors). */
+  endpointName?: string;
   /** The request's CloudEvents id: the reply names it (AMQP `correlation-id`, CloudEvents `causationid`). */
   requestId: string;
   /** The query type. */

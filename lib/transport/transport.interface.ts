@@ -20,6 +20,12 @@ export interface OutboundMessage {
    * routed to another service's `commands` queue. Default: this service.
    */
   endpoint?: string;
+  /**
+   * With `endpoint`: the endpoint as the routes name it, when `remote.endpoints` maps it to the
+   * prefix in `endpoint`. The outbox stores this name and maps it again when it publishes the row
+   * (so a row follows the configuration of the instance that publishes it). Transports use `endpoint`.
+   */
+  endpointName?: string;
   /** Delivery attempt number the receiving subscriber will see (1 for a first delivery). */
   attempt?: number;
   /** ISO time of the first failure, carried across retries. */

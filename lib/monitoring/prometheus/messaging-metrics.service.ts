@@ -18,7 +18,8 @@ const SNAPSHOT_REUSE_MS = 1000;
  * Prometheus metrics of this service, when `prom-client` is installed (otherwise `enabled` is
  * false and `metrics()` returns an empty string). Counters and histograms are updated as messages
  * are handled (a `ConsumerObserver` in `SubscriberStats.observers`); gauges (queue depth and
- * consumers, current lag, dead-letter depth, outbox, transport connection) are read from a
+ * consumers, current lag, dead-letter depth, outbox, transport connection, routed queries in
+ * flight) and the stray-replies counter of routed queries are read from a
  * `MessagingMonitor` snapshot at scrape time. Metrics go to `monitoring.prometheus.registry`, by
  * default prom-client's global `register` — so an existing `/metrics` endpoint shows them too.
  */

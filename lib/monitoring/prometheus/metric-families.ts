@@ -1,4 +1,4 @@
-import type { Gauge, Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { MessagingSnapshot } from '../messaging-snapshot.interface';
 import type { PromClientModule } from './prom-client.loader';
 import type { ConsumerMetricFamilies } from './prometheus.observer';
@@ -17,6 +17,8 @@ export interface MetricFamilies extends ConsumerMetricFamilies {
 const byRegistry = new WeakMap<Registry, MetricFamilies>();
 
 type GaugeSpec = {
+  /** `counter` for a count that only grows while the app runs (read from the snapshot, like a gauge). */
+  type?: 'counter';
   name: string;
   help: string;
   labels: string[];
@@ -76,6 +78,19 @@ const GAUGES: GaugeSpec[] = [
     labels: ['service'],
     values: (s) => (s.outbox ? [[{ service: s.service }, pick(s.outbox)]] : []),
   })),
+  {
+    name: 'messaging_remote_queries_in_flight',
+    help: 'Routed queries of this service waiting for their reply.',
+    labels: ['service'],
+    values: (s) => (s.remote ? [[{ service: s.service }, s.remote.inFlight]] : []),
+  },
+  {
+    type: 'counter',
+    name: 'messaging_remote_stray_replies_total',
+    help: 'Replies to routed queries dropped because no pending request matched them (late after a timeout, duplicated, unknown).',
+    labels: ['service'],
+    values: (s) => (s.remote ? [[{ service: s.service }, s.remote.strayReplies]] : []),
+  },
 ];
 
 function gauge(
@@ -83,16 +98,29 @@ function gauge(
   registry: Registry,
   spec: GaugeSpec,
   sources: Set<SnapshotSource>,
-): Gauge<string> {
+): Gauge<string> | Counter<string> {
+  const read = async () => {
+    const snapshots = await Promise.all([...sources].map((src) => src.scrapeSnapshot().catch(() => undefined)));
+    return snapshots.flatMap((snap) => (snap ? spec.values(snap) : []));
+  };
+  const common = { name: spec.name, help: spec.help, labelNames: spec.labels, registers: [registry] };
+  if (spec.type === 'counter') {
+    // the running total kept by the app, set at scrape time (a counter resets when the app restarts)
+    return new prom.Counter({
+      ...common,
+      async collect() {
+        const values = await read();
+        this.reset();
+        for (const [labels, value] of values) this.inc(labels, value);
+      },
+    });
+  }
   return new prom.Gauge({
-    name: spec.name,
-    help: spec.help,
-    labelNames: spec.labels,
-    registers: [registry],
+    ...common,
     async collect() {
+      const values = await read();
       this.reset();
-      const snapshots = await Promise.all([...sources].map((src) => src.scrapeSnapshot().catch(() => undefined)));
-      for (const snap of snapshots) if (snap) for (const [labels, value] of spec.values(snap)) this.set(labels, value);
+      for (const [labels, value] of values) this.set(labels, value);
     },
   });
 }

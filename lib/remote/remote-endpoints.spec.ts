@@ -1,0 +1,53 @@
+import { describeEndpoint, queuePrefixOf } from './remote-endpoints';
+import { toOutboxRow } from '../outbox/outbox.publisher';
+import { toOutboundMessage } from '../outbox/outbox.relay';
+import type { ClaimedOutboxRow } from '../outbox/outbox.store';
+import { EnvelopeFactory } from '../message/envelope.factory';
+import { encodeEnvelope } from '../message/cloudevents.codec';
+
+const envelope = new EnvelopeFactory('orders').create('shipping.Ship', 1, { parcelId: 'p' });
+
+/** The claimed row of what `toOutboxRow` stores. */
+function stored(endpoint: string, endpointName?: string): ClaimedOutboxRow {
+  const row = toOutboxRow({
+    envelope,
+    body: encodeEnvelope(envelope),
+    destination: 'commands',
+    endpoint,
+    ...(endpointName !== undefined ? { endpointName } : {}),
+  });
+  return { ...row, id: '1', attempts: 0 } as unknown as ClaimedOutboxRow;
+}
+
+describe('remote.endpoints: queue prefixes of endpoints', () => {
+  it('maps a listed endpoint and leaves the others (including Object.prototype names) as they are', () => {
+    const map = { shipping: 'staging-shipping' };
+    expect(queuePrefixOf(map, 'shipping')).toBe('staging-shipping');
+    expect(queuePrefixOf(map, 'billing')).toBe('billing');
+    expect(queuePrefixOf(map, 'constructor')).toBe('constructor');
+    expect(describeEndpoint('shipping', 'staging-shipping')).toBe('"shipping" (queue prefix "staging-shipping")');
+    expect(describeEndpoint('billing', 'billing')).toBe('"billing"');
+  });
+
+  it('stores the endpoint as routed in the outbox row, and maps it with the relaying instance’s map', () => {
+    const row = stored('staging-shipping', 'shipping');
+    expect(JSON.parse(row.headers)).toEqual({ endpoint: 'shipping' });
+    expect(toOutboundMessage(row, { shipping: 'staging-shipping' })).toMatchObject({
+      endpoint: 'staging-shipping',
+      endpointName: 'shipping',
+    });
+    // the map changed (or was removed) after the row was written: the row follows the new one
+    expect(toOutboundMessage(row, { shipping: 'qa-shipping' }).endpoint).toBe('qa-shipping');
+    const unmapped = toOutboundMessage(row, {});
+    expect(unmapped.endpoint).toBe('shipping');
+    expect(unmapped.endpointName).toBeUndefined();
+  });
+
+  it('maps a row written before the map existed (it stored the name, then also the prefix)', () => {
+    const old = stored('shipping');
+    expect(toOutboundMessage(old, { shipping: 'staging-shipping' })).toMatchObject({
+      endpoint: 'staging-shipping',
+      endpointName: 'shipping',
+    });
+  });
+});

@@ -135,7 +135,7 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
       count: 3,
       types: { OpsShipOrder: 3 },
     });
-    expect(groups[0].topFrame).toBe('Shipping.onPlaced (operations.pg-rabbitmq.spec.ts)'); // no line: stable across deploys
+    expect(groups[0].topFrame).toBe('Shipping.onPlaced (operations.pg-rabbitmq.spec)'); // no line: stable across deploys
     await waitUntil(() => alerts.length === 3, 'three alerts');
     const states = alerts.map((a) => (a.kind === 'dead-letter' ? [a.group?.id, a.group?.state, a.group?.count] : []));
     expect(states).toEqual([

@@ -139,6 +139,7 @@ export { MessagingOperationsService } from './operations/messaging-operations.se
 export type {
   MessagingOperations,
   FailureGroup,
+  FailureGroupScan,
   DryRunResult,
   Journey,
   JourneyMessage,

@@ -33,6 +33,20 @@ export interface FailureGroup {
   ids: string[];
 }
 
+/**
+ * Failure groups with how much of the dead-letter queue they were built from: the oldest dead
+ * letters up to a limit (10,000). `truncated` says the queue held more, so counts are partial and
+ * groups of newer dead letters may be missing.
+ */
+export interface FailureGroupScan {
+  /** Failure groups, largest first. */
+  groups: FailureGroup[];
+  /** How many dead letters were read (of every subscriber, also with a subscriber filter). */
+  scanned: number;
+  /** Whether the queue held more dead letters than were read. */
+  truncated: boolean;
+}
+
 /** What a dry run of one dead letter found. */
 export interface DryRunResult {
   deadLetterId: string;
@@ -83,12 +97,18 @@ export interface Journey {
   roots: JourneyMessage[];
   /** How many messages in all. */
   total: number;
+  /** How many dead letters of the queue were read for it (when the queue was read). */
+  deadLettersScanned?: number;
+  /** Whether the queue held more dead letters than were read: dead letters of this journey may be missing. */
+  deadLettersTruncated?: boolean;
 }
 
 /** Operations on failures and journeys, injectable (exported from the package root). */
 export interface MessagingOperations {
   /** Failure groups, largest first. */
   failureGroups(filter?: { subscriber?: string }): Promise<FailureGroup[]>;
+  /** Failure groups with how many dead letters were read and whether the queue held more (optional: newer back ends). */
+  failureGroupScan?(filter?: { subscriber?: string }): Promise<FailureGroupScan>;
   /** One group by id, or undefined. */
   failureGroup(id: string): Promise<FailureGroup | undefined>;
   /** Replays the group's dead letters to the subscriber that failed; returns how many. */

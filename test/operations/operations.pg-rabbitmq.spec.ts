@@ -217,7 +217,13 @@ describe('operations back end (RabbitMQ, PostgreSQL outbox, durable dead letters
     const byMessage = await ops.journey(child.id);
     expect(byMessage.correlationId).toBe(correlationId);
     expect(byMessage.total).toBe(6);
-    expect(await ops.journey('nothing-known')).toEqual({ query: 'nothing-known', roots: [], total: 0 });
+    expect(await ops.journey('nothing-known')).toEqual({
+      query: 'nothing-known',
+      roots: [],
+      total: 0,
+      deadLettersScanned: 0, // the group was retried: the queue is empty
+      deadLettersTruncated: false,
+    });
   });
 
   it('purges a group with its token; the history keeps it as purged', async () => {

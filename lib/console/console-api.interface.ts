@@ -16,7 +16,7 @@ export interface FailureGroup {
   errorName: string;
   /** The error message with ids, numbers and quoted values replaced by placeholders (part of the key). */
   normalizedMessage: string;
-  /** The top application stack frame (not node_modules or node:internal), e.g. `OrderProjector.onCreated (src/orders/projector.ts:42)` (part of the key). */
+  /** The top application stack frame (not node_modules or node:internal), e.g. `OrderProjector.onCreated (orders/projector)`: no line, no script extension (part of the key). */
   topFrame?: string;
   /** How many dead letters. */
   count: number;

@@ -4,12 +4,14 @@ import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
   createDeadLetterMigration,
+  DEAD_LETTER_REMOVED_OUTSIDE,
   DeadLetterAdmin,
   EventBus,
   Message,
   MessageContext,
   MessagingOperationsService,
   MessagingTransactions,
+  OutboxIntegration,
   Subscribe,
   type MessageTransport,
   MESSAGING_TRANSPORT,
@@ -18,7 +20,6 @@ import {
 import { parseArgs } from '../../lib/cli/args';
 import type { CliIo } from '../../lib/cli/cli-io';
 import { dlqGroups, trace } from '../../lib/cli/operations.commands';
-import { REMOVED_OUTSIDE } from '../../lib/dead-letter/dead-letter-records';
 import { FailureGroupAdmin } from '../../lib/operations/failure-group-admin';
 import { OperatorLog } from '../../lib/operations/operator-log';
 import { deadLetterFromMessage } from '../../lib/transport/rabbitmq/rabbitmq.message';
@@ -209,7 +210,7 @@ describe('the extent of a dead-letter read, purge reads, stale durable records (
     expect(await records('purged', 'shipping')).toBe(3);
     expect(await records('dead', 'billing')).toBe(1); // still in the queue: still open
     const closed = await ops.deadLetterHistory({ groupId: shippingGroup });
-    expect(closed.map((r) => [r.status, r.statusBy])).toEqual(Array(3).fill(['purged', REMOVED_OUTSIDE]));
+    expect(closed.map((r) => [r.status, r.statusBy])).toEqual(Array(3).fill(['purged', DEAD_LETTER_REMOVED_OUTSIDE]));
 
     const before = alerts.length;
     await moduleRef.get(EventBus).publish(new OrderPlaced('D-4'));
@@ -220,6 +221,11 @@ describe('the extent of a dead-letter read, purge reads, stale durable records (
       state: 'new',
       count: 1,
     });
+
+    // a replay or purge by the library that a full read overtook still says what became of it
+    const table = moduleRef.get(OutboxIntegration).feature!.deadLetters!;
+    expect(await table.mark([closed[0].id], 'replayed', 'dave')).toBe(1);
+    expect(await records('replayed', 'shipping')).toBe(1);
   });
 
   it('a purge reads the queue once to check the token and once to remove exactly the group it showed', async () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { MESSAGING_TRANSPORT } from '../../messaging.tokens';
 import type { MessageTransport } from '../../transport/transport.interface';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letter/dead-letter.interface';
-import { REMOVED_OUTSIDE, type DeadLetterRecordsHolder } from '../../dead-letter/dead-letter-records';
+import { DEAD_LETTER_REMOVED_OUTSIDE, type DeadLetterRecordsHolder } from '../../dead-letter/dead-letter-records';
 import type { FailureGroup } from '../../console/console-api.interface';
 import { OutboxIntegration } from '../../outbox/outbox-integration';
 import { DeadLetterReplayError } from '../../transport/rabbitmq/errors/dead-letter-replay.error';
@@ -83,7 +83,7 @@ export class DeadLetterAdmin {
   /**
    * After a full read of the queue: open (`dead`) durable records of this service's dead letters that
    * are not in the queue — removed outside the library (management UI, a TTL, a purge of the queue) —
-   * are marked `purged` by {@link REMOVED_OUTSIDE}, so their group no longer counts them as open
+   * are marked `purged` by {@link DEAD_LETTER_REMOVED_OUTSIDE}, so their group no longer counts them as open
    * (new/growing). Only those dead-lettered over a minute before the read began. A failure is logged.
    */
   private async closeMissing(present: DeadLetter[], started: number): Promise<void> {
@@ -96,7 +96,7 @@ export class DeadLetterAdmin {
         prefix,
         present.map((d) => d.id),
         before,
-        REMOVED_OUTSIDE,
+        DEAD_LETTER_REMOVED_OUTSIDE,
       );
       if (closed > 0) {
         this.logger.log(`${closed} dead letter(s) recorded as open are no longer in the queue: marked purged`);

@@ -104,16 +104,25 @@ export async function dlqGroups(
 ): Promise<number> {
   onlyFlags(args, ['subscriber', 'json']);
   if (args.positionals.length > 2) throw new UsageError('dlq groups takes no argument');
-  const list = await groups.groups({ subscriber: stringFlag(args, 'subscriber') });
+  const { groups: list, scanned, truncated } = await groups.scan({ subscriber: stringFlag(args, 'subscriber') });
   const total = list.reduce((n, g) => n + g.count, 0);
   if (args.flags.json) {
     const shown = list.map(({ example: _example, ...g }) => g);
-    io.out(JSON.stringify({ service, total, groups: shown }, null, 2));
+    io.out(JSON.stringify({ service, total, scanned, truncated, groups: shown }, null, 2));
     return EXIT.OK;
   }
   io.out(`${total} dead letter(s) of service "${service}" in ${list.length} failure group(s)`);
+  if (truncated) io.out(truncatedLine(scanned, 'the groups and counts cover those only'));
   for (const g of list) io.out(describeGroup(g));
   return EXIT.OK;
+}
+
+/** The line that says a read of the dead-letter queue stopped at its limit. */
+export function truncatedLine(scanned: number, consequence: string): string {
+  return (
+    `PARTIAL: the dead-letter queue holds more than the ${scanned} oldest dead letters read; ${consequence} ` +
+    `(retry or purge what is shown, then run this again)`
+  );
 }
 
 /** A group as text: every field read from the wire (ids, names, types, messages, frames) through `printable`. */
@@ -212,7 +221,7 @@ export async function trace(
         inboxTable: tableFromEnv(env, 'MESSAGING_INBOX_TABLE', DEFAULT_INBOX_TABLE)!,
       },
       records: recordsFrom(env, db),
-      deadLetters: transport && (() => transport.admin.list({ limit: 10_000 })),
+      deadLetterScan: transport && (() => transport.admin.scan()),
     };
     const journey = await readJourney(id, sources);
     if (args.flags.json) {
@@ -224,6 +233,9 @@ export async function trace(
       return EXIT.NOT_FOUND;
     }
     io.out(printable(`journey of ${id} (correlation id ${journey.correlationId}): ${journey.total} message(s)`));
+    if (journey.deadLettersTruncated) {
+      io.out(truncatedLine(journey.deadLettersScanned ?? 0, 'newer dead letters of this journey are not shown'));
+    }
     const walk = (m: JourneyMessage, indent: string) => {
       io.out(`${indent}- ${printable(describeMessage(m))}`);
       for (const h of m.handledBy) io.out(printable(`${indent}    handled by ${h.subscriber} at ${h.processedAt}`));

@@ -16,7 +16,7 @@ export interface FailureGroup {
   errorName: string;
   /** The error message with ids, numbers and quoted values replaced by placeholders (part of the key). */
   normalizedMessage: string;
-  /** The top application stack frame (not node_modules or node:internal), e.g. `OrderProjector.onCreated (src/orders/projector.ts:42)` (part of the key). */
+  /** The top application stack frame (not node_modules or node:internal), e.g. `OrderProjector.onCreated (orders/projector)`: no line, no script extension (part of the key). */
   topFrame?: string;
   /** How many dead letters. */
   count: number;
@@ -31,6 +31,20 @@ export interface FailureGroup {
   example: DeadLetter;
   /** Dead-letter ids, oldest first. */
   ids: string[];
+}
+
+/**
+ * Failure groups with how much of the dead-letter queue they were built from: the oldest dead
+ * letters up to a limit (10,000). `truncated` says the queue held more, so counts are partial and
+ * groups of newer dead letters may be missing.
+ */
+export interface FailureGroupScan {
+  /** Failure groups, largest first. */
+  groups: FailureGroup[];
+  /** How many dead letters were read (of every subscriber, also with a subscriber filter). */
+  scanned: number;
+  /** Whether the queue held more dead letters than were read. */
+  truncated: boolean;
 }
 
 /** What a dry run of one dead letter found. */
@@ -83,12 +97,18 @@ export interface Journey {
   roots: JourneyMessage[];
   /** How many messages in all. */
   total: number;
+  /** How many dead letters of the queue were read for it (when the queue was read). */
+  deadLettersScanned?: number;
+  /** Whether the queue held more dead letters than were read: dead letters of this journey may be missing. */
+  deadLettersTruncated?: boolean;
 }
 
 /** Operations on failures and journeys, injectable (exported from the package root). */
 export interface MessagingOperations {
   /** Failure groups, largest first. */
   failureGroups(filter?: { subscriber?: string }): Promise<FailureGroup[]>;
+  /** Failure groups with how many dead letters were read and whether the queue held more (optional: newer back ends). */
+  failureGroupScan?(filter?: { subscriber?: string }): Promise<FailureGroupScan>;
   /** One group by id, or undefined. */
   failureGroup(id: string): Promise<FailureGroup | undefined>;
   /** Replays the group's dead letters to the subscriber that failed; returns how many. */

@@ -13,9 +13,10 @@ const CONSOLE_SCRIPT_APP = String.raw`
   function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
   function setToken(value) { try { if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
 
-  /** A call to the console's API; rejects with the server's message and status. */
-  function api(method, path, body) {
-    var headers = { 'Accept': 'application/json', 'X-Messaging-Console': '1' };
+  /** A call to the console's API; rejects with the server's message and status. \`headers\`, if given, gets the answer's headers. */
+  function api(method, path, body, headers) {
+    var seeHeaders = headers;
+    headers = { 'Accept': 'application/json', 'X-Messaging-Console': '1' };
     if (token()) headers['X-Messaging-Console-Token'] = token();
     var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
@@ -23,7 +24,7 @@ const CONSOLE_SCRIPT_APP = String.raw`
       return res.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (res.ok) return data;
+        if (res.ok) { if (seeHeaders) seeHeaders(res.headers); return data; }
         var message = data && typeof data === 'object' ? data.message : undefined;
         if (Array.isArray(message)) message = message.join('; ');
         var err = new Error(typeof message === 'string' && message ? message : res.status + ' ' + res.statusText);
@@ -55,7 +56,12 @@ const CONSOLE_SCRIPT_APP = String.raw`
       var depth = overview.deadLetterQueue ? overview.deadLetterQueue.depth : undefined;
       var g = state.groupsRead;
       if (force !== true && g && depth !== undefined && depth === g.depth && Date.now() - g.at < 30000) return [overview, g.groups];
-      return api('GET', 'groups').then(function (groups) {
+      var scan = {};
+      return api('GET', 'groups', undefined, function (headers) {
+        scan.scanned = headers.get('X-Dead-Letters-Scanned');
+        scan.truncated = headers.get('X-Dead-Letters-Truncated') === 'true';
+      }).then(function (groups) {
+        renderTruncated(scan);
         state.groupsRead = { depth: depth, at: Date.now(), groups: groups };
         return [overview, groups];
       });
@@ -90,6 +96,16 @@ const CONSOLE_SCRIPT_APP = String.raw`
   }
   /** A refresh that starts after the one under way, if any (so that it shows an action's effect). */
   function refreshNow() { return Promise.resolve(state.loading).then(function () { return refresh(true); }); }
+
+  /** The notice above the groups when they were built from only part of the dead-letter queue. */
+  function renderTruncated(scan) {
+    var notice = $('groups-truncated');
+    notice.hidden = !scan.truncated;
+    notice.textContent = scan.truncated
+      ? 'Partial: the dead-letter queue holds more than the ' + num(Number(scan.scanned)) + ' oldest dead letters read. ' +
+        'The groups and counts below cover those only; groups of newer dead letters may be missing. Retry or purge the groups shown, then reload.'
+      : '';
+  }
 
   function renderGroups(groups) {
     var box = $('groups');

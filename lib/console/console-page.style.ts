@@ -51,6 +51,7 @@ main { max-width: 1280px; margin: 0 auto; padding: 16px 24px 48px; }
 .count { display: inline-block; min-width: 24px; padding: 0 8px; border-radius: 999px; background: #e5e9f0;
   font-size: 13px; text-align: center; vertical-align: 2px; }
 .count.bad { background: var(--bad); color: #fff; }
+.notice.warn { margin: 0 0 10px; padding: 10px 14px; border-radius: 8px; border: 1px solid #f0d08a; background: #fff8e6; color: #7a5200; }
 .empty { padding: 16px; border: 1px dashed var(--line); border-radius: 8px; color: var(--muted); text-align: center; }
 .empty.ok { color: var(--ok); border-color: #a6e3c0; background: var(--ok-bg); }
 .groups { display: grid; gap: 12px; }

@@ -92,6 +92,7 @@ export function renderConsolePage(options: ResolvedConsoleOptions): string {
       <h2 id="failures-title">Failure groups <span id="groups-count" class="count"></span></h2>
       <p class="hint">Dead letters that failed in one subscriber for one cause. <b>Dry run</b> runs the handler on a sample inside a transaction that is always rolled back, its publishes captured (PostgreSQL outbox only); writes outside the message's transaction fail the dry run, and calls to outside systems are not undone (handlers can check <code>MessageContext.isDryRun</code>). Then <b>Retry</b> sends the group back to that subscriber.</p>
     </div>
+    <p id="groups-truncated" class="notice warn" role="status" hidden></p>
     <div id="groups" class="groups"></div>
   </section>
   <section class="block" id="subscribers-block" aria-labelledby="subscribers-title">

@@ -136,6 +136,9 @@ export const CONSOLE_SCRIPT_VIEWS = String.raw`
     return [
       h('p', { class: 'journey-summary' }, plural(j.total, 'message'),
         j.correlationId ? [' with correlation id ', h('code', { text: j.correlationId })] : null),
+      j.deadLettersTruncated ? h('p', { class: 'notice warn', role: 'status', 'data-notice': 'truncated',
+        text: 'Partial: only the ' + num(j.deadLettersScanned) + ' oldest dead letters of the queue were read; ' +
+          'dead letters of this journey that are newer are not shown.' }) : null,
       h('ul', null, j.roots.map(function (m) { return renderJourneyMessage(m, 0); })),
     ];
   }

@@ -15,6 +15,7 @@ import {
   Post,
   Query,
   Req,
+  Res,
   UseGuards,
   type CanActivate,
   type Type,
@@ -36,6 +37,16 @@ import { MessagingConsoleService } from './console.service';
 import { CONSOLE_CONTENT_SECURITY_POLICY, renderConsolePage } from './console-page';
 
 const MAX_ID = 200;
+
+/** Response headers of `GET api/groups`: how many dead letters the groups were built from, and whether the queue held more. */
+export const SCANNED_HEADER = 'X-Dead-Letters-Scanned';
+export const TRUNCATED_HEADER = 'X-Dead-Letters-Truncated';
+
+/** The part of the platform's response the groups route uses (Express and Fastify both have it). */
+interface HeaderResponse {
+  setHeader?(name: string, value: string): unknown;
+  header?(name: string, value: string): unknown;
+}
 
 /** The routes of the console under `path`, guarded by the app's `guard` (when given) on every route. */
 export function createConsoleController(path: string, guard?: Type<CanActivate> | CanActivate): Type {
@@ -71,9 +82,21 @@ export function createConsoleController(path: string, guard?: Type<CanActivate> 
     @Get('api/groups')
     @UseGuards(ConsoleAccessGuard)
     @Header('Cache-Control', 'no-store')
-    groups(@Query('subscriber') subscriber?: unknown): Promise<FailureGroup[]> {
+    async groups(
+      @Query('subscriber') subscriber: unknown,
+      @Res({ passthrough: true }) res: HeaderResponse,
+    ): Promise<FailureGroup[]> {
       const filter = subscriber === undefined || subscriber === '' ? undefined : text(subscriber, 'subscriber');
-      return http(() => this.console.groups(filter));
+      const scan = await http(() => this.console.groups(filter));
+      // the body stays the array it always was; the scan's extent travels in headers
+      for (const [name, value] of [
+        [SCANNED_HEADER, String(scan.scanned)],
+        [TRUNCATED_HEADER, String(scan.truncated)],
+      ]) {
+        if (res.setHeader) res.setHeader(name, value);
+        else res.header?.(name, value);
+      }
+      return scan.groups;
     }
 
     @Get('api/groups/:id')

@@ -1,7 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MessagingMonitor } from '../monitoring/messaging-monitor.service';
 import type { MessagingSnapshot } from '../monitoring/messaging-snapshot.interface';
-import type { DryRunResult, FailureGroup, Journey, MessagingOperations } from './console-api.interface';
+import type {
+  DryRunResult,
+  FailureGroup,
+  FailureGroupScan,
+  Journey,
+  MessagingOperations,
+} from './console-api.interface';
 import type { ConsoleAction, ResolvedConsoleOptions } from './console-options.interface';
 import { MESSAGING_CONSOLE_OPERATIONS, MESSAGING_CONSOLE_OPTIONS } from './console.tokens';
 import { clean } from './console-access.guard';
@@ -28,10 +34,20 @@ export class MessagingConsoleService {
     return this.monitor.snapshot();
   }
 
-  /** Failure groups, largest first. */
-  async groups(subscriber?: string): Promise<FailureGroup[]> {
-    const groups = await this.operations.failureGroups(subscriber ? { subscriber } : undefined);
-    return groups.map(trimmed);
+  /**
+   * Failure groups, largest first, with how many dead letters were read and whether the queue held
+   * more (a back end without `failureGroupScan` gives the groups only: `scanned` is then their sum).
+   */
+  async groups(subscriber?: string): Promise<FailureGroupScan> {
+    const filter = subscriber ? { subscriber } : undefined;
+    const scan = this.operations.failureGroupScan
+      ? await this.operations.failureGroupScan(filter)
+      : await this.operations.failureGroups(filter).then((groups) => ({
+          groups,
+          scanned: groups.reduce((n, g) => n + g.count, 0),
+          truncated: false,
+        }));
+    return { ...scan, groups: scan.groups.map(trimmed) };
   }
 
   /** One group with its current purge token, or undefined. */

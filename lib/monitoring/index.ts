@@ -32,6 +32,8 @@ export { MessagingMetricsController } from './prometheus/metrics.controller';
 export { MessagingHealthIndicator, type MessagingHealthResult } from './health/messaging-health.indicator';
 export {
   DeadLetterAdmin,
+  DEAD_LETTER_SCAN_LIMIT,
+  type DeadLetterScan,
   type DeadLetterSelection,
   type ProgressCallback,
 } from './dead-letters/dead-letter-admin.service';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetter } from '../dead-letter/dead-letter.interface';
-import type { FailureGroup } from '../console/console-api.interface';
+import type { FailureGroup, FailureGroupScan } from '../console/console-api.interface';
 import type { DeadLetterAdmin, ProgressCallback } from '../monitoring/dead-letters/dead-letter-admin.service';
 import { groupFailures } from '../monitoring/dead-letters/failure-groups';
 import { FailureGroupNotFoundError, PurgeTokenMismatchError } from '../errors/operations.errors';
@@ -15,25 +15,39 @@ import { OperatorLog } from './operator-log';
  */
 export class FailureGroupAdmin {
   constructor(
-    private readonly admin: Pick<DeadLetterAdmin, 'list' | 'find' | 'replay' | 'purge'>,
+    private readonly admin: Pick<DeadLetterAdmin, 'scan' | 'list' | 'find' | 'replay' | 'purge'>,
     private readonly log: OperatorLog = new OperatorLog(),
   ) {}
 
   /** Listings in progress, by subscriber filter: callers at the same time share one scan of the queue. */
-  private readonly scans = new Map<string, Promise<FailureGroup[]>>();
+  private readonly scans = new Map<string, Promise<FailureGroupScan>>();
 
   /**
    * Failure groups, largest first. Reading a broker's dead-letter queue means consuming and giving
    * back every message (RabbitMQ): concurrent callers (several console tabs) share one read.
    */
-  groups(filter: { subscriber?: string } = {}): Promise<FailureGroup[]> {
+  async groups(filter: { subscriber?: string } = {}): Promise<FailureGroup[]> {
+    return (await this.scan(filter)).groups;
+  }
+
+  /**
+   * Failure groups of the oldest dead letters (at most `DeadLetterAdmin.scanLimit`, 10,000), with how
+   * many were read and whether the queue held more. The subscriber filter applies to what was read.
+   */
+  scan(filter: { subscriber?: string } = {}): Promise<FailureGroupScan> {
     const subscriber = filter.subscriber;
     const key = subscriber === undefined ? '' : `=${subscriber}`;
     let scan = this.scans.get(key);
     if (!scan) {
       scan = this.admin
-        .list(subscriber === undefined ? {} : { subscriber })
-        .then(groupFailures)
+        .scan()
+        .then(({ deadLetters, scanned, truncated }) => ({
+          groups: groupFailures(
+            subscriber === undefined ? deadLetters : deadLetters.filter((d) => d.subscriber === subscriber),
+          ),
+          scanned,
+          truncated,
+        }))
         .finally(() => this.scans.delete(key));
       this.scans.set(key, scan);
     }

@@ -5,6 +5,7 @@ import { decodeEnvelope } from '../message/cloudevents.codec';
 import type { MessageEnvelope } from '../message/envelope';
 import { quoteTable } from '../outbox/outbox-options.validator';
 import type { OutboxDatabase } from '../outbox/outbox.ddl';
+import type { DeadLetterScan } from '../monitoring/dead-letters/dead-letter-admin.service';
 
 /** Where a journey is read from; each source is optional. */
 export interface JourneySources {
@@ -14,6 +15,8 @@ export interface JourneySources {
   records?: DeadLetterRecords;
   /** The transport's dead letters now. */
   deadLetters?: () => Promise<DeadLetter[]>;
+  /** The transport's dead letters now, with whether the queue held more (used instead of `deadLetters`). */
+  deadLetterScan?: () => Promise<DeadLetterScan>;
 }
 
 /** Most outbox rows one journey reads. */
@@ -33,9 +36,11 @@ function likeLiteral(text: string): string {
  * of it (durable record and the dead-letter queue), arranged as a causation tree. A message the
  * outbox does not know but the inbox handled (published by another service) appears as a node of
  * type `?`. Outbox rows are found by their payload (no index: an operator's query, bounded to 2000 rows).
+ * With `deadLetterScan`, the journey says how many dead letters of the queue were read and whether it held more.
  */
 export async function readJourney(query: string, sources: JourneySources): Promise<Journey> {
-  const live = (await sources.deadLetters?.()) ?? [];
+  const scan = await sources.deadLetterScan?.();
+  const live = scan?.deadLetters ?? (await sources.deadLetters?.()) ?? [];
   const correlationId = await resolveCorrelation(query, sources, live);
   const nodes = new Map<string, Node>();
   const node = (env: MessageEnvelope): Node => {
@@ -123,7 +128,8 @@ export async function readJourney(query: string, sources: JourneySources): Promi
     });
   }
   if (tables) await addHandled(tables, nodes, correlationId);
-  return tree(query, correlationId, nodes);
+  const journey = tree(query, correlationId, nodes);
+  return scan ? { ...journey, deadLettersScanned: scan.scanned, deadLettersTruncated: scan.truncated } : journey;
 }
 
 function decoded(payload: string): MessageEnvelope | undefined {

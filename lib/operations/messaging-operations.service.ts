@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { DryRunResult, FailureGroup, Journey, MessagingOperations } from '../console/console-api.interface';
+import type {
+  DryRunResult,
+  FailureGroup,
+  FailureGroupScan,
+  Journey,
+  MessagingOperations,
+} from '../console/console-api.interface';
 import { DeadLetterAdmin } from '../monitoring/dead-letters/dead-letter-admin.service';
 import { OutboxIntegration } from '../outbox/outbox-integration';
 import { HandlerRegistry } from '../discovery/handler.registry';
@@ -15,8 +21,6 @@ import { DeadLetterNotFoundError, InvalidJourneyQueryError } from '../errors/ope
 
 const DEFAULT_SAMPLE = 5;
 const MAX_SAMPLE = 50;
-/** Dead letters of the queue a journey looks through (the oldest). */
-const JOURNEY_DEAD_LETTERS = 10_000;
 
 /**
  * Operations on failures and journeys (issue 16), injectable from the package root and used by the
@@ -45,6 +49,14 @@ export class MessagingOperationsService implements MessagingOperations {
   /** Failure groups of the dead letters now in the queue (of one subscriber, with `filter`), largest first. */
   failureGroups(filter?: { subscriber?: string }): Promise<FailureGroup[]> {
     return this.groups().groups(filter);
+  }
+
+  /**
+   * Failure groups as `failureGroups`, with how many dead letters were read and whether the queue
+   * held more than the 10,000 oldest that are read (the groups are then partial).
+   */
+  failureGroupScan(filter?: { subscriber?: string }): Promise<FailureGroupScan> {
+    return this.groups().scan(filter);
   }
 
   /** One failure group by its id, or undefined (drained, purged, never existed). */
@@ -98,7 +110,8 @@ export class MessagingOperationsService implements MessagingOperations {
 
   /**
    * The journey of a correlation id or message id: from this service's outbox and inbox tables
-   * (when the outbox is on), the durable dead-letter record and the dead-letter queue.
+   * (when the outbox is on), the durable dead-letter record and the dead-letter queue (its oldest
+   * 10,000: `deadLettersTruncated` says when it held more).
    */
   journey(id: string): Promise<Journey> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
@@ -113,7 +126,7 @@ export class MessagingOperationsService implements MessagingOperations {
         inboxTable: feature.options.inboxTable,
       },
       records: feature?.deadLetters,
-      deadLetters: () => this.deadLetters.list({ limit: JOURNEY_DEAD_LETTERS }),
+      deadLetterScan: () => this.deadLetters.scan(),
     });
   }
 

@@ -144,7 +144,7 @@ describe('operations console end to end (Chromium, RabbitMQ, PostgreSQL outbox)'
     expect(await group().locator('.group-message').textContent()).toBe(
       'carrier rate missing for order SO-<n> (zone <n>)',
     );
-    expect(await group().locator('.group-meta').textContent()).toContain('Shipping.ship (console-e2e.browser.spec.ts)');
+    expect(await group().locator('.group-meta').textContent()).toContain('Shipping.ship (console-e2e.browser.spec)');
     await page.locator('[data-card="groups"] .value', { hasText: '1' }).waitFor();
     await cell('shipping', 10)
       .filter({ hasText: String(ORDERS) })

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import request from 'supertest';
 import {
+  DeadLetterAdmin,
   DeadLetterService,
   EventBus,
   Message,
@@ -115,6 +116,26 @@ describe('console HTTP API with a token (Express, in-memory transport)', () => {
       .set('X-Messaging-Console-Token', token);
     expect(groups.body).toHaveLength(1);
     expect(groups.body[0]).toMatchObject({ subscriber: 'shipping', errorName: 'RangeError', count: 3 });
+    // how many dead letters the groups were built from travels in headers (the body stays the array)
+    expect(groups.headers['x-dead-letters-scanned']).toBe('3');
+    expect(groups.headers['x-dead-letters-truncated']).toBe('false');
+  });
+
+  it('says in headers when the groups were built from only the oldest dead letters', async () => {
+    const admin = app.get(DeadLetterAdmin);
+    admin.scanLimit = 2; // instead of 10,000
+    try {
+      const groups = await request(server())
+        .get('/ops/messaging/api/groups')
+        .set('X-Messaging-Console', '1')
+        .set('X-Messaging-Console-Token', token)
+        .expect(200);
+      expect(groups.body[0]).toMatchObject({ subscriber: 'shipping', count: 2 });
+      expect(groups.headers['x-dead-letters-scanned']).toBe('2');
+      expect(groups.headers['x-dead-letters-truncated']).toBe('true');
+    } finally {
+      admin.scanLimit = 10_000;
+    }
   });
 
   it('refuses reads without the X-Messaging-Console header, and any call a browser marks as cross-site', async () => {

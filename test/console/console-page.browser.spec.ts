@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Injectable, type INestApplication } from '@nestjs/common';
 import type { Page } from 'playwright-core';
-import { DeadLetterService, EventBus, Message, MessagingConsoleModule, Subscribe } from '../../lib';
+import { DeadLetterAdmin, DeadLetterService, EventBus, Message, MessagingConsoleModule, Subscribe } from '../../lib';
 import { waitFor } from '../setup/wait';
 import { uniqueService } from '../monitoring/monitoring-app.helper';
 import { openBrowser, pageProblems, startConsoleApp, testToken } from './console-app.helper';
@@ -133,5 +133,27 @@ describe('console page in Chromium (in-memory transport)', () => {
     }
     // at most one read of the groups: the periodic one (every 30 s), should it fall in this window
     expect(calls.filter((c) => c.endsWith('/api/groups')).length).toBeLessThanOrEqual(1);
+  });
+
+  it('shows a notice when the groups were built from only the oldest dead letters, and none when from all', async () => {
+    const admin = app.get(DeadLetterAdmin);
+    admin.scanLimit = 1; // instead of 10,000
+    try {
+      const before = await app.get(DeadLetterService).count();
+      await app.get(EventBus).publish(new Hostile('a', {}));
+      await app.get(EventBus).publish(new Hostile('b', {}));
+      await waitFor(async () => (await app.get(DeadLetterService).count()) === before + 2, 'two more dead letters');
+      const notice = page.locator('#groups-truncated');
+      await notice.waitFor({ state: 'visible', timeout: 20_000 }); // the queue's depth moved: the groups are read
+      expect(await notice.textContent()).toMatch(
+        /^Partial: the dead-letter queue holds more than the 1 oldest dead letters read\. /,
+      );
+      expect(await page.locator('article.group .group-count').first().textContent()).toContain('1');
+      admin.scanLimit = 10_000;
+      await app.get(EventBus).publish(new Hostile('c', {})); // moves the depth again: read again
+      await notice.waitFor({ state: 'hidden', timeout: 20_000 });
+    } finally {
+      admin.scanLimit = 10_000;
+    }
   });
 });

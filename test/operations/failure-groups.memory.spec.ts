@@ -79,7 +79,7 @@ describe('MessagingOperationsService failure groups (in-memory transport)', () =
       ['RangeError', 'order <n> not found in warehouse <str>', 3],
       ['TypeError', 'carrier is undefined', 3],
     ]);
-    expect(groups[0].topFrame).toBe('Shipping.onPlaced (failure-groups.memory.spec.ts)'); // no line: stable across deploys
+    expect(groups[0].topFrame).toBe('Shipping.onPlaced (failure-groups.memory.spec)'); // no line: stable across deploys
     expect(await ops.failureGroup(groups[1].id)).toEqual(groups[1]);
     expect(await ops.failureGroups({ subscriber: 'nobody' })).toEqual([]);
   });

@@ -122,8 +122,8 @@ describe('topApplicationFrame', () => {
   ].join('\n');
 
   it('skips node_modules, node internals and the library; keys on function and file from src/ on, no line', () => {
-    expect(topApplicationFrame(stack, '/srv/other/lib/')).toBe('OrderProjector.onCreated (orders/projector.ts)');
-    expect(topApplicationFrame(stack, lib)).toBe('ConsumerPipeline.invoke (consumer/consumer.pipeline.js)');
+    expect(topApplicationFrame(stack, '/srv/other/lib/')).toBe('OrderProjector.onCreated (orders/projector)');
+    expect(topApplicationFrame(stack, lib)).toBe('ConsumerPipeline.invoke (consumer/consumer.pipeline)');
   });
 
   it('gives the line (no column) for display only, relative to the working directory', () => {
@@ -146,11 +146,37 @@ describe('topApplicationFrame', () => {
       at('/app/releases/2026-12-08/dist/ship.js:31:9'), // next deploy: folder and line moved
       at('file:///srv/app/dist/ship.js:7:1'),
     ].map((s) => topApplicationFrame(s, lib));
-    expect(new Set(keys)).toEqual(new Set(['Ship.on (ship.js)']));
-    expect(topApplicationFrame(at('/srv/app/dist/billing/ship.js:7:1'), lib)).toBe('Ship.on (billing/ship.js)');
-    expect(topApplicationFrame(at('/srv/app/build/ship.js:1:1'), lib)).toBe('Ship.on (ship.js)');
-    expect(topApplicationFrame(at('/srv/app/out/ship.js:1:1'), lib)).toBe('Ship.on (ship.js)');
-    expect(topApplicationFrame(at('C:\\app\\src\\orders\\ship.ts:1:1'), lib)).toBe('Ship.on (orders/ship.ts)');
+    expect(new Set(keys)).toEqual(new Set(['Ship.on (ship)']));
+    expect(topApplicationFrame(at('/srv/app/dist/billing/ship.js:7:1'), lib)).toBe('Ship.on (billing/ship)');
+    expect(topApplicationFrame(at('/srv/app/build/ship.js:1:1'), lib)).toBe('Ship.on (ship)');
+    expect(topApplicationFrame(at('/srv/app/out/ship.js:1:1'), lib)).toBe('Ship.on (ship)');
+    expect(topApplicationFrame(at('C:\\app\\src\\orders\\ship.ts:1:1'), lib)).toBe('Ship.on (orders/ship)');
+  });
+
+  it('drops the script extension: a .ts frame (source maps) and a .js frame (none) are one group', () => {
+    const at = (file: string) => `Error: x\n    at Ship.on (${file}:7:1)`;
+    const keys = [
+      '/srv/app/src/orders/ship.ts',
+      '/srv/app/dist/orders/ship.js',
+      '/srv/app/dist/orders/ship.mjs',
+      '/srv/app/dist/orders/ship.cjs',
+      '/srv/app/src/orders/ship.mts',
+      '/srv/app/src/orders/ship.cts',
+      'file:///srv/app/dist/orders/ship.JS',
+    ].map((f) => topApplicationFrame(at(f), lib));
+    expect(new Set(keys)).toEqual(new Set(['Ship.on (orders/ship)']));
+    // only the last extension, only a script's: the rest of the name stays
+    expect(topApplicationFrame(at('/srv/app/src/orders/ship.spec.ts'), lib)).toBe('Ship.on (orders/ship.spec)');
+    expect(topApplicationFrame(at('/srv/app/src/orders/ship.jsx'), lib)).toBe('Ship.on (orders/ship.jsx)');
+    expect(topApplicationFrame(at('/srv/app/src/orders/ts'), lib)).toBe('Ship.on (orders/ts)');
+    const dl = (file: string): DeadLetter =>
+      deadLetter('1', 'broken', '2026-01-01T00:00:01Z', {
+        error: { name: 'Error', message: 'broken', stack: at(`${here}/${file}`) },
+      });
+    expect(failureGroupId(failureKeyOf(dl('src/ship.ts')))).toBe(failureGroupId(failureKeyOf(dl('dist/ship.js'))));
+    expect(groupFailures([dl('src/ship.ts'), dl('dist/ship.js')])).toHaveLength(1);
+    // the line shown keeps the file as recorded
+    expect(topApplicationFrameAt(at('/srv/app/dist/orders/ship.js'), cwd, lib)).toBe('Ship.on (dist/orders/ship.js:7)');
   });
 
   it('keeps the path after the last src/dist/lib/build/out folder, else the base name', () => {
@@ -162,7 +188,7 @@ describe('topApplicationFrame', () => {
   });
 
   it('reads anonymous frames and has none without an application frame', () => {
-    expect(topApplicationFrame('Error: x\n    at /srv/app/src/main.ts:3:1', lib)).toBe('main.ts');
+    expect(topApplicationFrame('Error: x\n    at /srv/app/src/main.ts:3:1', lib)).toBe('main');
     expect(topApplicationFrame('Error: x\n    at node:internal/timers:1:1', lib)).toBeUndefined();
     expect(topApplicationFrame(undefined, lib)).toBeUndefined();
     expect(topApplicationFrameAt(undefined, cwd, lib)).toBeUndefined();
@@ -171,7 +197,7 @@ describe('topApplicationFrame', () => {
   it("skips this library's own frames by default", () => {
     const own = path.resolve(__dirname, '../../consumer/consumer.pipeline.ts');
     const stack = `Error: x\n    at ConsumerPipeline.handle (${own}:1:1)\n    at Projector.on (/srv/app/src/p.ts:9:1)`;
-    expect(topApplicationFrame(stack)).toBe('Projector.on (p.ts)');
+    expect(topApplicationFrame(stack)).toBe('Projector.on (p)');
     expect(topApplicationFrameAt(stack, cwd)).toBe('Projector.on (src/p.ts:9)');
   });
 });
@@ -214,7 +240,7 @@ describe('groupFailures', () => {
     expect(deadlock).toMatchObject({
       subscriber: 'shipping',
       errorName: 'QueryFailedError',
-      topFrame: 'Ship.on (ship.ts)',
+      topFrame: 'Ship.on (ship)',
       firstSeenAt: '2026-01-01T00:00:02Z',
       lastSeenAt: '2026-01-01T00:00:03Z',
       types: { OrderPlaced: 1, OrderCancelled: 1 },

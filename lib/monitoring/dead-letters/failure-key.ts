@@ -12,7 +12,8 @@ export interface FailureKey {
   normalizedMessage: string;
   /**
    * The top application stack frame without line or column, its file from the last source/build
-   * folder on (see {@link topApplicationFrame}), e.g. `OrderProjector.onCreated (orders/projector.ts)`,
+   * folder on and without script extension (see {@link topApplicationFrame}), e.g.
+   * `OrderProjector.onCreated (orders/projector)`,
    * if one was recorded.
    */
   topFrame?: string;
@@ -145,21 +146,25 @@ export function stableFilePath(file: string): string {
   return parts[parts.length - 1] ?? file;
 }
 
+/** Script extensions dropped from a frame's file in the key: `.ts` with source maps and `.js` without are one file. */
+const SCRIPT_EXTENSION = /\.(?:[cm]?ts|[cm]?js)$/i;
+
 /**
  * The first application frame of a recorded stack (`ErrorInfo.stack`, whose first lines are kept):
  * not in `node_modules`, not `node:internal`, not this library. Rendered as the key of a failure
  * group: `Function (path)`, the path from the last `src`/`dist`/`lib`/`build`/`out` folder on (see
- * {@link stableFilePath}), without line or column — so it does not depend on the working directory,
- * the release folder or where in the file the code moved on the last deploy — or undefined when
- * none was recorded. {@link topApplicationFrameAt} gives the frame with its line, for display.
+ * {@link stableFilePath}) without its script extension (`.ts`, `.js`, `.mjs`, `.cjs`, `.mts`, `.cts`),
+ * without line or column — so it does not depend on the working directory, the release folder,
+ * where in the file the code moved on the last deploy or whether source maps were on (`ship.ts` /
+ * `ship.js`) — or undefined when none was recorded. {@link topApplicationFrameAt} gives the frame with its line, for display.
  *
- * @example topApplicationFrame('Error\n    at Ship.on (/srv/app/dist/orders/ship.js:7:3)') // 'Ship.on (orders/ship.js)'
+ * @example topApplicationFrame('Error\n    at Ship.on (/srv/app/dist/orders/ship.js:7:3)') // 'Ship.on (orders/ship)'
  * @param libraryRoot frames under this folder count as the library's own (default: this package's source).
  */
 export function topApplicationFrame(stack: string | undefined, libraryRoot: string = LIBRARY_ROOT): string | undefined {
   const frame = firstApplicationFrame(stack, libraryRoot);
   if (!frame) return undefined;
-  const file = stableFilePath(frame.file);
+  const file = stableFilePath(frame.file).replace(SCRIPT_EXTENSION, '');
   return frame.fn ? `${frame.fn} (${file})` : file;
 }
 

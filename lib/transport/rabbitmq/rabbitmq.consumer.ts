@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { toErrorInfo } from '../../errors/error-info';
 import type { LoggerService } from '@nestjs/common';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
@@ -89,6 +90,9 @@ export class SubscriberConsumer {
     this.prefetch = Math.max(this.concurrency, deps.prefetch ?? this.concurrency);
     this.redeliveryLimit = Math.max(1, deps.redeliveryLimit);
     this.failures = new FailurePublisher(this.queue, descriptor.name, deps);
+    // every delivery queued for a commit group listens to it until it is taken: up to `prefetch`
+    // listeners at once by design, not a leak (Node warns past 10)
+    setMaxListeners(0, this.stop.signal);
   }
 
   /** Declares the topology (a mismatch throws here, readably) and starts consuming. */

@@ -32,7 +32,7 @@ export {
   type UpcastFunction,
 } from './message/message-type';
 
-export { Command, Query, type ResultOf, type RoutableMessage, type RoutableClass } from './message/command-query';
+export { Command, Query, type ResultOf } from './message/command-query';
 export type { RemoteOptions } from './remote/remote-options';
 export { RemoteMessaging, type RemoteQueryStats } from './remote/remote-messaging';
 export type { CommandOptions, QueryOptions } from './remote/call-options';

@@ -25,8 +25,7 @@ export class CommandBus {
    * `InvalidMessageError` when it breaks its validation rules, or whatever the handler throws.
    * A `Command<R>` resolves to `R`. A command routed to another service (option `remote`,
    * `@Message(..., { endpoint })`) resolves to `undefined` once it is stored (outbox write in the
-   * caller's transaction, else broker confirm), not when it is handled; such a route compiles only
-   * for a `Command<void>` (`RoutableClass`).
+   * caller's transaction, else broker confirm), not when it is handled.
    */
   execute<R>(command: Command<R>, options?: CommandOptions): Promise<R>;
   /** Executes a command that does not extend `Command<R>`: type its result with `execute<R>(...)`. */

@@ -1,6 +1,5 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { MESSAGE_METADATA } from '../decorators/metadata.keys';
-import type { RoutableClass } from './command-query';
 
 /** A function that turns a payload of version `n` into version `n + 1`. */
 export type UpcastFunction = (data: any) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -17,8 +16,7 @@ export interface MessageOptions {
   /**
    * For a command or query: the service (endpoint) that handles it. `CommandBus`/`QueryBus` of every
    * other service send it there; the service of that name handles it with its `@CommandHandler` /
-   * `@QueryHandler` (see `RemoteOptions`). Default: handled in process. A class with an endpoint
-   * must be a `RoutableClass`: a routed `Command<R>` resolves to `undefined`, so `R` must be `void`.
+   * `@QueryHandler` (see `RemoteOptions`). Default: handled in process.
    */
   endpoint?: string;
 }
@@ -73,8 +71,6 @@ export function assertTypeAndVersion(type: unknown, version: unknown, where: str
  * export class OrderCreated { constructor(readonly orderId: string, readonly currency: string) {} }
  * ```
  */
-export function Message(type: string, options: MessageOptions & { endpoint: string }): (target: RoutableClass) => void;
-export function Message(type: string, options?: MessageOptions): ClassDecorator;
 export function Message(type: string, options: MessageOptions = {}): ClassDecorator {
   const version = options.version ?? 1;
   assertTypeAndVersion(type, version, `@Message('${String(type)}')`);

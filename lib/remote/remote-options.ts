@@ -1,6 +1,6 @@
 import { InvalidConfigurationError } from '../errors/invalid-configuration.error';
 import { assertKnownKeys } from '../config/known-keys';
-import type { RoutableClass } from '../message/command-query';
+import type { MessageClass } from '../message/message-type';
 import { ENDPOINT_NAME, resolveEndpointPrefixes, type EndpointPrefixes } from './remote-endpoints';
 
 /**
@@ -18,10 +18,9 @@ export interface RemoteOptions {
    * endpoint is the receiving service's `serviceName` (with RabbitMQ: its `queuePrefix` when set),
    * or a name that `endpoints` maps to that prefix.
    * Give every service the same routes (a shared contracts module): the receiver accepts from other
-   * services exactly the classes routed to its own name. A routed `Command<R>` resolves to
-   * `undefined` once stored, so a class here must be a `RoutableClass` (`R` is `void`).
+   * services exactly the classes routed to its own name.
    */
-  routes?: Record<string, Array<RoutableClass | string>>;
+  routes?: Record<string, Array<MessageClass | string>>;
   /**
    * Queue prefixes of endpoints whose service runs under another prefix in this deployment:
    * `{ shipping: 'staging-shipping' }` sends what is routed to `shipping` (in `routes` or
@@ -41,7 +40,7 @@ export interface RemoteOptions {
 
 /** `RemoteOptions` after defaults. */
 export interface ResolvedRemoteOptions {
-  routes: Array<{ endpoint: string; message: RoutableClass | string }>;
+  routes: Array<{ endpoint: string; message: MessageClass | string }>;
   /** `endpoints`, checked: endpoint → queue prefix. */
   endpoints: EndpointPrefixes;
   queryTimeoutMs: number;

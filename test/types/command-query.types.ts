@@ -7,15 +7,12 @@ import {
   CommandBus,
   CommandHandler,
   EventBus,
-  Message,
   Query,
   QueryBus,
   QueryHandler,
   type ICommandHandler,
   type IQueryHandler,
-  type RemoteOptions,
   type ResultOf,
-  type RoutableClass,
 } from '../../lib';
 
 interface OrderView {
@@ -132,36 +129,4 @@ export async function typedResults(commands: CommandBus, queries: QueryBus, even
 class CqrsStyle extends CqrsCommand<number> {}
 export async function cqrsClasses(commands: CommandBus): Promise<number> {
   return commands.execute<number>(new CqrsStyle());
-}
-
-// A command routed to another service resolves to undefined once stored, whatever Command<R> says:
-// only a Command<void> (or a query, or a class that is no Command) can be routed.
-@Message('types.RoutedCancel', { endpoint: 'shipping' })
-export class RoutedCancel extends Command<void> {}
-
-@Message('types.RoutedGet', { endpoint: 'shipping' })
-export class RoutedGet extends Query<OrderView> {}
-
-@Message('types.RoutedPlain', { endpoint: 'shipping' })
-export class RoutedPlain {
-  constructor(readonly n: number) {}
-}
-
-// @ts-expect-error: a routed Command<{ orderId: string }> would resolve to undefined, not to its result
-@Message('types.RoutedPlace', { endpoint: 'shipping' })
-export class RoutedPlace extends Command<{ orderId: string }> {}
-
-@Message('types.LocalPlace') // in process: a result is fine
-export class LocalPlace extends Command<{ orderId: string }> {}
-
-export const routes: RemoteOptions = {
-  routes: { shipping: [CancelOrder, GetOrder, LegacyCommand, RoutedCancel, 'shipping.Anything'] },
-};
-// @ts-expect-error: PlaceOrder is a Command<{ orderId: string }>, routed it would resolve to undefined
-export const wrongRoutes: RemoteOptions = { routes: { shipping: [PlaceOrder] } };
-export const routable: RoutableClass[] = [GetOrder, CancelOrder];
-
-export async function routedResult(commands: CommandBus): Promise<void> {
-  const nothing: void = await commands.execute(new RoutedCancel());
-  void nothing;
 }

@@ -150,7 +150,6 @@ export type {
   DeadLetterRecordStatus,
   DeadLetterRecords,
 } from './dead-letter/dead-letter-records';
-export { DEAD_LETTER_REMOVED_OUTSIDE } from './dead-letter/dead-letter-records';
 export { createDeadLetterMigration } from './outbox/dead-letter.migration';
 export { createDeadLetterEntities } from './outbox/messaging-entities';
 export { DEFAULT_DEAD_LETTER_TABLE } from './outbox/dead-letter.ddl';

@@ -87,7 +87,7 @@ export function createConsoleController(path: string, guard?: Type<CanActivate> 
       @Res({ passthrough: true }) res: HeaderResponse,
     ): Promise<FailureGroup[]> {
       const filter = subscriber === undefined || subscriber === '' ? undefined : text(subscriber, 'subscriber');
-      const scan = await http(() => this.console.groups(filter));
+      const scan = await http(() => this.console.groupScan(filter));
       // the body stays the array it always was; the scan's extent travels in headers
       for (const [name, value] of [
         [SCANNED_HEADER, String(scan.scanned)],

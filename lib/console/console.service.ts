@@ -34,11 +34,16 @@ export class MessagingConsoleService {
     return this.monitor.snapshot();
   }
 
+  /** Failure groups, largest first (built from at most the oldest 10,000 dead letters: see `groupScan`). */
+  async groups(subscriber?: string): Promise<FailureGroup[]> {
+    return (await this.groupScan(subscriber)).groups;
+  }
+
   /**
    * Failure groups, largest first, with how many dead letters were read and whether the queue held
    * more (a back end without `failureGroupScan` gives the groups only: `scanned` is then their sum).
    */
-  async groups(subscriber?: string): Promise<FailureGroupScan> {
+  async groupScan(subscriber?: string): Promise<FailureGroupScan> {
     const filter = subscriber ? { subscriber } : undefined;
     const scan = this.operations.failureGroupScan
       ? await this.operations.failureGroupScan(filter)

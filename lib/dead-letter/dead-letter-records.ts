@@ -55,22 +55,11 @@ export interface DeadLetterRecords {
   record(deadLetter: DeadLetter, groupId: string): Promise<{ openBefore: number; inserted: boolean }>;
   /**
    * Marks open records `replayed` or `purged` (by whom: empty when unknown); resolves how many changed.
-   * Records closed by `closeMissing` count as open here: a replay or purge that removed the dead letter
-   * just before a full read of the queue (which then did not find it) still says what became of it.
    */
   mark(ids: readonly string[], status: Exclude<DeadLetterRecordStatus, 'dead'>, actor: string): Promise<number>;
   /** Records, newest first. */
   list(query?: DeadLetterRecordQuery): Promise<DeadLetterRecord[]>;
-  /**
-   * Marks `purged` (by `actor`) the open records of source queues starting with `sourceQueuePrefix`
-   * that were dead-lettered before `before` (ISO) and are not among `present` (the ids a full read of
-   * the queue found): they were removed outside the library. Resolves how many changed.
-   */
-  closeMissing?(sourceQueuePrefix: string, present: readonly string[], before: string, actor: string): Promise<number>;
 }
-
-/** Who `closeMissing` names as having removed a dead letter that left the queue outside the library. */
-export const DEAD_LETTER_REMOVED_OUTSIDE = '(not in the queue: removed outside the library)';
 
 /** A database timestamp (a `Date`, or text) as an ISO string. */
 export function iso(value: unknown): string {
@@ -151,25 +140,9 @@ export class PostgresDeadLetterRecords implements DeadLetterRecords {
     if (ids.length === 0) return 0;
     const [row] = await this.rows(
       `WITH u AS (UPDATE ${this.quoted} SET status = $2, status_at = now(), status_by = $3 ` +
-        `WHERE id = ANY($1::varchar[]) AND (status = 'dead' OR status_by = $4) RETURNING id) ` +
+        `WHERE id = ANY($1::varchar[]) AND status = 'dead' RETURNING id) ` +
         `SELECT count(*)::int AS n FROM u`,
-      [[...ids], status, actor ? actor.slice(0, 100) : null, DEAD_LETTER_REMOVED_OUTSIDE],
-    );
-    return Number(row.n);
-  }
-
-  async closeMissing(
-    sourceQueuePrefix: string,
-    present: readonly string[],
-    before: string,
-    actor: string,
-  ): Promise<number> {
-    const prefix = `${sourceQueuePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const [row] = await this.rows(
-      `WITH u AS (UPDATE ${this.quoted} SET status = 'purged', status_at = now(), status_by = $4 ` +
-        `WHERE status = 'dead' AND source_queue LIKE $1 ESCAPE '\\' AND dead_lettered_at < $3::timestamptz ` +
-        `AND NOT (id = ANY($2::varchar[])) RETURNING id) SELECT count(*)::int AS n FROM u`,
-      [prefix, [...present], before, actor.slice(0, 100)],
+      [[...ids], status, actor ? actor.slice(0, 100) : null],
     );
     return Number(row.n);
   }

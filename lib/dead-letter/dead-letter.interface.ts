@@ -54,9 +54,4 @@ export interface DeadLetterStore {
   replay(filter?: DeadLetterFilter): Promise<number>;
   /** Deletes the selected dead letters. Returns how many were deleted. */
   purge(filter?: DeadLetterFilter): Promise<number>;
-  /**
-   * What every `sourceQueue` of this store's dead letters starts with (`<queue prefix>.`), when the
-   * store knows it: lets the durable dead-letter table be reconciled with the queue.
-   */
-  sourceQueuePrefix?(): string;
 }

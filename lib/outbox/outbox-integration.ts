@@ -82,13 +82,7 @@ export class OutboxIntegration {
         );
       }
     }
-    const feature = new Feature(
-      outbox,
-      dataSource as never,
-      this.transport,
-      new Logger('MessagingOutbox'),
-      this.options.remote.endpoints,
-    );
+    const feature = new Feature(outbox, dataSource as never, this.transport, new Logger('MessagingOutbox'));
     this.feature = feature;
     events.publisher = feature.publisher;
     this.unitOfWork = feature.unitOfWork;

@@ -10,7 +10,6 @@ import type { OutboxStore, OutboxTableStats } from './outbox.store';
 import { PostgresOutboxStore } from './postgres-outbox.store';
 import { SqliteOutboxStore } from './sqlite-outbox.store';
 import { OutboxRelay } from './outbox.relay';
-import type { EndpointPrefixes } from '../remote/remote-endpoints';
 import { OutboxPublisher } from './outbox.publisher';
 import { OutboxRetryScheduler } from './outbox.retry-scheduler';
 import { OutboxTransactionRunner } from './outbox-transaction.runner';
@@ -88,8 +87,6 @@ export class OutboxFeature {
     readonly dataSource: DataSource,
     transport: MessageTransport,
     private readonly logger: LoggerService = new Logger('MessagingOutbox'),
-    /** `remote.endpoints`: the relay maps the endpoint stored with a routed command to its queue prefix. */
-    endpoints: EndpointPrefixes = {},
   ) {
     const resolved = validateOutboxOptions(options);
     this.options =
@@ -118,7 +115,7 @@ export class OutboxFeature {
       this.database === 'postgres'
         ? new PostgresOutboxStore(dataSource, outboxTable, inboxTable, this.options.preparedStatements)
         : new SqliteOutboxStore(dataSource, outboxTable, inboxTable);
-    this.relay = new OutboxRelay(this.store, transport, this.options, logger, endpoints);
+    this.relay = new OutboxRelay(this.store, transport, this.options, logger);
     const instanceId = uuidv7();
     const signal = channel !== null ? new PgWakeSignal(dataSource, channel, instanceId, logger) : undefined;
     this.signal = signal;

@@ -34,8 +34,14 @@ export function toOutboxRow(message: OutboundMessage, delayMs = 0): NewOutboxRow
   if (message.attempt !== undefined) headers.attempt = message.attempt;
   if (message.firstFailureAt !== undefined) headers.firstFailureAt = message.firstFailureAt;
   if (message.carriedHeaders !== undefined) headers.carried = jsonHeaders(message.carriedHeaders);
-  // the endpoint as routed, not its queue prefix: the relay maps it with its own remote.endpoints
-  if (message.endpoint !== undefined) headers.endpoint = message.endpointName ?? message.endpoint;
+  // the queue prefix decided in the caller's transaction: the relay publishes there, whatever its own
+  // remote.endpoints say (a lagging or misconfigured instance must not send it to another deployment);
+  // the endpoint as routed, when it differs, for logs and errors
+  if (message.endpoint !== undefined) {
+    headers.endpoint = message.endpoint;
+    if (message.endpointName !== undefined && message.endpointName !== message.endpoint)
+      headers.endpointName = message.endpointName;
+  }
   return {
     messageId: message.envelope.id,
     type: message.envelope.type,

@@ -6,7 +6,7 @@ import { backoffDelayMs } from './outbox-options.validator';
 import { errorText, type BatchResult, type ClaimedOutboxRow, type OutboxStore } from './outbox.store';
 import { RelayRateMeter } from './relay-rate.meter';
 import { UnroutableMessageError } from '../transport/rabbitmq/errors/unroutable-message.error';
-import { describeEndpoint, queuePrefixOf, type EndpointPrefixes } from '../remote/remote-endpoints';
+import { describeEndpoint } from '../remote/remote-endpoints';
 
 const MAX_ERROR_BACKOFF_MS = 5000;
 const BUSY_RETRY_MS = 5;
@@ -16,19 +16,21 @@ interface RowHeaders {
   attempt?: number;
   firstFailureAt?: string;
   /**
-   * The other service a routed command goes to, as routed (`OutboundMessage.endpointName ?? endpoint`):
-   * its queue prefix is looked up in `remote.endpoints` when the row is published.
+   * The queue prefix of the other service a routed command goes to (`OutboundMessage.endpoint`), as
+   * `remote.endpoints` resolved it in the caller's transaction.
    */
   endpoint?: string;
+  /** The endpoint as routed, when `remote.endpoints` mapped it to another prefix (`OutboundMessage.endpointName`). */
+  endpointName?: string;
   /** Headers of the failed delivery a retry carries (`OutboundMessage.carriedHeaders`). */
   carried?: Record<string, unknown>;
 }
 
 /**
- * Rebuilds the `OutboundMessage` of a row, the endpoint of a routed command mapped to its queue
- * prefix by `endpoints` (`remote.endpoints` now); throws when the stored body cannot be decoded.
+ * Rebuilds the `OutboundMessage` of a row (a routed command goes to the queue prefix stored with it);
+ * throws when the stored body cannot be decoded.
  */
-export function toOutboundMessage(row: ClaimedOutboxRow, endpoints: EndpointPrefixes = {}): OutboundMessage {
+export function toOutboundMessage(row: ClaimedOutboxRow): OutboundMessage {
   const envelope = decodeEnvelope(row.payload);
   const message: OutboundMessage = { envelope, body: row.payload };
   if (row.destination !== null) message.destination = row.destination;
@@ -41,8 +43,8 @@ export function toOutboundMessage(row: ClaimedOutboxRow, endpoints: EndpointPref
   if (typeof headers.attempt === 'number') message.attempt = headers.attempt;
   if (typeof headers.firstFailureAt === 'string') message.firstFailureAt = headers.firstFailureAt;
   if (typeof headers.endpoint === 'string') {
-    message.endpoint = queuePrefixOf(endpoints, headers.endpoint);
-    if (message.endpoint !== headers.endpoint) message.endpointName = headers.endpoint;
+    message.endpoint = headers.endpoint;
+    if (typeof headers.endpointName === 'string') message.endpointName = headers.endpointName;
   }
   const carried = headers.carried;
   if (carried !== null && typeof carried === 'object' && !Array.isArray(carried)) message.carriedHeaders = carried;
@@ -78,8 +80,6 @@ export class OutboxRelay {
       'batchSize' | 'maxAttempts' | 'backoff' | 'pollIntervalMs' | 'relayConcurrency'
     >,
     private readonly logger: LoggerService,
-    /** `remote.endpoints`: queue prefixes of the endpoints routed commands are stored for. */
-    private readonly endpoints: EndpointPrefixes = {},
   ) {}
 
   /** Whether the loop runs. */
@@ -241,7 +241,7 @@ export class OutboxRelay {
   private async publishRow(row: ClaimedOutboxRow, result: BatchResult): Promise<boolean> {
     let message: OutboundMessage;
     try {
-      message = toOutboundMessage(row, this.endpoints);
+      message = toOutboundMessage(row);
     } catch (error) {
       this.logger.error(
         `outbox row ${row.id} (message ${row.messageId}) cannot be decoded, giving up: ${errorText(error)}`,

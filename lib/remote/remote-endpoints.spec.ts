@@ -29,25 +29,14 @@ describe('remote.endpoints: queue prefixes of endpoints', () => {
     expect(describeEndpoint('billing', 'billing')).toBe('"billing"');
   });
 
-  it('stores the endpoint as routed in the outbox row, and maps it with the relaying instance’s map', () => {
+  it('stores the queue prefix decided in the caller’s transaction, and the relay publishes there as it is', () => {
     const row = stored('staging-shipping', 'shipping');
-    expect(JSON.parse(row.headers)).toEqual({ endpoint: 'shipping' });
-    expect(toOutboundMessage(row, { shipping: 'staging-shipping' })).toMatchObject({
-      endpoint: 'staging-shipping',
-      endpointName: 'shipping',
-    });
-    // the map changed (or was removed) after the row was written: the row follows the new one
-    expect(toOutboundMessage(row, { shipping: 'qa-shipping' }).endpoint).toBe('qa-shipping');
-    const unmapped = toOutboundMessage(row, {});
-    expect(unmapped.endpoint).toBe('shipping');
-    expect(unmapped.endpointName).toBeUndefined();
-  });
-
-  it('maps a row written before the map existed (it stored the name, then also the prefix)', () => {
-    const old = stored('shipping');
-    expect(toOutboundMessage(old, { shipping: 'staging-shipping' })).toMatchObject({
-      endpoint: 'staging-shipping',
-      endpointName: 'shipping',
-    });
+    expect(JSON.parse(row.headers)).toEqual({ endpoint: 'staging-shipping', endpointName: 'shipping' });
+    // whatever the relaying instance's own remote.endpoints say (it takes none): no re-routing later
+    expect(toOutboundMessage(row)).toMatchObject({ endpoint: 'staging-shipping', endpointName: 'shipping' });
+    const unmapped = stored('shipping');
+    expect(JSON.parse(unmapped.headers)).toEqual({ endpoint: 'shipping' });
+    expect(toOutboundMessage(unmapped).endpoint).toBe('shipping');
+    expect(toOutboundMessage(unmapped).endpointName).toBeUndefined();
   });
 });

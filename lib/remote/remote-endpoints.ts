@@ -65,6 +65,11 @@ export function parseEndpointPrefixes(raw: string, variable: string): Record<str
           `${JSON.stringify(pair.trim())} is not one`,
       );
     }
+    if (!ENDPOINT_NAME.test(parts[0])) {
+      throw new InvalidConfigurationError(
+        `${variable}: endpoint ${JSON.stringify(parts[0])} must be 1-100 letters, digits, ".", "_", ":" or "-"`,
+      );
+    }
     if (Object.prototype.hasOwnProperty.call(out, parts[0])) {
       throw new InvalidConfigurationError(`${variable} names endpoint ${JSON.stringify(parts[0])} twice`);
     }

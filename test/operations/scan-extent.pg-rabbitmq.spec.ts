@@ -1,17 +1,16 @@
+import type { Message as AmqpMessage } from 'amqplib';
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
   createDeadLetterMigration,
-  DEAD_LETTER_REMOVED_OUTSIDE,
   DeadLetterAdmin,
   EventBus,
   Message,
   MessageContext,
   MessagingOperationsService,
   MessagingTransactions,
-  OutboxIntegration,
   Subscribe,
   type MessageTransport,
   MESSAGING_TRANSPORT,
@@ -22,8 +21,8 @@ import type { CliIo } from '../../lib/cli/cli-io';
 import { dlqGroups, trace } from '../../lib/cli/operations.commands';
 import { FailureGroupAdmin } from '../../lib/operations/failure-group-admin';
 import { OperatorLog } from '../../lib/operations/operator-log';
-import { deadLetterFromMessage } from '../../lib/transport/rabbitmq/rabbitmq.message';
 import { TEST_DATABASE_URL } from '../setup/services';
+import { deadLetterFromMessage } from '../../lib/transport/rabbitmq/rabbitmq.message';
 import { cleanup, rawConnection, runId, TEST_AMQP_URL } from '../rabbitmq/rabbitmq-test.helpers';
 import { compileMonitoredModule, waitUntil } from '../monitoring/monitoring-app.helper';
 import { dropAll, pgDataSource, uniqueTables } from '../outbox/helpers/outbox-test.db';
@@ -31,8 +30,7 @@ import { dropAll, pgDataSource, uniqueTables } from '../outbox/helpers/outbox-te
 /*
  * How much of the dead-letter queue failure groups and journeys were built from (the read stops at
  * a limit, lowered here to 2 instead of 10,000); a purge that reads the queue once to check the
- * token and once to remove; durable records of dead letters removed outside the library closed by
- * the next full read, so their group is new again.
+ * token and once to remove.
  */
 const run = runId();
 const exchange = `${run}.events`;
@@ -74,7 +72,7 @@ function capture(): CliIo & { lines: string[] } {
   };
 }
 
-describe('the extent of a dead-letter read, purge reads, stale durable records (RabbitMQ, PostgreSQL)', () => {
+describe('the extent of a dead-letter read, purge reads, (RabbitMQ, PostgreSQL)', () => {
   let moduleRef: TestingModule;
   let ds: DataSource;
   let ops: MessagingOperationsService;
@@ -175,61 +173,10 @@ describe('the extent of a dead-letter read, purge reads, stale durable records (
     expect(tracedWhole.lines.some((l) => l.startsWith('PARTIAL'))).toBe(false);
   });
 
-  it('closes durable records of dead letters removed outside the library at the next full read: the group is new again', async () => {
+  it('a purge checks the token, then removes and records exactly the dead letters of the group still there', async () => {
     await moduleRef.get(EventBus).publish(new InvoiceRequested('X-9'));
     await waitUntil(async () => (await admin.list()).length === 4, 'the billing dead letter queued', 20_000);
     await waitUntil(async () => (await records('dead', 'billing')) === 1, 'the billing dead letter recorded');
-    const shippingGroup = (await ops.failureGroups({ subscriber: 'shipping' }))[0].id;
-
-    // as the management UI would: the shipping dead letters taken out of the queue, billing's left
-    const conn = await rawConnection();
-    try {
-      const ch = await conn.createChannel();
-      const dlq = `${service}.dead-letter`;
-      for (;;) {
-        const msg = await ch.get(dlq, { noAck: false });
-        if (msg === false) break;
-        if (deadLetterFromMessage(msg, () => 'x').subscriber === 'shipping') ch.ack(msg);
-        else ch.nack(msg, false, true);
-        if ((await ch.checkQueue(dlq)).messageCount <= 1) break;
-      }
-      await ch.close();
-    } finally {
-      await conn.close();
-    }
-    await waitUntil(async () => (await admin.list()).length === 1, 'only billing left in the queue');
-    expect(await records('dead', 'shipping')).toBe(3); // stale: the table does not know yet
-
-    admin.reconcileMarginMs = 0; // the records are a few seconds old; by default only those over a minute
-    try {
-      expect((await ops.failureGroups()).map((g) => g.subscriber)).toEqual(['billing']);
-    } finally {
-      admin.reconcileMarginMs = 60_000;
-    }
-    expect(await records('dead', 'shipping')).toBe(0);
-    expect(await records('purged', 'shipping')).toBe(3);
-    expect(await records('dead', 'billing')).toBe(1); // still in the queue: still open
-    const closed = await ops.deadLetterHistory({ groupId: shippingGroup });
-    expect(closed.map((r) => [r.status, r.statusBy])).toEqual(Array(3).fill(['purged', DEAD_LETTER_REMOVED_OUTSIDE]));
-
-    const before = alerts.length;
-    await moduleRef.get(EventBus).publish(new OrderPlaced('D-4'));
-    await waitUntil(() => alerts.length === before + 1, 'the alert of the recurrence', 20_000);
-    const recurred = alerts[before];
-    expect(recurred.kind === 'dead-letter' && recurred.group).toMatchObject({
-      id: shippingGroup,
-      state: 'new',
-      count: 1,
-    });
-
-    // a replay or purge by the library that a full read overtook still says what became of it
-    const table = moduleRef.get(OutboxIntegration).feature!.deadLetters!;
-    expect(await table.mark([closed[0].id], 'replayed', 'dave')).toBe(1);
-    expect(await records('replayed', 'shipping')).toBe(1);
-  });
-
-  it('a purge reads the queue once to check the token and once to remove exactly the group it showed', async () => {
-    await waitUntil(async () => (await admin.list()).length === 2, 'billing and the new shipping dead letter');
     const [billing] = await ops.failureGroups({ subscriber: 'billing' });
     const token = (await ops.purgeToken(billing.id))!;
     const store = moduleRef.get<MessageTransport>(MESSAGING_TRANSPORT).deadLetters;
@@ -237,14 +184,41 @@ describe('the extent of a dead-letter read, purge reads, stale durable records (
     const purge = jest.spyOn(store, 'purge');
     try {
       expect(await ops.purgeGroup(billing.id, token, 'carol')).toBe(1);
-      expect(list).toHaveBeenCalledTimes(1); // the group, to check the token
-      expect(purge).toHaveBeenCalledTimes(1);
+      expect(list).toHaveBeenCalledTimes(2); // the group, to check the token; which of its dead letters are there
+      expect(purge).toHaveBeenCalledTimes(1); // one batch: no progress to show
       expect(purge).toHaveBeenCalledWith({ ids: billing.ids });
     } finally {
       list.mockRestore();
       purge.mockRestore();
     }
-    expect((await admin.list()).map((d) => d.subscriber)).toEqual(['shipping']);
+    expect((await admin.list()).map((d) => d.subscriber)).toEqual(['shipping', 'shipping', 'shipping']);
     expect(await records('purged', 'billing')).toBe(1);
+  });
+
+  it('records as purged or replayed only the dead letters that were still in the queue, not every id asked for', async () => {
+    const [first, second] = await admin.list();
+    // as the management UI would: one dead letter taken out of the queue behind the library's back
+    const conn = await rawConnection();
+    try {
+      const ch = await conn.createChannel();
+      const dlq = `${service}.dead-letter`;
+      const held: AmqpMessage[] = [];
+      for (;;) {
+        const msg = await ch.get(dlq, { noAck: false });
+        if (msg === false) break;
+        if (deadLetterFromMessage(msg, () => 'x').id === first.id) ch.ack(msg);
+        else held.push(msg);
+      }
+      for (const msg of held) ch.nack(msg, false, true);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    await waitUntil(async () => (await admin.list()).length === 2, 'one dead letter removed outside the library');
+    expect(await records('dead', 'shipping')).toBe(3);
+    expect(await admin.purge({ ids: [first.id, second.id] }, undefined, 'erin')).toBe(1);
+    const history = await ops.deadLetterHistory({ subscriber: 'shipping' });
+    expect(history.find((r) => r.id === first.id)).toMatchObject({ status: 'dead' }); // we did not purge it
+    expect(history.find((r) => r.id === second.id)).toMatchObject({ status: 'purged', statusBy: 'erin' });
   });
 });

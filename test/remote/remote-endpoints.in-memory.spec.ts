@@ -138,5 +138,11 @@ describe('remote.endpoints: a logical endpoint sent to a prefixed deployment (in
         /MESSAGING_REMOTE_ENDPOINTS (must be <endpoint>=<queue prefix> pairs|names endpoint "shipping" twice)/,
       );
     }
+    // a name no endpoint can have is refused, not dropped (assigning "__proto__" would silently do nothing)
+    for (const raw of ['__proto__=x', 'ship ping=x', 'shipping=x,constructor!=y']) {
+      expect(() => messagingOptionsFromEnv({ ...env, MESSAGING_REMOTE_ENDPOINTS: raw })).toThrow(
+        /MESSAGING_REMOTE_ENDPOINTS: endpoint ".*" must be 1-100 letters/,
+      );
+    }
   });
 });

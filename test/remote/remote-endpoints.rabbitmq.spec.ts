@@ -112,17 +112,29 @@ describe('remote.endpoints over RabbitMQ: a contract endpoint sent to a prefixed
     await cleanup(run, [], [exchange]);
   });
 
-  it('delivers a command stored before the map was configured, and later ones, to the staging queue', async () => {
-    // an older sender without the map (its relay off): the row keeps the endpoint as routed
-    const before = await startService(sender({ routes }, false), [], [pg()]);
-    apps.push(before);
-    await before.get(CommandBus).execute(new Ship(`${run}-before`));
-    const [row] = await before
+  it('delivers a command to the staging queue its sender chose, even when an instance without the map relays it', async () => {
+    // a sender with the map (its relay off): the row keeps the prefix decided in its transaction
+    const writer = await startService(
+      sender({ routes, endpoints: { [SHIPPING]: STAGING, [GONE]: `${run}-nowhere` } }, false),
+      [],
+      [pg()],
+    );
+    apps.push(writer);
+    await writer.get(CommandBus).execute(new Ship(`${run}-before`));
+    const [row] = await writer
       .get(DataSource)
       .query(`SELECT headers, status FROM "${outboxTable}" WHERE payload LIKE $1`, [`%${run}-before%`]);
-    expect(JSON.parse(row.headers as string)).toEqual({ endpoint: SHIPPING });
+    expect(JSON.parse(row.headers as string)).toEqual({ endpoint: STAGING, endpointName: SHIPPING });
     expect(row.status).toBe('pending');
-    await before.close();
+    await writer.close();
+    apps.pop();
+
+    // an instance whose configuration lacks the map (a lagging pod, a rollback) relays the row: it
+    // goes where its sender decided, not to "${SHIPPING}.commands"
+    const lagging = await startService(sender({ routes }, true), [], [pg()]);
+    apps.push(lagging);
+    await waitFor(() => shipped.some((s) => s.parcelId === `${run}-before`), 'the row delivered to staging');
+    await lagging.close();
     apps.pop();
 
     orders = await startService(
@@ -131,15 +143,9 @@ describe('remote.endpoints over RabbitMQ: a contract endpoint sent to a prefixed
       [pg()],
     );
     apps.push(orders);
-    await waitFor(() => shipped.some((s) => s.parcelId === `${run}-before`), 'the old row delivered to staging');
     await orders.get(CommandBus).execute(new Ship(`${run}-after`));
     await waitFor(() => shipped.some((s) => s.parcelId === `${run}-after`), 'a new command delivered to staging');
     expect(shipped.map((s) => s.subscriber)).toEqual(['commands', 'commands']);
-    // the new row, too, stores the endpoint as routed (the relay maps it when it publishes)
-    const rows = await orders
-      .get(DataSource)
-      .query(`SELECT headers, status FROM "${outboxTable}" WHERE payload LIKE $1`, [`%${run}-after%`]);
-    expect(JSON.parse(rows[0].headers as string)).toEqual({ endpoint: SHIPPING });
   });
 
   it('asks a query of the staging prefix, and names both forms when nobody answers', async () => {

@@ -1,7 +1,7 @@
 /**
  * The outbox relay and `remote.endpoints`: a stored routed command is published to the queue
- * prefix of the relaying instance's map, and while that queue does not exist the relay's warning
- * names the endpoint and its prefix.
+ * prefix stored with it (decided in the caller's transaction), and while that queue does not exist
+ * the relay's warning names the endpoint and its prefix.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe('the outbox relay with remote.endpoints', () => {
-  it('publishes a stored routed command to the mapped prefix, warning with both forms while its queue is missing', async () => {
+  it('publishes a stored routed command to its stored prefix, warning with both forms while its queue is missing', async () => {
     const transport = new FakeTransport();
     let missing = 2;
     transport.failWhen = (m) =>
@@ -42,11 +42,17 @@ describe('the outbox relay with remote.endpoints', () => {
       ds,
       transport,
       logger,
-      { shipping: 'staging-shipping' },
     );
-    // written by a sender that knew no map: the row names the endpoint as routed
+    // written by a sender whose remote.endpoints map shipping to staging-shipping
     await feature.publisher.publish(
-      [{ ...outbound('shipping.Ship', { parcelId: 'p' }), destination: 'commands', endpoint: 'shipping' }],
+      [
+        {
+          ...outbound('shipping.Ship', { parcelId: 'p' }),
+          destination: 'commands',
+          endpoint: 'staging-shipping',
+          endpointName: 'shipping',
+        },
+      ],
       {},
     );
     await feature.start();

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { MESSAGING_TRANSPORT } from '../../messaging.tokens';
 import type { MessageTransport } from '../../transport/transport.interface';
 import type { DeadLetter, DeadLetterFilter } from '../../dead-letter/dead-letter.interface';
-import { DEAD_LETTER_REMOVED_OUTSIDE, type DeadLetterRecordsHolder } from '../../dead-letter/dead-letter-records';
+import type { DeadLetterRecordsHolder } from '../../dead-letter/dead-letter-records';
 import type { FailureGroup } from '../../console/console-api.interface';
 import { OutboxIntegration } from '../../outbox/outbox-integration';
 import { DeadLetterReplayError } from '../../transport/rabbitmq/errors/dead-letter-replay.error';
@@ -31,13 +31,6 @@ export interface DeadLetterScan {
   truncated: boolean;
 }
 
-/**
- * A durable record is closed as removed outside the library only when it was dead-lettered at least
- * this long before a full read of the queue began (a dead letter is recorded as it is dead-lettered,
- * and reaches the queue a moment later; also covers clocks of instances that differ a little).
- */
-const RECONCILE_MARGIN_MS = 60_000;
-
 const MIN_BATCH = 100;
 const PROGRESS_STEPS = 20;
 
@@ -52,8 +45,6 @@ export class DeadLetterAdmin {
   private readonly logger = new Logger('DeadLetterAdmin');
   /** How many dead letters `scan` reads at most (internal: tests lower it). */
   scanLimit = DEAD_LETTER_SCAN_LIMIT;
-  /** How old an open record must be before a full read closes it as removed (internal: tests lower it). */
-  reconcileMarginMs = RECONCILE_MARGIN_MS;
 
   constructor(
     @Inject(MESSAGING_TRANSPORT) private readonly transport: Pick<MessageTransport, 'deadLetters'>,
@@ -68,42 +59,13 @@ export class DeadLetterAdmin {
 
   /**
    * The oldest dead letters, at most `scanLimit` (one read of the queue), and whether the queue held
-   * more: only when the read was full is the queue's count asked for. A read that was not truncated
-   * saw the whole queue: the durable record is then reconciled with it (see `closeMissing`).
+   * more: only when the read was full is the queue's count asked for.
    */
   async scan(): Promise<DeadLetterScan> {
     const limit = this.scanLimit;
-    const started = Date.now();
     const deadLetters = await this.list({ limit });
     const truncated = deadLetters.length >= limit && (await this.transport.deadLetters.count()) > deadLetters.length;
-    if (!truncated) await this.closeMissing(deadLetters, started);
     return { deadLetters, scanned: deadLetters.length, truncated };
-  }
-
-  /**
-   * After a full read of the queue: open (`dead`) durable records of this service's dead letters that
-   * are not in the queue — removed outside the library (management UI, a TTL, a purge of the queue) —
-   * are marked `purged` by {@link DEAD_LETTER_REMOVED_OUTSIDE}, so their group no longer counts them as open
-   * (new/growing). Only those dead-lettered over a minute before the read began. A failure is logged.
-   */
-  private async closeMissing(present: DeadLetter[], started: number): Promise<void> {
-    const records = this.records?.feature?.deadLetters;
-    const prefix = this.transport.deadLetters.sourceQueuePrefix?.();
-    if (!records?.closeMissing || !prefix) return;
-    try {
-      const before = new Date(started - this.reconcileMarginMs).toISOString();
-      const closed = await records.closeMissing(
-        prefix,
-        present.map((d) => d.id),
-        before,
-        DEAD_LETTER_REMOVED_OUTSIDE,
-      );
-      if (closed > 0) {
-        this.logger.log(`${closed} dead letter(s) recorded as open are no longer in the queue: marked purged`);
-      }
-    } catch (error) {
-      this.logger.warn(`could not reconcile ${records.table} with the queue: ${(error as Error)?.message}`);
-    }
   }
 
   /** Dead letters matching `filter`, grouped by subscriber and error name. */
@@ -161,9 +123,9 @@ export class DeadLetterAdmin {
     onProgress?: ProgressCallback,
     applied?: (ids: string[]) => Promise<void>,
   ): Promise<number> {
-    // a selection of ids only (a failure group, ids the caller just listed) is not listed again:
-    // the store applies exactly those ids that are still there, nothing else
-    const ids = onlyIds(selection) ? [...new Set(selection.ids)] : await this.select(selection);
+    // listed first, ids only too: the durable table marks what was there, not every id asked for
+    // (a dead letter removed meanwhile, outside the library, was neither replayed nor purged by us)
+    const ids = await this.select(selection);
     const total = ids.length;
     if (total === 0) return 0;
     // each call may scan the whole dead-letter queue (RabbitMQ): one call without progress to show,
@@ -187,9 +149,4 @@ export class DeadLetterAdmin {
     }
     return done;
   }
-}
-
-/** Whether a selection names ids and nothing else. */
-function onlyIds(selection: DeadLetterSelection): selection is { ids: string[] } {
-  return Array.isArray(selection.ids) && Object.values({ ...selection, ids: undefined }).every((v) => v === undefined);
 }

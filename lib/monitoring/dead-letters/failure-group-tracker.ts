@@ -52,11 +52,8 @@ export interface FailureGroupTrackerStats {
  * database fails), it counts in memory: "new" then means the first seen by this instance since it
  * started.
  *
- * Open records are the table's view of the queue. Dead letters removed outside the library
- * (management UI, a message TTL) leave their records open until the library next reads the whole
- * queue (failure groups in the console, `dlq groups`, a journey): that read marks them `purged`
- * (`DeadLetterAdmin.scan`), and the group is new again at its next dead letter. Until then it counts
- * as growing.
+ * Open records are the table's view of the queue: dead letters removed outside the library
+ * (management UI, a message TTL) leave their records open, and their group counts as growing.
  *
  * A slow or hung database never stops alerts: a durable write that takes longer than
  * `recordTimeoutMs` is counted in memory for that dead letter (one warning per outage); until a

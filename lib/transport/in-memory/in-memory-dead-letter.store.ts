@@ -19,11 +19,6 @@ export class InMemoryDeadLetterStore implements DeadLetterStore {
     return this.mine(filter).map((d) => ({ ...d }));
   }
 
-  /** `<queue prefix>.`: the start of every subscriber queue of this service. */
-  sourceQueuePrefix(): string {
-    return this.queuePrefix() + '.';
-  }
-
   async count(): Promise<number> {
     return this.mine().length;
   }

@@ -82,11 +82,6 @@ export class RabbitMqDeadLetterStore implements DeadLetterStore {
     return found;
   }
 
-  /** `<queue prefix>.`: the start of every subscriber queue of this service. */
-  sourceQueuePrefix(): string {
-    return `${this.runtime().naming.prefix}.`;
-  }
-
   /** Ready messages in the dead-letter queue. */
   async count(): Promise<number> {
     const { connection, naming } = this.runtime();

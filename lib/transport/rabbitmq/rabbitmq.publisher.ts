@@ -69,6 +69,7 @@ export class RabbitMqPublisher {
         reopenDelayMs: Math.min(options.reconnectDelayMs, 200),
         setup: async (ch) => {
           ch.on('return', (msg: Message) => this.onReturn(ch, msg));
+          ch.once('close', () => this.onClose(ch));
         },
       },
       logger,
@@ -217,6 +218,18 @@ export class RabbitMqPublisher {
       ch.once('drain', done);
       ch.once('close', done);
     });
+  }
+
+  /**
+   * The channel closed: every publish still waiting for its confirm on it is published again on the
+   * next channel. amqplib calls the confirm callbacks of a closing channel itself, but stops at the
+   * first slot the broker confirmed out of order (its window holds `null` there), so the callbacks
+   * after it would never be called and those publishes would wait for their deadline
+   * (`PublishTimeoutError` after `publishConfirmTimeoutMs`, seen under connection kills). Settling
+   * twice is harmless: an entry settles once.
+   */
+  private onClose(ch: ConfirmChannel): void {
+    for (const entry of this.inFlight) if (entry.ch === ch) entry.settle({ retry: 'channel closed' });
   }
 
   private onReturn(ch: ConfirmChannel, msg: Message): void {

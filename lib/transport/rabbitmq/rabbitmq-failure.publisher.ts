@@ -46,6 +46,13 @@ export interface Settling {
   ack: () => void;
 }
 
+/**
+ * How long `givenBack` waits for give-backs still unconfirmed: closing the channel before a copy's
+ * confirm (and the original's ack) would leave two copies. One confirmed publish takes milliseconds
+ * unless the broker is in trouble.
+ */
+const GIVE_BACK_GRACE_MS = 2_000;
+
 type Attempted = { status: 'published' } | { status: 'gave-up' } | { status: 'permanent'; error: Error };
 
 /** A publish error that cannot go away by publishing the same properties again (encoding). */
@@ -65,6 +72,9 @@ function isPermanent(err: unknown): boolean {
  * publisher channel.
  */
 export class FailurePublisher {
+  /** Give-backs not settled yet (published and acked, or given up). */
+  private readonly returning = new Set<Promise<void>>();
+
   constructor(
     private readonly queue: string,
     private readonly subscriber: string,
@@ -119,7 +129,19 @@ export class FailurePublisher {
    * attempt. If the copy cannot be published the original stays unacknowledged: the broker
    * redelivers it when the channel closes (counted, as before).
    */
-  async giveBack(d: Settling, trusted: Record<string, unknown>): Promise<void> {
+  giveBack(d: Settling, trusted: Record<string, unknown>): Promise<void> {
+    const done = this.returnToQueue(d, trusted);
+    const tracked = done.catch(() => undefined).finally(() => this.returning.delete(tracked));
+    this.returning.add(tracked);
+    return done;
+  }
+
+  /** Waits for the give-backs still in flight, at most {@link GIVE_BACK_GRACE_MS} (at shutdown). */
+  async givenBack(): Promise<void> {
+    if (this.returning.size > 0) await Promise.race([Promise.all(this.returning), sleep(GIVE_BACK_GRACE_MS)]);
+  }
+
+  private async returnToQueue(d: Settling, trusted: Record<string, unknown>): Promise<void> {
     const result = await this.untilPublished(d, () =>
       this.deps.publisher.publish({
         exchange: '',

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { toErrorInfo } from '../../errors/error-info';
 import type { LoggerService } from '@nestjs/common';
-import type { Channel, ConsumeMessage, Message } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import type {
   DeliveryHandler,
   DeliveryOutcome,
@@ -13,8 +13,8 @@ import { ManagedChannel } from './managed.channel';
 import { FailurePublisher, type DeadLetterReason, type Settling } from './rabbitmq-failure.publisher';
 import type { RabbitMqConnection } from './rabbitmq.connection';
 import { sleep } from './amqp-settle.util';
-import { carriedHeaders, readAttempt, readFirstFailureAt, readRedeliveries } from './rabbitmq.message';
-import { INTERNAL_HEADERS, type RabbitMqNaming } from './rabbitmq.naming';
+import { carriedHeaders, readAttempt, readFirstFailureAt, readRedeliveries, trustedHeaders } from './rabbitmq.message';
+import type { RabbitMqNaming } from './rabbitmq.naming';
 import type { RabbitMqPublisher } from './rabbitmq.publisher';
 import type { RabbitMqTopology } from './rabbitmq.topology';
 
@@ -39,13 +39,6 @@ interface Delivery {
   ch: Channel;
   msg: ConsumeMessage;
 }
-
-/**
- * How much longer than the drain deadline `drain` waits for give-backs still unconfirmed: closing the
- * channel before a copy's confirm (and the original's ack) would leave two copies. One confirmed
- * publish takes milliseconds unless the broker is in trouble.
- */
-const GIVE_BACK_GRACE_MS = 2_000;
 
 /**
  * Consumes one subscriber's queue on its own channel (prefetch per channel), runs at most
@@ -77,8 +70,6 @@ export class SubscriberConsumer {
   private stopping = false;
   /** Aborted by `stopConsuming`: deliveries not started by then are given back (`InboundMessage.stopping`). */
   private readonly stop = new AbortController();
-  /** Give-backs not settled yet (published and acked, or given up). */
-  private readonly returning = new Set<Promise<void>>();
 
   constructor(
     readonly descriptor: SubscriberDescriptor,
@@ -131,15 +122,15 @@ export class SubscriberConsumer {
   }
 
   /**
-   * Waits for in-flight handlers until `deadline` (epoch ms), and for give-backs still unconfirmed
-   * then up to {@link GIVE_BACK_GRACE_MS} more.
+   * Waits for in-flight handlers until `deadline` (epoch ms), then for give-backs still unconfirmed
+   * (`FailurePublisher.givenBack`).
    */
   async drain(deadline: number): Promise<void> {
     if (this.active > 0) {
       const idle = new Promise<void>((resolve) => (this.idle = resolve));
       await Promise.race([idle, sleep(Math.max(1, deadline - Date.now()))]);
     }
-    if (this.returning.size > 0) await Promise.race([Promise.all(this.returning), sleep(GIVE_BACK_GRACE_MS)]);
+    await this.failures.givenBack();
     if (this.active > 0) {
       this.deps.logger.warn?.(
         `${this.active} handler(s) of ${this.queue} still running at shutdown: their messages will be redelivered`,
@@ -209,15 +200,7 @@ export class SubscriberConsumer {
     if (msg.fields.redelivered) return this.settle(ch, () => ch.nack(msg, false, true));
     this.active++;
     const headers = trustedHeaders(msg, this.deps.naming.eventsExchange);
-    this.givingBack(this.settling(ch, msg), headers).then(this.settled, this.failed);
-  }
-
-  /** `FailurePublisher.giveBack`, tracked until it settles (see `drain`). */
-  private givingBack(settling: Settling, headers: Record<string, unknown>): Promise<void> {
-    const done = this.failures.giveBack(settling, headers);
-    const tracked = done.catch(() => undefined).finally(() => this.returning.delete(tracked));
-    this.returning.add(tracked);
-    return done;
+    this.failures.giveBack(this.settling(ch, msg), headers).then(this.settled, this.failed);
   }
 
   private settling(ch: Channel, msg: ConsumeMessage): Settling {
@@ -259,7 +242,7 @@ export class SubscriberConsumer {
     if (outcome.status === 'ack') return settling.ack();
     // the channel is gone: the broker redelivers the original, so scheduling a copy would duplicate it
     if (!settling.stillOpen()) return;
-    if (outcome.status === 'not-started') return this.givingBack(settling, headers);
+    if (outcome.status === 'not-started') return this.failures.giveBack(settling, headers);
     if (outcome.status === 'retry') return this.failures.retry(settling, outcome);
     return this.failures.deadLetter(settling, outcome);
   }
@@ -308,24 +291,4 @@ export class SubscriberConsumer {
       /* channel closed under us */
     }
   }
-}
-
-/**
- * The headers of a delivery as far as the library may believe them. Producers publish events to
- * the events exchange; the library's own retries, redeliveries, delayed retries and replays reach
- * a queue through the default exchange only. So on a delivery from the events exchange the
- * library's internal headers (attempt, first failure, redelivery count…) were written by somebody
- * else and are ignored: attempt 1, as for any first delivery.
- */
-export function trustedHeaders(msg: Message, eventsExchange: string): Record<string, unknown> {
-  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  if (msg.fields.exchange !== eventsExchange) return headers;
-  let own: Record<string, unknown> | undefined;
-  for (const name of INTERNAL_HEADERS) {
-    if (name in headers) {
-      own ??= { ...headers };
-      delete own[name];
-    }
-  }
-  return own ?? headers;
 }

@@ -261,3 +261,23 @@ export function deadLetterFromMessage(msg: Message, fallbackId: () => string): D
     msg.properties,
   );
 }
+
+/**
+ * The headers of a delivery as far as the library may believe them. Producers publish events to
+ * the events exchange; the library's own retries, redeliveries, delayed retries and replays reach
+ * a queue through the default exchange only. So on a delivery from the events exchange the
+ * library's internal headers (attempt, first failure, redelivery count…) were written by somebody
+ * else and are ignored: attempt 1, as for any first delivery.
+ */
+export function trustedHeaders(msg: Message, eventsExchange: string): Record<string, unknown> {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  if (msg.fields.exchange !== eventsExchange) return headers;
+  let own: Record<string, unknown> | undefined;
+  for (const name of INTERNAL_HEADERS) {
+    if (name in headers) {
+      own ??= { ...headers };
+      delete own[name];
+    }
+  }
+  return own ?? headers;
+}
